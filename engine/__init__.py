@@ -1,0 +1,1 @@
+"""Customer-status engine: definitions, checks, compiled machines and decisions. No I/O."""

@@ -1,0 +1,75 @@
+"""CEL guards and scores, compiled once at load time and evaluated with only the names they read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+# Functions this CEL runtime provides; anything else fails at run time, so the loader rejects it up front.
+KNOWN_FUNCTIONS = frozenset(
+    {
+        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
+        "bytes", "timestamp", "duration", "type", "dyn", "getFullYear", "getMonth", "getDate",
+        "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes", "getSeconds",
+        "getMilliseconds",
+    }
+)  # fmt: skip
+_ERROR = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
+_BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+
+
+class ExpressionSyntaxError(ValueError):
+    """An expression that does not compile, with the position inside the expression (1-based)."""
+
+    def __init__(self, line: int, column: int, message: str) -> None:
+        self.line = line
+        self.column = column
+        self.message = message
+        super().__init__(f"{line}:{column}: {message}")
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    source: str
+    program: Any  # cel.Program
+    names: tuple[str, ...]  # the top-level names it reads (facts, scores, `now`, `states`)
+    functions: tuple[str, ...]  # named functions it calls, operators left out
+
+    @classmethod
+    def compile(cls, source: str) -> Expression:
+        try:
+            program = cel.compile(source)
+        except ValueError as error:
+            raise _syntax_error(str(error)) from None
+        bound = set(_BOUND.findall(source))
+        names = tuple(name for name in program.variables() if name not in bound)
+        functions = tuple(f for f in program.functions() if f[0].isalpha())
+        return cls(source, program, names, functions)
+
+    def evaluate(self, bindings: Mapping[str, Any]) -> Any:
+        """Run with the given names; the caller makes sure every name in `names` is bound."""
+        return self.program.execute({name: bindings[name] for name in self.names})
+
+
+def _syntax_error(text: str) -> ExpressionSyntaxError:
+    match = _ERROR.search(text)
+    if not match:
+        return ExpressionSyntaxError(1, 1, text)
+    line, column, detail = int(match[1]), int(match[2]), match[3]
+    return ExpressionSyntaxError(line, column, _plain(detail))
+
+
+def _plain(detail: str) -> str:
+    """Turn the parser's wording into something a consultant can act on."""
+    detail = detail.removeprefix("Syntax error: ")
+    if detail.startswith("mismatched input '<EOF>'"):
+        return "syntax error: the expression ends too early"
+    if match := re.match(r"(?:extraneous|mismatched) input '(.*?)'", detail):
+        return f"syntax error: unexpected {match[1]!r} here"
+    if match := re.match(r"token recognition error at: '(.*)'", detail):
+        return f"syntax error: cannot read {match[1]!r} (an unclosed quote?)"
+    return f"syntax error: {detail}"

@@ -1,0 +1,424 @@
+"""From YAML text to a compiled Definition: schema first, then every semantic check, all errors at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path as FilePath
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .definition import Definition
+from .errors import Diagnostic, InvalidDefinition, did_you_mean
+from .expressions import KNOWN_FUNCTIONS, Expression, ExpressionSyntaxError
+from .facts import SAMPLES, FactType, coerce, parse_duration
+from .model import (
+    SYSTEM_ROLE,
+    Checklist,
+    Dimension,
+    Effect,
+    EffectKind,
+    Fact,
+    Label,
+    Role,
+    Score,
+    State,
+    Timer,
+    Transition,
+)
+from .schema import schema_diagnostics
+from .source import Path, SourceDocument, load_yaml
+
+ANY = "any"  # `from: any`: every state of the dimension except the target and final states
+_DURATION_LIKE = re.compile(r"^P[0-9WDTHMS]*$")
+
+
+def load_definition(text: str, file: str = "<definition>") -> Definition:
+    """Parse, check and compile one definition; InvalidDefinition lists every problem found."""
+    document = load_yaml(text, file)
+    problems = schema_diagnostics(document)
+    if problems:
+        raise InvalidDefinition(problems)
+    return _Builder(document).build()
+
+
+def load_file(path: str | FilePath) -> Definition:
+    path = FilePath(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidDefinition([Diagnostic(str(path), 1, 1, "", f"cannot read the file: {error}")]) from None
+    return load_definition(text, str(path))
+
+
+def definition_files(paths: Iterable[str | FilePath]) -> list[FilePath]:
+    """The definition files named by `paths`: files as given, folders searched for *.yaml / *.yml."""
+    found: list[FilePath] = []
+    for entry in map(FilePath, paths):
+        if entry.is_dir():
+            found += sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml"))
+        else:
+            found.append(entry)
+    return found
+
+
+class _Builder:
+    """Reads the schema-valid data into model objects, collecting a diagnostic for every problem."""
+
+    def __init__(self, document: SourceDocument) -> None:
+        self.document = document
+        self.data: dict[str, Any] = document.data
+        self.problems: list[Diagnostic] = []
+        self.facts: dict[str, Fact] = {}
+        self.scores: dict[str, Score] = {}
+        self.roles: dict[str, Role] = {}
+        self.queues: set[str] = set(self.data.get("queues") or {})
+        self.checklists: dict[str, Checklist] = {}
+        self.state_names: dict[str, dict[str, Any]] = {}
+        self.event_dimension: dict[str, str] = {}
+        self.restrictions_set: set[str] = set()
+        self.restrictions_lifted: list[tuple[Path, str]] = []
+
+    def error(self, path: Path, message: str, *, at_key: bool = False) -> None:
+        self.problems.append(self.document.diagnostic(path, message, at_key=at_key))
+
+    def build(self) -> Definition:
+        zone = self._timezone()
+        self._roles()
+        self._facts()
+        self._scores(zone)
+        self._checklists()
+        raw_dimensions: dict[str, Any] = self.data["dimensions"]
+        self.state_names = {name: raw["states"] for name, raw in raw_dimensions.items()}
+        dimensions = {name: self._dimension(name, raw, zone) for name, raw in raw_dimensions.items()}
+        for path, name in self.restrictions_lifted:
+            if name not in self.restrictions_set:
+                hint = did_you_mean(name, self.restrictions_set)
+                self.error(path, f"no effect ever sets restriction {name!r}{hint}")
+        if self.problems:
+            raise InvalidDefinition(sorted(set(self.problems), key=lambda d: (d.line, d.column, d.message)))
+        return Definition(
+            name=self.data["name"],
+            version=self.data["version"],
+            industry=self.data["industry"],
+            owner=self.data["owner"],
+            label=Label.of(self.data.get("label"), self.data["name"]),
+            timezone=zone,
+            roles=self.roles,
+            queues=frozenset(self.queues),
+            facts=self.facts,
+            scores=self.scores,
+            checklists=self.checklists,
+            dimensions=dimensions,
+            source=self.document.text,
+            file=self.document.file,
+        )
+
+    # -- declarations ---------------------------------------------------------------------------------
+
+    def _timezone(self) -> ZoneInfo:
+        name = self.data.get("timezone", "UTC")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(("timezone",), f"unknown time zone {name!r}: use an IANA name such as Asia/Shanghai")
+            return ZoneInfo("UTC")
+
+    def _roles(self) -> None:
+        self.roles = {SYSTEM_ROLE: Role(SYSTEM_ROLE, sees_locked=True, label=Label("系统", "System"))}
+        for name, raw in (self.data.get("roles") or {}).items():
+            raw = raw or {}
+            self.roles[name] = Role(name, bool(raw.get("sees_locked")), Label.of(raw.get("label"), name))
+
+    def _facts(self) -> None:
+        for name, raw in (self.data.get("facts") or {}).items():
+            kind = FactType(raw["type"])
+            default = raw.get("default")
+            if default is not None:
+                try:
+                    default = coerce(kind, default)
+                except ValueError as error:
+                    self.error(("facts", name, "default"), f"default does not fit type {kind}: {error}")
+                    default = None
+            self.facts[name] = Fact(name, kind, default, Label.of(raw.get("label"), name))
+
+    def _scores(self, zone: ZoneInfo) -> None:
+        for name, raw in (self.data.get("scores") or {}).items():
+            path: Path = ("scores", name, "expr")
+            if name in self.facts:
+                self.error(("scores", name), f"{name!r} is already declared as a fact", at_key=True)
+            allowed = {*self.facts, *self.scores, "now"}
+            expr = self._expression(path, raw["expr"], allowed, expect="number")
+            if expr is not None:
+                self.scores[name] = Score(name, expr, Label.of(raw.get("label"), name))
+
+    def _checklists(self) -> None:
+        for name, raw in (self.data.get("checklists") or {}).items():
+            items = raw["items"]
+            labels = {item: Label.of((spec or {}).get("label"), item) for item, spec in items.items()}
+            self.checklists[name] = Checklist(name, tuple(items), Label.of(raw.get("label"), name), labels)
+
+    # -- expressions ----------------------------------------------------------------------------------
+
+    def _expression(self, path: Path, source: str, allowed: set[str], expect: str) -> Expression | None:
+        try:
+            expr = Expression.compile(source)
+        except ExpressionSyntaxError as error:
+            self.problems.append(self.document.expression_diagnostic(path, error.line, error.column, error.message))
+            return None
+        sound = True
+        for name in expr.names:
+            if name not in allowed:
+                hint = did_you_mean(name, allowed - {"now", "states"})
+                self._expression_error(path, source, name, f"unknown fact {name!r}{hint}")
+                sound = False
+        for function in expr.functions:
+            if function not in KNOWN_FUNCTIONS:
+                self._expression_error(path, source, function, f"unknown function {function!r}")
+                sound = False
+        for match in re.finditer(r"\bstates\.(\w+)", source):
+            if match[1] not in self.state_names:
+                hint = did_you_mean(match[1], self.state_names)
+                self._expression_error(path, source, match[0], f"unknown dimension {match[1]!r}{hint}")
+                sound = False
+        if sound:
+            self._type_check(path, expr, expect)
+        return expr
+
+    def _expression_error(self, path: Path, source: str, word: str, message: str) -> None:
+        match = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", source) or re.search(re.escape(word), source)
+        offset = match.start() if match else 0
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        self.problems.append(self.document.expression_diagnostic(path, line, column, message))
+
+    def _type_check(self, path: Path, expr: Expression, expect: str) -> None:
+        """Run the expression on stand-in values: a type mismatch shows up now, not on a customer."""
+        for sample in SAMPLES:
+            bindings: dict[str, Any] = {name: sample[fact.type] for name, fact in self.facts.items()}
+            bindings.update({name: 50.0 for name in self.scores})
+            bindings["now"] = datetime(2020, 6, 1, tzinfo=UTC)
+            bindings["states"] = {name: next(iter(states)) for name, states in self.state_names.items()}
+            try:
+                result = expr.evaluate(bindings)
+            except Exception as error:  # the CEL runtime raises several types; only type errors are ours
+                text = str(error)
+                if text.startswith(("No such overload", "Unsupported operation")):
+                    self.error(path, f"type error in {expr.source!r}: {_type_hint(text)}")
+                    return
+                continue
+            if expect == "bool" and not isinstance(result, bool):
+                self.error(path, f"a condition must be true or false; {expr.source!r} gives {_cel_type(result)}")
+                return
+            if expect == "number" and (isinstance(result, bool) or not isinstance(result, int | float)):
+                self.error(path, f"a score must be a number; {expr.source!r} gives {_cel_type(result)}")
+                return
+
+    # -- dimensions -----------------------------------------------------------------------------------
+
+    def _dimension(self, name: str, raw: Mapping[str, Any], zone: ZoneInfo) -> Dimension:
+        base: Path = ("dimensions", name)
+        raw_states: dict[str, Any] = {state: spec or {} for state, spec in raw["states"].items()}
+        initials = [state for state, spec in raw_states.items() if spec.get("initial")]
+        if not initials:
+            self.error((*base, "states"), "no initial state: mark one state with `initial: true`", at_key=True)
+        for extra in initials[1:]:
+            self.error(
+                (*base, "states", extra, "initial"),
+                f"a second initial state: {initials[0]!r} is already initial; a dimension starts in one state",
+            )
+        transitions = tuple(
+            self._transition(name, index, spec, raw_states) for index, spec in enumerate(raw.get("transitions") or [])
+        )
+        states = {state: self._state(name, state, spec, transitions) for state, spec in raw_states.items()}
+        initial = initials[0] if initials else next(iter(raw_states))
+        self._flow_checks(base, initial, states, transitions)
+        return Dimension(name, states, transitions, initial, Label.of(raw.get("label"), name))
+
+    def _state_ref(self, path: Path, dimension: str, state: str) -> bool:
+        states = self.state_names[dimension]
+        if state in states:
+            return True
+        self.error(path, f"unknown state {state!r} in dimension {dimension!r}{did_you_mean(state, states)}")
+        return False
+
+    def _transition(self, dimension: str, index: int, raw: Mapping[str, Any], states: dict[str, Any]) -> Transition:
+        path: Path = ("dimensions", dimension, "transitions", index)
+        event, target = raw["event"], raw["to"]
+        owner = self.event_dimension.setdefault(event, dimension)
+        if owner != dimension:
+            self.error((*path, "event"), f"event {event!r} already belongs to dimension {owner!r}; use another name")
+        self._state_ref((*path, "to"), dimension, target)
+        sources = self._sources(path, dimension, raw["from"], target, states)
+        roles = frozenset(raw.get("roles") or ())
+        for position, role in enumerate(raw.get("roles") or ()):
+            self._role_ref((*path, "roles", position), role)
+        checklist = raw.get("checklist")
+        if checklist is not None and checklist not in self.checklists:
+            hint = did_you_mean(checklist, self.checklists)
+            self.error((*path, "checklist"), f"unknown checklist {checklist!r}{hint}")
+        when = None
+        if "when" in raw:
+            allowed = {*self.facts, *self.scores, "now", "states"}
+            when = self._expression((*path, "when"), raw["when"], allowed, expect="bool")
+        auto = bool(raw.get("auto"))
+        if auto and "when" not in raw:
+            self.error((*path, "auto"), "an automatic transition needs a `when` condition, or it would fire at once")
+        effects = tuple(self._effect((*path, "effects", n), spec) for n, spec in enumerate(raw.get("effects") or ()))
+        label = Label.of(raw.get("label"), event)
+        return Transition(dimension, event, sources, target, index, roles, when, checklist, auto, effects, label)
+
+    def _sources(
+        self, path: Path, dimension: str, raw: str | list[str], target: str, states: dict[str, Any]
+    ) -> frozenset[str]:
+        if raw == ANY:
+            return frozenset(s for s, spec in states.items() if s != target and not spec.get("final"))
+        names = [raw] if isinstance(raw, str) else raw
+        sources = set()
+        for position, state in enumerate(names):
+            where = (*path, "from") if isinstance(raw, str) else (*path, "from", position)
+            if not self._state_ref(where, dimension, state):
+                continue
+            if states[state].get("final"):
+                self.error(where, f"{state!r} is final: nothing may leave it (drop `final: true` or this transition)")
+            sources.add(state)
+        return frozenset(sources)
+
+    def _role_ref(self, path: Path, role: str) -> None:
+        if role not in self.roles:
+            self.error(path, f"unknown role {role!r}{did_you_mean(role, self.roles)}")
+
+    def _effect(self, path: Path, raw: Mapping[str, Any]) -> Effect:
+        (kind_name, value), = raw.items()
+        kind = EffectKind(kind_name)
+        if kind is EffectKind.EMIT:
+            return Effect(kind, name=value)
+        if kind is EffectKind.ASSIGN:
+            queue = value.get("queue", "")
+            if queue and queue not in self.queues:
+                self.error((*path, "assign", "queue"), f"unknown queue {queue!r}{did_you_mean(queue, self.queues)}")
+            return Effect(kind, name=queue, owner=value.get("owner", ""))
+        if kind is EffectKind.RESTRICT:
+            self.restrictions_set.update(value)
+            return Effect(kind, values=dict(value))
+        if kind is EffectKind.LIFT:
+            self.restrictions_lifted += [((*path, "lift", n), name) for n, name in enumerate(value)]
+            return Effect(kind, names=tuple(value))
+        self._role_ref((*path, kind_name, "role"), value["role"])
+        due = parse_duration(value["due"]) if "due" in value else None
+        return Effect(kind, name=value["name"], role=value["role"], due=due, severity=value.get("severity", ""))
+
+    def _state(self, dimension: str, name: str, raw: Mapping[str, Any], transitions: tuple[Transition, ...]) -> State:
+        path: Path = ("dimensions", dimension, "states", name)
+        for position, fact in enumerate(raw.get("requires") or ()):
+            if fact not in self.facts:
+                hint = did_you_mean(fact, self.facts)
+                self.error((*path, "requires", position), f"unknown fact {fact!r}{hint}")
+        timers = tuple(
+            self._timer((*path, "timers", n), dimension, name, n, spec, transitions)
+            for n, spec in enumerate(raw.get("timers") or ())
+        )
+        return State(
+            name,
+            Label.of(raw.get("label"), name),
+            bool(raw.get("initial")),
+            bool(raw.get("final")),
+            bool(raw.get("locked")),
+            tuple(raw.get("requires") or ()),
+            timers,
+        )
+
+    def _timer(
+        self,
+        path: Path,
+        dimension: str,
+        state: str,
+        index: int,
+        raw: Mapping[str, Any],
+        transitions: tuple[Transition, ...],
+    ) -> Timer:
+        event = raw["event"]
+        takes = [t for t in transitions if t.event == event]
+        if not takes:
+            hint = did_you_mean(event, {t.event for t in transitions})
+            self.error((*path, "event"), f"unknown event {event!r} in dimension {dimension!r}{hint}")
+        elif not any(state in t.sources for t in takes):
+            self.error((*path, "event"), f"no transition takes event {event!r} from state {state!r}")
+        if ("after" in raw) == ("before" in raw):
+            self.error(path, "a timer needs exactly one of `after` or `before`")
+            return Timer(event, index)
+        anchor = raw.get("after", raw.get("before"))
+        offset = parse_duration(raw["offset"]) if "offset" in raw else None
+        if "after" in raw and offset is None and _DURATION_LIKE.match(anchor):
+            try:
+                return Timer(event, index, delay=parse_duration(anchor))
+            except ValueError as error:
+                self.error((*path, "after"), str(error))
+                return Timer(event, index)
+        key = "after" if "after" in raw else "before"
+        fact = self.facts.get(anchor)
+        if fact is None:
+            hint = did_you_mean(anchor, self.facts)
+            self.error((*path, key), f"unknown fact {anchor!r}{hint}; a timer counts from a date or timestamp fact")
+        elif not fact.type.is_moment:
+            self.error((*path, key), f"fact {anchor!r} is {fact.type}: a timer needs a date or timestamp fact")
+        if any(t.target == state for t in takes if state in t.sources):
+            self.error(
+                (*path, "event"),
+                f"event {event!r} leads back to {state!r}: a timer tied to a date would fire again at once",
+            )
+        signed = offset or parse_duration("P0D")
+        return Timer(event, index, fact=anchor, offset=-signed if key == "before" else signed)
+
+    def _flow_checks(
+        self, base: Path, initial: str, states: Mapping[str, State], transitions: tuple[Transition, ...]
+    ) -> None:
+        reached, frontier = {initial}, [initial]
+        while frontier:
+            current = frontier.pop()
+            for transition in transitions:
+                if current in transition.sources and transition.target not in reached:
+                    reached.add(transition.target)
+                    frontier.append(transition.target)
+        leaving = {source for transition in transitions for source in transition.sources}
+        for name, state in states.items():
+            path = (*base, "states", name)
+            if name not in reached:
+                self.error(path, f"state {name!r} is unreachable: no transition leads to it from {initial!r}", at_key=True)
+            if not state.final and name not in leaving:
+                self.error(path, f"state {name!r} has no way out: add a transition from it or mark it `final: true`",
+                           at_key=True)  # fmt: skip
+
+
+def _type_hint(text: str) -> str:
+    if text.startswith("No such overload"):
+        return "the operand types do not fit (CEL never mixes int and double: write 3.0 for 3, or double(x))"
+    return text.split(". ")[0]
+
+
+def _cel_type(value: Any) -> str:
+    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text", list: "a list"}
+    return names.get(type(value), type(value).__name__)
+
+
+def load_all(paths: Iterable[str | FilePath]) -> tuple[list[Definition], list[Diagnostic]]:
+    """Load every definition file under `paths`; the broken ones contribute diagnostics instead."""
+    loaded: dict[str, Definition] = {}
+    problems: list[Diagnostic] = []
+    files = definition_files(paths)
+    for file in files:
+        try:
+            definition = load_file(file)
+        except InvalidDefinition as error:
+            problems += error.diagnostics
+            continue
+        twin = loaded.get(definition.key)
+        if twin is not None:
+            message = f"{definition.key} is also defined in {twin.file}: each name and version is published once"
+            problems.append(Diagnostic(str(file), 1, 1, "version", message))
+            continue
+        loaded[definition.key] = definition
+    if not files:
+        problems.append(Diagnostic(", ".join(map(str, paths)), 1, 1, "", "no definition files (*.yaml) found"))
+    return list(loaded.values()), problems

@@ -1,0 +1,509 @@
+"""Decisions: which transitions are open and why the others are not, and what a command changes.
+
+Every command works on a private copy of the snapshot (`_Run`) and returns a new snapshot, the effects and
+the history entries; nothing is stored here. The compiled machines are shared and only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .definition import Definition
+from .errors import (
+    AutomationCycle,
+    CustomerLocked,
+    EngineError,
+    InvalidFactValue,
+    Reason,
+    ReasonKind,
+    TransitionNotAllowed,
+    UnknownName,
+)
+from .facts import coerce, to_cel, to_json
+from .model import Effect, EffectKind, Label, Transition
+from .snapshot import (
+    SYSTEM,
+    Actor,
+    ChecklistMark,
+    DueTimer,
+    EffectRecord,
+    HistoryEntry,
+    Outcome,
+    Snapshot,
+    StateEntry,
+)
+
+MAX_STEPS = 32  # transitions one command may cause (its own, emitted and automatic) before it is a cycle
+
+
+class StaleTimer(EngineError):
+    """The timer no longer belongs to the customer: it left the state entry, or the date moved."""
+
+
+@dataclass(frozen=True)
+class TransitionOption:
+    """One transition as the actor sees it now: allowed when `reasons` is empty."""
+
+    dimension: str
+    event: str
+    sources: frozenset[str]
+    target: str
+    auto: bool
+    label: Label
+    reasons: tuple[Reason, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+
+class _Cursor:
+    """The per-request model handed to a shared `transitions` machine: nothing but a state."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def new_customer(
+    definition: Definition,
+    customer_id: str,
+    clock: Clock,
+    actor: Actor = SYSTEM,
+    facts: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """A customer in the initial state of every dimension, with its first facts and automation applied."""
+    now = clock.now()
+    states = {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
+    blank = Snapshot(customer_id, definition.name, definition.version, 0, states)
+    run = _Run(definition, blank, now)
+    changed = run.set_facts(facts or {})
+    run.record(actor, "create", facts_changed=changed)
+    run.recompute_scores(everything=True)
+    run.settle()
+    return run.outcome()
+
+
+def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> list[TransitionOption]:
+    """Every transition of every dimension, each with all the reasons it is blocked for this actor now."""
+    run = _Run(definition, snapshot, clock.now())
+    run.recompute_scores()
+    return [
+        TransitionOption(t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)))
+        for dimension in definition.dimensions.values()
+        for t in dimension.transitions
+    ]
+
+
+def fire(
+    definition: Definition, snapshot: Snapshot, event: str, actor: Actor, clock: Clock, reason: str = ""
+) -> Outcome:
+    """Apply an event, then whatever it emits and every automatic transition that becomes due."""
+    run = _Run(definition, snapshot, clock.now())
+    run.recompute_scores()
+    run.fire_event(event, actor, "caller", reason)
+    run.settle()
+    return run.outcome()
+
+
+def update_facts(
+    definition: Definition,
+    snapshot: Snapshot,
+    changes: Mapping[str, Any],
+    actor: Actor,
+    clock: Clock,
+    reason: str = "",
+) -> Outcome:
+    """Set (or, with None, unset) facts; scores are recomputed and automatic transitions fire."""
+    run = _Run(definition, snapshot, clock.now())
+    run.require_write_access(actor)
+    changed = run.set_facts(changes)
+    if not changed:
+        return Outcome(snapshot)
+    run.record(actor, "facts", reason=reason, facts_changed=changed)
+    run.recompute_scores(everything=True)
+    run.settle()
+    return run.outcome()
+
+
+def complete_item(
+    definition: Definition,
+    snapshot: Snapshot,
+    checklist: str,
+    item: str,
+    actor: Actor,
+    clock: Clock,
+    evidence: str = "",
+) -> Outcome:
+    """Mark a checklist item done (by whom, when, with what evidence); automatic transitions may follow."""
+    run = _Run(definition, snapshot, clock.now())
+    run.check_item(checklist, item)
+    run.require_write_access(actor)
+    if item in snapshot.checklists.get(checklist, {}):
+        return Outcome(snapshot)
+    run.checklists.setdefault(checklist, {})[item] = ChecklistMark(actor.id, run.now, evidence)
+    run.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=evidence)
+    run.recompute_scores()
+    run.settle()
+    return run.outcome()
+
+
+def reopen_item(
+    definition: Definition,
+    snapshot: Snapshot,
+    checklist: str,
+    item: str,
+    actor: Actor,
+    clock: Clock,
+    reason: str = "",
+) -> Outcome:
+    run = _Run(definition, snapshot, clock.now())
+    run.check_item(checklist, item)
+    run.require_write_access(actor)
+    if item not in snapshot.checklists.get(checklist, {}):
+        return Outcome(snapshot)
+    del run.checklists[checklist][item]
+    run.record(actor, "checklist", event=f"reopen {checklist}.{item}", reason=reason)
+    run.recompute_scores()
+    run.settle()
+    return run.outcome()
+
+
+def timers(definition: Definition, snapshot: Snapshot) -> list[DueTimer]:
+    """The timers this snapshot should have, soonest first; a timer on an unset date fact does not exist."""
+    found = []
+    for name, entry in snapshot.states.items():
+        for timer in definition.dimensions[name].states[entry.state].timers:
+            if timer.delay is not None:
+                due = entry.since + timer.delay
+            else:
+                assert timer.fact is not None
+                fact = definition.facts[timer.fact]
+                value = snapshot.facts.get(timer.fact, fact.default)
+                if value is None:
+                    continue
+                due = to_cel(fact.type, value, definition.timezone) + timer.offset
+            found.append(DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due))
+    return sorted(found, key=lambda t: (t.due, t.key))
+
+
+def fire_timer(definition: Definition, snapshot: Snapshot, timer: DueTimer, clock: Clock) -> Outcome:
+    """Fire a due timer as the system, if it still belongs to the customer's current state entry."""
+    now = clock.now()
+    current = {t.key: t for t in timers(definition, snapshot)}
+    if current.get(timer.key) != timer:
+        raise StaleTimer(f"timer {timer.key} ({timer.event}) no longer applies to customer {snapshot.customer_id}")
+    if timer.due > now:
+        raise StaleTimer(f"timer {timer.key} ({timer.event}) is not due before {timer.due.isoformat()}")
+    run = _Run(definition, snapshot, now)
+    run.recompute_scores()
+    run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
+    run.settle()
+    return run.outcome()
+
+
+def lock_holder(definition: Definition, snapshot: Snapshot) -> tuple[str, str] | None:
+    """The (dimension, state) that locks the customer, or None when it is not locked."""
+    return _locked_state(definition, snapshot.states)
+
+
+def may_see_locked(definition: Definition, snapshot: Snapshot, actor: Actor) -> bool:
+    """The owner, the system and roles with `sees_locked` see and change a locked customer."""
+    return _sees_locked(definition, snapshot.owner, actor)
+
+
+def _locked_state(definition: Definition, states: Mapping[str, StateEntry]) -> tuple[str, str] | None:
+    for name, entry in states.items():
+        if definition.dimensions[name].states[entry.state].locked:
+            return name, entry.state
+    return None
+
+
+def _sees_locked(definition: Definition, owner: str | None, actor: Actor) -> bool:
+    if actor.is_system or (owner is not None and actor.id == owner):
+        return True
+    return any(definition.roles[r].sees_locked for r in actor.roles if r in definition.roles)
+
+
+class _Run:
+    """One command's working copy of a snapshot."""
+
+    def __init__(self, definition: Definition, snapshot: Snapshot, now: datetime) -> None:
+        self.definition = definition
+        self.snapshot = snapshot
+        self.now = now
+        self.version = snapshot.version + 1
+        self.states = dict(snapshot.states)
+        self.facts = dict(snapshot.facts)
+        self.scores = dict(snapshot.scores)
+        self.checklists = {name: dict(marks) for name, marks in snapshot.checklists.items()}
+        self.owner = snapshot.owner
+        self.queue = snapshot.queue
+        self.restrictions = dict(snapshot.restrictions)
+        self.effects: list[EffectRecord] = []
+        self.history: list[HistoryEntry] = []
+        self.steps: list[str] = []
+        self._bindings: dict[str, Any] | None = None
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def bindings(self) -> dict[str, Any]:
+        """Names as CEL sees them: facts (or their defaults), scores, `now` and `states`. Cached per change."""
+        if self._bindings is None:
+            zone = self.definition.timezone
+            bound: dict[str, Any] = {}
+            for name, fact in self.definition.facts.items():
+                value = self.facts.get(name, fact.default)
+                if value is not None:
+                    bound[name] = to_cel(fact.type, value, zone)
+            bound.update(self.scores)
+            bound["now"] = self.now
+            bound["states"] = {name: entry.state for name, entry in self.states.items()}
+            self._bindings = bound
+        return self._bindings
+
+    def reasons(self, transition: Transition, actor: Actor) -> list[Reason]:
+        found: list[Reason] = []
+        current = self.states[transition.dimension].state
+        if current not in transition.sources:
+            starts = ", ".join(sorted(transition.sources))
+            found.append(Reason(ReasonKind.WRONG_STATE, current, f"{transition.dimension} is {current}, not {starts}"))
+        if not actor.is_system:
+            found += self._actor_reasons(transition, actor)
+        found += self._guard_reasons(transition)
+        found += self._checklist_reasons(transition)
+        target = self.definition.dimensions[transition.dimension].states[transition.target]
+        bound = self.bindings()
+        for fact in target.requires:
+            if fact not in bound:
+                found.append(Reason(ReasonKind.REQUIRED_FACT, fact, f"{transition.target} requires fact {fact}"))
+        return found
+
+    def _actor_reasons(self, transition: Transition, actor: Actor) -> list[Reason]:
+        found = []
+        if transition.auto and not transition.roles:
+            found.append(Reason(ReasonKind.ROLE, "system", "fires automatically; no one fires it by hand"))
+        elif transition.roles and not transition.roles & actor.roles:
+            needed = ", ".join(sorted(transition.roles))
+            found.append(Reason(ReasonKind.ROLE, needed, f"needs role {needed}"))
+        locked = self._lock()
+        if locked and not self._may_see_locked(actor):
+            dimension, state = locked
+            holder = self.owner or "no one"
+            found.append(Reason(ReasonKind.LOCKED, holder, f"locked by {holder} while {dimension} is {state}"))
+        return found
+
+    def _guard_reasons(self, transition: Transition) -> list[Reason]:
+        expr = transition.when
+        if expr is None:
+            return []
+        bound = self.bindings()
+        missing = [name for name in expr.names if name not in bound]
+        if missing:
+            return [Reason(ReasonKind.FACT_UNSET, name, f"{name} is not set ({expr.source})") for name in missing]
+        try:
+            passed = expr.evaluate(bound)
+        except Exception as error:  # the CEL runtime raises several types for bad data (e.g. division by zero)
+            return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} cannot be evaluated: {error}")]
+        if passed is True:
+            return []
+        values = ", ".join(f"{n} = {_show(bound[n])}" for n in expr.names if n not in ("now", "states"))
+        return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} is false" + (f" ({values})" if values else ""))]
+
+    def _checklist_reasons(self, transition: Transition) -> list[Reason]:
+        if transition.checklist is None:
+            return []
+        checklist = self.definition.checklists[transition.checklist]
+        done = self.checklists.get(checklist.name, {})
+        return [
+            Reason(ReasonKind.CHECKLIST, f"{checklist.name}.{item}", f"checklist item {checklist.name}.{item} is open")
+            for item in checklist.items
+            if item not in done
+        ]
+
+    def _lock(self) -> tuple[str, str] | None:
+        return _locked_state(self.definition, self.states)
+
+    def _may_see_locked(self, actor: Actor) -> bool:
+        return _sees_locked(self.definition, self.owner, actor)
+
+    # -- changing -----------------------------------------------------------------------------------
+
+    def require_write_access(self, actor: Actor) -> None:
+        locked = self._lock()
+        if locked and not self._may_see_locked(actor):
+            raise CustomerLocked(self.owner, *locked)
+
+    def check_item(self, checklist: str, item: str) -> None:
+        spec = self.definition.checklists.get(checklist)
+        if spec is None:
+            raise UnknownName("checklist", checklist, self.definition.checklists)
+        if item not in spec.items:
+            raise UnknownName(f"item of checklist {checklist}", item, spec.items)
+
+    def set_facts(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply fact values; returns the changed ones in JSON form (None for unset)."""
+        changed: dict[str, Any] = {}
+        for name, raw in changes.items():
+            fact = self.definition.facts.get(name)
+            if fact is None:
+                if name in self.definition.scores:
+                    raise InvalidFactValue(name, "is a score computed by the engine and cannot be set")
+                raise UnknownName("fact", name, self.definition.facts)
+            if raw is None:
+                if self.facts.pop(name, None) is not None:
+                    changed[name] = None
+                continue
+            try:
+                value = coerce(fact.type, raw)
+            except ValueError as error:
+                raise InvalidFactValue(name, str(error)) from None
+            if self.facts.get(name) != value:
+                self.facts[name] = value
+                changed[name] = to_json(fact.type, value)
+        self._bindings = None
+        return changed
+
+    def recompute_scores(self, *, everything: bool = False) -> None:
+        """Recompute scores: all of them after facts changed, else only those that read the clock."""
+        names = self.definition.scores if everything else self.definition.clocked_scores
+        if not names:
+            return
+        for score in self.definition.scores.values():
+            if score.name not in names:
+                continue
+            bound = self.bindings()
+            value = None
+            if all(name in bound for name in score.expr.names):
+                try:
+                    value = float(score.expr.evaluate(bound))
+                except Exception:  # a score that cannot be computed from the current facts is absent
+                    value = None
+            if value is None:
+                self.scores.pop(score.name, None)
+            else:
+                self.scores[score.name] = value
+            self._bindings = None
+
+    def fire_event(self, event: str, actor: Actor, trigger: str, reason: str = "") -> None:
+        candidates = self.definition.event_transitions.get(event)
+        if not candidates:
+            raise UnknownName("event", event, self.definition.events)
+        verdicts = [(t, self.reasons(t, actor)) for t in candidates]
+        for transition, reasons in verdicts:
+            if not reasons:
+                self.take(transition, actor, trigger, reason)
+                return
+        in_state = [r for _, rs in verdicts if all(x.kind is not ReasonKind.WRONG_STATE for x in rs) for r in rs]
+        raise TransitionNotAllowed(event, in_state or [r for _, rs in verdicts for r in rs])
+
+    def take(self, transition: Transition, actor: Actor, trigger: str, reason: str = "") -> None:
+        dimension = transition.dimension
+        before = self.states[dimension].state
+        cursor = _Cursor(before)
+        self.definition.machines[dimension].events[transition.event].trigger(cursor, chosen=transition)
+        self.steps.append(f"{dimension}: {before} → {cursor.state} ({transition.event})")
+        if len(self.steps) > MAX_STEPS:
+            raise AutomationCycle(self.steps)
+        self.states[dimension] = StateEntry(cursor.state, self.now, self.version)
+        self._bindings = None
+        self.record(actor, trigger, event=transition.event, dimension=dimension, before=before,
+                    after=cursor.state, reason=reason)  # fmt: skip
+        emitted = [effect.name for effect in transition.effects if effect.kind is EffectKind.EMIT]
+        for effect in transition.effects:
+            self._apply(effect, transition, actor)
+        for event in emitted:
+            if event in self.definition.event_transitions:
+                try:
+                    self.fire_event(event, SYSTEM, "emit", f"emitted by {transition.event}")
+                except TransitionNotAllowed:
+                    pass  # an emitted event moves the dimensions it applies to; the others ignore it
+
+    def _apply(self, effect: Effect, transition: Transition, actor: Actor) -> None:
+        detail: dict[str, Any] = {}
+        if effect.kind is EffectKind.ASSIGN:
+            if effect.name:
+                self.queue, self.owner = effect.name, None
+                detail = {"queue": effect.name}
+            else:
+                self.owner = None if effect.owner == "none" or actor.is_system else actor.id
+                detail = {"owner": self.owner}
+        elif effect.kind is EffectKind.RESTRICT:
+            self.restrictions.update(effect.values)
+            detail = dict(effect.values)
+        elif effect.kind is EffectKind.LIFT:
+            for name in effect.names:
+                self.restrictions.pop(name, None)
+            detail = {"lifted": list(effect.names)}
+        elif effect.kind is EffectKind.EMIT:
+            detail = {"event": effect.name}
+        else:
+            detail = {"name": effect.name, "role": effect.role}
+            if effect.due is not None:
+                detail["due"] = (self.now + effect.due).isoformat()
+            if effect.severity:
+                detail["severity"] = effect.severity
+        self.effects.append(EffectRecord(effect.kind.value, transition.dimension, transition.event, detail))
+
+    def settle(self) -> None:
+        """Fire automatic transitions until none applies (a fixed point), bounded by MAX_STEPS."""
+        automatic = self.definition.automatic
+        progressed = True
+        while progressed:
+            progressed = False
+            for name, entry in list(self.states.items()):
+                for transition in automatic.get((name, entry.state), ()):
+                    if not self.reasons(transition, SYSTEM):
+                        self.take(transition, SYSTEM, "auto", "automatic")
+                        progressed = True
+                        break
+                if progressed:
+                    break
+
+    def record(
+        self,
+        actor: Actor,
+        trigger: str,
+        *,
+        event: str = "",
+        dimension: str = "",
+        before: str = "",
+        after: str = "",
+        reason: str = "",
+        facts_changed: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.history.append(
+            HistoryEntry(
+                self.version, self.now, actor.id, trigger, event, dimension, before, after, reason,
+                self.definition.version, dict(facts_changed or {}),
+            )  # fmt: skip
+        )
+
+    def outcome(self) -> Outcome:
+        snapshot = Snapshot(
+            self.snapshot.customer_id,
+            self.definition.name,
+            self.definition.version,
+            self.version,
+            self.states,
+            self.facts,
+            self.scores,
+            self.checklists,
+            self.owner,
+            self.queue,
+            self.restrictions,
+        )
+        return Outcome(snapshot, tuple(self.effects), tuple(self.history))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds() / 86400:g} days"
+    return repr(value)

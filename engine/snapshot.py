@@ -1,0 +1,106 @@
+"""What the engine reads and returns: a customer's snapshot, the actor, and the outcome of a command."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .model import SYSTEM_ROLE
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_system(self) -> bool:
+        return SYSTEM_ROLE in self.roles
+
+
+SYSTEM = Actor("system", frozenset({SYSTEM_ROLE}))
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """The state a dimension is in, since when, and the customer version that entered it."""
+
+    state: str
+    since: datetime
+    seq: int
+
+
+@dataclass(frozen=True)
+class ChecklistMark:
+    by: str
+    at: datetime
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    customer_id: str
+    definition: str
+    definition_version: int
+    version: int
+    states: Mapping[str, StateEntry]
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    scores: Mapping[str, float] = field(default_factory=dict)
+    checklists: Mapping[str, Mapping[str, ChecklistMark]] = field(default_factory=dict)
+    owner: str | None = None
+    queue: str | None = None
+    restrictions: Mapping[str, Any] = field(default_factory=dict)
+
+    def state(self, dimension: str) -> str:
+        return self.states[dimension].state
+
+
+@dataclass(frozen=True)
+class EffectRecord:
+    """An effect that happened, as data for the outside world (tasks, alerts, assignments, restrictions)."""
+
+    kind: str
+    dimension: str
+    event: str
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    at: datetime
+    actor: str
+    trigger: str  # caller, auto, timer, emit, facts, checklist, create
+    event: str = ""
+    dimension: str = ""
+    from_state: str = ""
+    to_state: str = ""
+    reason: str = ""
+    definition_version: int = 0
+    facts_changed: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    snapshot: Snapshot
+    effects: tuple[EffectRecord, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A timer a snapshot should have: when it is due and which state entry it belongs to."""
+
+    dimension: str
+    state: str
+    entry_seq: int
+    index: int
+    event: str
+    due: datetime
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the same timer of the same state entry has the same key."""
+        return f"{self.dimension}:{self.entry_seq}:{self.index}"

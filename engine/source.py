@@ -1,0 +1,137 @@
+"""Safe YAML loading that remembers where every value came from, so diagnostics can name line and column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, InvalidDefinition
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """`('dimensions', 'lifecycle', 'transitions', 2, 'to')` → `dimensions.lifecycle.transitions[2].to`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+@dataclass
+class SourceDocument:
+    """A parsed YAML document plus the node behind every path in it."""
+
+    file: str
+    text: str
+    data: Any
+    values: dict[Path, yaml.Node] = field(default_factory=dict)
+    keys: dict[Path, yaml.Node] = field(default_factory=dict)
+
+    def diagnostic(self, path: Path, message: str, *, at_key: bool = False) -> Diagnostic:
+        node = self._node_at(path, at_key)
+        line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+        return Diagnostic(self.file, line, column, format_path(path), message)
+
+    def expression_diagnostic(self, path: Path, line: int, column: int, message: str) -> Diagnostic:
+        """A diagnostic inside the expression at `path`, given a 1-based line/column within the expression."""
+        node = self.values.get(path)
+        if not isinstance(node, yaml.ScalarNode):
+            return self.diagnostic(path, message)
+        wanted = str(node.value).splitlines()[line - 1 : line] or [""]
+        file_lines = self.text.splitlines()
+        for number in range(node.start_mark.line, min(node.end_mark.line + 1, len(file_lines))):
+            found = file_lines[number].find(wanted[0]) if wanted[0] else -1
+            if found >= 0:
+                return Diagnostic(self.file, number + 1, found + column, format_path(path), message)
+        return self.diagnostic(path, message)
+
+    def _node_at(self, path: Path, at_key: bool) -> yaml.Node | None:
+        if at_key and path in self.keys:
+            return self.keys[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get(())
+
+
+def load_yaml(text: str, file: str) -> SourceDocument:
+    """Parse one YAML document with the safe loader. Syntax errors and duplicate keys raise InvalidDefinition."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InvalidDefinition([Diagnostic(file, 1, 1, "", "the file is empty")])
+        duplicates = list(_duplicate_keys(node, (), file))
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = error.problem or error.context or "cannot be parsed"
+        raise InvalidDefinition([Diagnostic(file, line, column, "", f"YAML syntax error: {problem}")]) from None
+    finally:
+        loader.dispose()
+    if duplicates:
+        raise InvalidDefinition(duplicates)
+    document = SourceDocument(file, text, data)
+    _index(document, node, ())
+    return document
+
+
+def _scalar_key(node: yaml.Node) -> Any:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _duplicate_keys(node: yaml.Node, path: Path, file: str) -> list[Diagnostic]:
+    """PyYAML silently keeps the last of two equal keys; a consultant needs to hear about both."""
+    found: list[Diagnostic] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = _scalar_key(key_node)
+            if key == "<<":
+                continue
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                mark = key_node.start_mark
+                found.append(
+                    Diagnostic(
+                        file,
+                        mark.line + 1,
+                        mark.column + 1,
+                        format_path((*path, key)),
+                        f"duplicate key {key!r} (first defined on line {first})",
+                    )
+                )
+            seen[key] = key_node
+            found += _duplicate_keys(value_node, (*path, key), file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, (*path, index), file)
+    return found
+
+
+def _index(document: SourceDocument, node: yaml.Node, path: Path) -> None:
+    document.values[path] = node
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, _constructed_key(key_node))
+            document.keys[child] = key_node
+            _index(document, value_node, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index(document, item, (*path, index))
+
+
+def _constructed_key(node: yaml.Node) -> Any:
+    """The key as the safe loader constructs it (`1` is an int, `yes` a bool), so paths match the data."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node)
+    finally:
+        loader.dispose()
