@@ -97,6 +97,10 @@ class InvalidFactValue(EngineError):
         super().__init__(f"fact {fact!r}: {message}")
 
 
+class StaleTimer(EngineError):
+    """The timer no longer belongs to the customer: it left the state entry, or the date moved."""
+
+
 class AutomationCycle(EngineError):
     """Automatic transitions kept firing past the bound: the definition has a cycle of automatic rules."""
 

@@ -16,8 +16,8 @@ from .definition import Definition
 from .errors import (
     AutomationCycle,
     CustomerLocked,
-    EngineError,
     InvalidFactValue,
+    StaleTimer,
     Reason,
     ReasonKind,
     TransitionNotAllowed,
@@ -38,10 +38,6 @@ from .snapshot import (
 )
 
 MAX_STEPS = 32  # transitions one command may cause (its own, emitted and automatic) before it is a cycle
-
-
-class StaleTimer(EngineError):
-    """The timer no longer belongs to the customer: it left the state entry, or the date moved."""
 
 
 @dataclass(frozen=True)
@@ -305,7 +301,7 @@ class _Run:
         bound = self.bindings()
         missing = [name for name in expr.names if name not in bound]
         if missing:
-            return [Reason(ReasonKind.FACT_UNSET, name, f"{name} is not set ({expr.source})") for name in missing]
+            return [Reason(ReasonKind.FACT_UNSET, name, f"{self._why_unset(name)} ({expr.source})") for name in missing]
         try:
             passed = expr.evaluate(bound)
         except Exception as error:  # the CEL runtime raises several types for bad data (e.g. division by zero)
@@ -314,6 +310,14 @@ class _Run:
             return []
         values = ", ".join(f"{n} = {_show(bound[n])}" for n in expr.names if n not in ("now", "states"))
         return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} is false" + (f" ({values})" if values else ""))]
+
+    def _why_unset(self, name: str) -> str:
+        score = self.definition.scores.get(name)
+        if score is None:
+            return f"{name} is not set"
+        bound = self.bindings()
+        inputs = [self._why_unset(n) for n in score.expr.names if n not in bound]
+        return f"score {name} cannot be computed: " + ("; ".join(inputs) or "its expression fails")
 
     def _checklist_reasons(self, transition: Transition) -> list[Reason]:
         if transition.checklist is None:
