@@ -71,6 +71,8 @@ def load_yaml(text: str, file: str) -> SourceDocument:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = error.problem or error.context or "cannot be parsed"
+        if error.context and error.context_mark and error.problem:
+            problem += f" ({error.context} that starts on line {error.context_mark.line + 1})"
         raise InvalidDefinition([Diagnostic(file, line, column, "", f"YAML syntax error: {problem}")]) from None
     finally:
         loader.dispose()

@@ -1,0 +1,132 @@
+"""Loading definitions: the shipped ones are valid; every broken one gets its specific message and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import InvalidDefinition, load_definition, load_file
+from engine.schema import definition_schema
+from server.cli import main
+from tests.conftest import CONFIGS, ROOT
+
+BROKEN = Path(__file__).parent / "definitions" / "broken"
+SHIPPED = sorted(CONFIGS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_definition_is_valid(path):
+    definition = load_file(path)
+    assert definition.name == path.stem
+    assert definition.owner
+
+
+def test_all_five_industries_are_shipped():
+    assert {p.stem for p in SHIPPED} == {"b2b", "education", "real_estate", "finance", "fitness"}
+
+
+def test_schema_under_configs_is_the_one_the_loader_uses():
+    shipped = (CONFIGS / "schema" / "definition.schema.json").read_text("utf-8")
+    packaged = (ROOT / "engine" / "schema" / "definition.schema.json").read_text("utf-8")
+    assert shipped == packaged
+    assert definition_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "column", "message"),
+    [
+        ("yaml_syntax", 9, 9, "YAML syntax error: expected ',' or '}', but got ':' (while parsing a flow mapping "
+                              "that starts on line 8)"),
+        ("schema_error", 3, 10, "version: expected a whole number, got 'one'"),
+        ("unknown_state", 13, 13, "transitions[0].to: unknown state '意像' in dimension 'lifecycle' (did you mean '意向'?)"),
+        ("unreachable_state", 10, 7, "states.流失: state '流失' is unreachable"),
+        ("dead_end", 9, 7, "states.意向: state '意向' has no way out"),
+        ("bad_cel", 16, 36, "transitions[0].when: syntax error: unexpected '>' here"),
+        ("undeclared_fact", 17, 15, "unknown fact 'effective_contact' (did you mean 'effective_contacts'?)"),
+        ("duplicate_initial", 10, 18, "states.意向.initial: a second initial state: '潜在' is already initial"),
+        ("cel_type_error", 9, 11, "type error in 'effective_contacts * 10.5'"),
+        ("timer_on_wrong_fact", 13, 22, "fact 'contract_end' is string: a timer needs a date or timestamp fact"),
+        ("duplicate_key", 10, 7, "duplicate key '潜在' (first defined on line 8)"),
+    ],
+)  # fmt: skip
+def test_broken_definition_gets_its_specific_message_at_the_right_place(file, line, column, message):
+    path = BROKEN / f"{file}.yaml"
+    with pytest.raises(InvalidDefinition) as error:
+        load_file(path)
+    rendered = [str(d) for d in error.value.diagnostics]
+    assert any(r.startswith(f"{path}:{line}:{column}: ") and message in r for r in rendered), rendered
+
+
+def test_schema_errors_are_all_reported_with_hints():
+    with pytest.raises(InvalidDefinition) as error:
+        load_file(BROKEN / "schema_error.yaml")
+    messages = [f"{d.line}: {d.message}" for d in error.value.diagnostics]
+    assert messages == [
+        "3: expected a whole number, got 'one'",
+        "11: missing required field 'to'",
+        "13: unknown field 'too' (did you mean 'to'?); allowed: event, label, description, from, to, roles, "
+        "when, checklist, auto, effects",
+    ]
+
+
+def test_every_problem_of_a_file_is_reported_at_once():
+    with pytest.raises(InvalidDefinition) as error:
+        load_file(BROKEN / "many_problems.yaml")
+    assert [(d.line, d.message.split(":")[0]) for d in error.value.diagnostics] == [
+        (13, "state '意向' has no way out"),
+        (14, "state '孤岛' is unreachable"),
+        (19, "unknown role 'salse' (did you mean 'sales'?)"),
+        (20, "unknown checklist 'signing'"),
+        (21, "syntax error"),
+    ]
+
+
+def test_expression_error_column_points_inside_a_quoted_expression():
+    text = (BROKEN / "bad_cel.yaml").read_text().replace("when: effective_contacts > > 3", 'when: "x == 1 ||"')
+    with pytest.raises(InvalidDefinition) as error:
+        load_definition(text, "inline.yaml")
+    (diagnostic,) = error.value.diagnostics
+    assert (diagnostic.line, diagnostic.column) == (16, 25)  # just past `||`, inside the quotes
+    assert diagnostic.message == "syntax error: the expression ends too early"
+
+
+def test_guard_must_be_a_condition_and_functions_must_exist():
+    text = (BROKEN / "bad_cel.yaml").read_text().replace("effective_contacts > > 3", "max(effective_contacts, 3)")
+    with pytest.raises(InvalidDefinition, match="unknown function 'max'"):
+        load_definition(text, "inline.yaml")
+    text = (BROKEN / "bad_cel.yaml").read_text().replace("effective_contacts > > 3", "effective_contacts + 3")
+    with pytest.raises(InvalidDefinition, match="a condition must be true or false; .* gives a whole number"):
+        load_definition(text, "inline.yaml")
+
+
+def test_comprehension_variables_are_not_taken_for_facts():
+    text = (BROKEN / "bad_cel.yaml").read_text().replace(
+        "effective_contacts > > 3", "'[1, 2].exists(n, n < effective_contacts)'"
+    )
+    assert load_definition(text, "inline.yaml").name == "broken"
+
+
+def test_an_editor_schema_reference_is_accepted():
+    text = "$schema: ./schema/definition.schema.json\n" + (CONFIGS / "fitness.yaml").read_text("utf-8")
+    assert load_definition(text, "fitness.yaml").name == "fitness"
+
+
+def test_validate_command_exits_0_when_all_are_valid(capsys):
+    assert main(["validate", str(CONFIGS)]) == 0
+    assert "5 valid, 0 with problems" in capsys.readouterr().out
+
+
+def test_validate_command_exits_1_and_prints_every_diagnostic(capsys):
+    assert main(["validate", str(CONFIGS / "b2b.yaml"), str(BROKEN)]) == 1
+    captured = capsys.readouterr()
+    assert "1 valid, 12 with problems" in captured.out
+    assert f"{BROKEN / 'dead_end.yaml'}:9:7:" in captured.err
+    assert captured.err.count("many_problems.yaml") == 5
+
+
+def test_two_files_publishing_the_same_version_are_refused(tmp_path, capsys):
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text((CONFIGS / "fitness.yaml").read_text("utf-8"), "utf-8")
+    assert main(["validate", str(tmp_path)]) == 1
+    assert "fitness@1 is also defined in" in capsys.readouterr().err
