@@ -37,24 +37,30 @@ class Definition:
     # Lookup tables, derived once in __post_init__.
     machines: Mapping[str, Machine] = field(init=False)
     event_transitions: Mapping[str, tuple[Transition, ...]] = field(init=False)
-    automatic: Mapping[tuple[str, str], tuple[Transition, ...]] = field(init=False)
-    clocked_scores: frozenset[str] = field(init=False)
+    automatic: tuple[Transition, ...] = field(init=False)  # in definition order: the first true one fires
+    watchers: Mapping[str, frozenset[Transition]] = field(init=False)  # input name → automatic transitions
+    clocked: frozenset[Transition] = field(init=False)  # automatic transitions that read `now`
+    locked_states: tuple[tuple[str, str], ...] = field(init=False)
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
         by_event: dict[str, list[Transition]] = {}
-        automatic: dict[tuple[str, str], list[Transition]] = {}
+        watchers: dict[str, set[Transition]] = {}
         for dimension in self.dimensions.values():
             for transition in dimension.transitions:
                 by_event.setdefault(transition.event, []).append(transition)
                 if transition.auto:
-                    for source in sorted(transition.sources):
-                        automatic.setdefault((dimension.name, source), []).append(transition)
+                    for name in self._inputs(transition):
+                        watchers.setdefault(name, set()).add(transition)
+        automatic = tuple(t for d in self.dimensions.values() for t in d.transitions if t.auto)
         setter = object.__setattr__  # frozen dataclass: derived fields are set once, here
         setter(self, "machines", {name: _machine(d) for name, d in self.dimensions.items()})
         setter(self, "event_transitions", {event: tuple(ts) for event, ts in by_event.items()})
-        setter(self, "automatic", {key: tuple(ts) for key, ts in automatic.items()})
-        setter(self, "clocked_scores", frozenset(self._scores_reading_now()))
+        setter(self, "automatic", automatic)
+        setter(self, "watchers", {name: frozenset(ts) for name, ts in watchers.items()})
+        setter(self, "clocked", watchers.get("now", frozenset()))
+        locked = [(d.name, s.name) for d in self.dimensions.values() for s in d.states.values() if s.locked]
+        setter(self, "locked_states", tuple(locked))
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())
 
     @property
@@ -65,13 +71,14 @@ class Definition:
     def events(self) -> tuple[str, ...]:
         return tuple(self.event_transitions)
 
-    def _scores_reading_now(self) -> set[str]:
-        """Scores that change with time alone (directly or through another score) are recomputed per command."""
-        clocked: set[str] = set()
-        for score in self.scores.values():
-            if "now" in score.expr.names or clocked.intersection(score.expr.names):
-                clocked.add(score.name)
-        return clocked
+    def _inputs(self, transition: Transition) -> frozenset[str]:
+        """What a transition's verdict depends on: the names a command marks as changed (see runtime._Run)."""
+        names = {f"dimension:{transition.dimension}"}
+        names.update(transition.when.names if transition.when else ())
+        names.update(self.dimensions[transition.dimension].states[transition.target].requires)
+        if transition.checklist:
+            names.add(f"checklist:{transition.checklist}")
+        return frozenset(names)
 
 
 def _machine(dimension: Dimension) -> Machine:

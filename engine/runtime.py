@@ -78,9 +78,10 @@ def new_customer(
     states = {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
     blank = Snapshot(customer_id, definition.name, definition.version, 0, states)
     run = _Run(definition, blank, now)
+    run.everything_changed = True
     changed = run.set_facts(facts or {})
     run.record(actor, "create", facts_changed=changed)
-    run.recompute_scores(everything=True)
+    run.recompute_scores()
     run.settle()
     return run.outcome()
 
@@ -88,7 +89,6 @@ def new_customer(
 def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> list[TransitionOption]:
     """Every transition of every dimension, each with all the reasons it is blocked for this actor now."""
     run = _Run(definition, snapshot, clock.now())
-    run.recompute_scores()
     return [
         TransitionOption(t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)))
         for dimension in definition.dimensions.values()
@@ -101,7 +101,6 @@ def fire(
 ) -> Outcome:
     """Apply an event, then whatever it emits and every automatic transition that becomes due."""
     run = _Run(definition, snapshot, clock.now())
-    run.recompute_scores()
     run.fire_event(event, actor, "caller", reason)
     run.settle()
     return run.outcome()
@@ -122,7 +121,7 @@ def update_facts(
     if not changed:
         return Outcome(snapshot)
     run.record(actor, "facts", reason=reason, facts_changed=changed)
-    run.recompute_scores(everything=True)
+    run.recompute_scores()
     run.settle()
     return run.outcome()
 
@@ -142,9 +141,8 @@ def complete_item(
     run.require_write_access(actor)
     if item in snapshot.checklists.get(checklist, {}):
         return Outcome(snapshot)
-    run.checklists.setdefault(checklist, {})[item] = ChecklistMark(actor.id, run.now, evidence)
+    run.mark_item(checklist, item, ChecklistMark(actor.id, run.now, evidence))
     run.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=evidence)
-    run.recompute_scores()
     run.settle()
     return run.outcome()
 
@@ -163,9 +161,8 @@ def reopen_item(
     run.require_write_access(actor)
     if item not in snapshot.checklists.get(checklist, {}):
         return Outcome(snapshot)
-    del run.checklists[checklist][item]
+    run.mark_item(checklist, item, None)
     run.record(actor, "checklist", event=f"reopen {checklist}.{item}", reason=reason)
-    run.recompute_scores()
     run.settle()
     return run.outcome()
 
@@ -197,7 +194,7 @@ def fire_timer(definition: Definition, snapshot: Snapshot, timer: DueTimer, cloc
     if timer.due > now:
         raise StaleTimer(f"timer {timer.key} ({timer.event}) is not due before {timer.due.isoformat()}")
     run = _Run(definition, snapshot, now)
-    run.recompute_scores()
+    run.recompute_scores()  # time has passed: scores that read the clock (RFM recency) move on
     run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
     run.settle()
     return run.outcome()
@@ -214,9 +211,9 @@ def may_see_locked(definition: Definition, snapshot: Snapshot, actor: Actor) -> 
 
 
 def _locked_state(definition: Definition, states: Mapping[str, StateEntry]) -> tuple[str, str] | None:
-    for name, entry in states.items():
-        if definition.dimensions[name].states[entry.state].locked:
-            return name, entry.state
+    for name, state in definition.locked_states:
+        if states[name].state == state:
+            return name, state
     return None
 
 
@@ -226,8 +223,42 @@ def _sees_locked(definition: Definition, owner: str | None, actor: Actor) -> boo
     return any(definition.roles[r].sees_locked for r in actor.roles if r in definition.roles)
 
 
+_UNKNOWN = object()
+
+
+class _Names:
+    """Facts (or their defaults), scores, `now` and `states` as CEL sees them, converted on first use."""
+
+    __slots__ = ("cache", "run")
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.cache.get(name, _UNKNOWN)
+        if value is _UNKNOWN:
+            value = self.cache[name] = self.run.cel_value(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        value = self.cache.get(name, _UNKNOWN)  # type: ignore[call-overload]
+        if value is _UNKNOWN:
+            value = self.cache[str(name)] = self.run.cel_value(str(name))
+        return value is not None
+
+    def forget(self, name: str) -> None:
+        self.cache.pop(name, None)
+
+
 class _Run:
-    """One command's working copy of a snapshot."""
+    """One command's working copy of a snapshot.
+
+    It also records what the command changed, so that only automatic transitions whose inputs changed
+    (or that read the clock) are evaluated again: a stored snapshot is always settled.
+    """
 
     def __init__(self, definition: Definition, snapshot: Snapshot, now: datetime) -> None:
         self.definition = definition
@@ -243,25 +274,52 @@ class _Run:
         self.restrictions = dict(snapshot.restrictions)
         self.effects: list[EffectRecord] = []
         self.history: list[HistoryEntry] = []
-        self.steps: list[str] = []
-        self._bindings: dict[str, Any] | None = None
+        self.steps: list[tuple[Transition, str]] = []
+        self.names = _Names(self)
+        self.changed: set[str] = set()  # input names changed by this command (see Definition.inputs)
+        self.everything_changed = False
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def bindings(self) -> dict[str, Any]:
-        """Names as CEL sees them: facts (or their defaults), scores, `now` and `states`. Cached per change."""
-        if self._bindings is None:
-            zone = self.definition.timezone
-            bound: dict[str, Any] = {}
-            for name, fact in self.definition.facts.items():
-                value = self.facts.get(name, fact.default)
-                if value is not None:
-                    bound[name] = to_cel(fact.type, value, zone)
-            bound.update(self.scores)
-            bound["now"] = self.now
-            bound["states"] = {name: entry.state for name, entry in self.states.items()}
-            self._bindings = bound
-        return self._bindings
+    def cel_value(self, name: str) -> Any:
+        if name == "now":
+            return self.now
+        if name == "states":
+            return {dimension: entry.state for dimension, entry in self.states.items()}
+        if name in self.scores:
+            return self.scores[name]
+        fact = self.definition.facts.get(name)
+        if fact is None:
+            return None
+        value = self.facts.get(name, fact.default)
+        return None if value is None else to_cel(fact.type, value, self.definition.timezone)
+
+    def passes(self, transition: Transition, actor: Actor) -> bool:
+        """The fast yes/no of `reasons(...) == []`, without building any message."""
+        if self.states[transition.dimension].state not in transition.sources:
+            return False
+        if not actor.is_system and (
+            (transition.auto and not transition.roles)
+            or (transition.roles and not transition.roles & actor.roles)
+            or (self._lock() and not self._may_see_locked(actor))
+        ):
+            return False
+        names = self.names
+        expr = transition.when
+        if expr is not None:
+            if not all(name in names for name in expr.names):
+                return False
+            try:
+                if expr.evaluate(names) is not True:
+                    return False
+            except Exception:  # the CEL runtime raises several types for bad data
+                return False
+        if transition.checklist is not None:
+            done = self.checklists.get(transition.checklist, {})
+            if any(item not in done for item in self.definition.checklists[transition.checklist].items):
+                return False
+        requires = self.definition.dimensions[transition.dimension].states[transition.target].requires
+        return all(fact in names for fact in requires)
 
     def reasons(self, transition: Transition, actor: Actor) -> list[Reason]:
         found: list[Reason] = []
@@ -274,9 +332,8 @@ class _Run:
         found += self._guard_reasons(transition)
         found += self._checklist_reasons(transition)
         target = self.definition.dimensions[transition.dimension].states[transition.target]
-        bound = self.bindings()
         for fact in target.requires:
-            if fact not in bound:
+            if fact not in self.names:
                 found.append(Reason(ReasonKind.REQUIRED_FACT, fact, f"{transition.target} requires fact {fact}"))
         return found
 
@@ -298,25 +355,24 @@ class _Run:
         expr = transition.when
         if expr is None:
             return []
-        bound = self.bindings()
-        missing = [name for name in expr.names if name not in bound]
+        names = self.names
+        missing = [name for name in expr.names if name not in names]
         if missing:
             return [Reason(ReasonKind.FACT_UNSET, name, f"{self._why_unset(name)} ({expr.source})") for name in missing]
         try:
-            passed = expr.evaluate(bound)
+            passed = expr.evaluate(names)
         except Exception as error:  # the CEL runtime raises several types for bad data (e.g. division by zero)
             return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} cannot be evaluated: {error}")]
         if passed is True:
             return []
-        values = ", ".join(f"{n} = {_show(bound[n])}" for n in expr.names if n not in ("now", "states"))
+        values = ", ".join(f"{n} = {_show(names[n])}" for n in expr.names if n not in ("now", "states"))
         return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} is false" + (f" ({values})" if values else ""))]
 
     def _why_unset(self, name: str) -> str:
         score = self.definition.scores.get(name)
         if score is None:
             return f"{name} is not set"
-        bound = self.bindings()
-        inputs = [self._why_unset(n) for n in score.expr.names if n not in bound]
+        inputs = [self._why_unset(n) for n in score.expr.names if n not in self.names]
         return f"score {name} cannot be computed: " + ("; ".join(inputs) or "its expression fails")
 
     def _checklist_reasons(self, transition: Transition) -> list[Reason]:
@@ -350,6 +406,14 @@ class _Run:
         if item not in spec.items:
             raise UnknownName(f"item of checklist {checklist}", item, spec.items)
 
+    def mark_item(self, checklist: str, item: str, mark: ChecklistMark | None) -> None:
+        marks = self.checklists.setdefault(checklist, {})
+        if mark is None:
+            marks.pop(item, None)
+        else:
+            marks[item] = mark
+        self.changed.add(f"checklist:{checklist}")
+
     def set_facts(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Apply fact values; returns the changed ones in JSON form (None for unset)."""
         changed: dict[str, Any] = {}
@@ -370,63 +434,60 @@ class _Run:
             if self.facts.get(name) != value:
                 self.facts[name] = value
                 changed[name] = to_json(fact.type, value)
-        self._bindings = None
+        for name in changed:
+            self.names.forget(name)
+        self.changed.update(changed)
         return changed
 
-    def recompute_scores(self, *, everything: bool = False) -> None:
-        """Recompute scores: all of them after facts changed, else only those that read the clock."""
-        names = self.definition.scores if everything else self.definition.clocked_scores
-        if not names:
-            return
+    def recompute_scores(self) -> None:
+        """Scores follow fact changes and timers (a weekly review timer refreshes time-based ones)."""
         for score in self.definition.scores.values():
-            if score.name not in names:
-                continue
-            bound = self.bindings()
             value = None
-            if all(name in bound for name in score.expr.names):
+            if all(name in self.names for name in score.expr.names):
                 try:
-                    value = float(score.expr.evaluate(bound))
+                    value = float(score.expr.evaluate(self.names))
                 except Exception:  # a score that cannot be computed from the current facts is absent
                     value = None
-            if value is None:
-                self.scores.pop(score.name, None)
-            else:
-                self.scores[score.name] = value
-            self._bindings = None
+            if value != self.scores.get(score.name):
+                if value is None:
+                    del self.scores[score.name]
+                else:
+                    self.scores[score.name] = value
+                self.names.forget(score.name)
+                self.changed.add(score.name)
 
     def fire_event(self, event: str, actor: Actor, trigger: str, reason: str = "") -> None:
         candidates = self.definition.event_transitions.get(event)
         if not candidates:
             raise UnknownName("event", event, self.definition.events)
-        verdicts = [(t, self.reasons(t, actor)) for t in candidates]
-        for transition, reasons in verdicts:
-            if not reasons:
+        for transition in candidates:
+            if self.passes(transition, actor):
                 self.take(transition, actor, trigger, reason)
                 return
-        in_state = [r for _, rs in verdicts if all(x.kind is not ReasonKind.WRONG_STATE for x in rs) for r in rs]
-        raise TransitionNotAllowed(event, in_state or [r for _, rs in verdicts for r in rs])
+        verdicts = [self.reasons(t, actor) for t in candidates]
+        in_state = [r for rs in verdicts if all(x.kind is not ReasonKind.WRONG_STATE for x in rs) for r in rs]
+        raise TransitionNotAllowed(event, in_state or [r for rs in verdicts for r in rs])
 
     def take(self, transition: Transition, actor: Actor, trigger: str, reason: str = "") -> None:
         dimension = transition.dimension
         before = self.states[dimension].state
         cursor = _Cursor(before)
         self.definition.machines[dimension].events[transition.event].trigger(cursor, chosen=transition)
-        self.steps.append(f"{dimension}: {before} → {cursor.state} ({transition.event})")
+        self.steps.append((transition, before))
         if len(self.steps) > MAX_STEPS:
-            raise AutomationCycle(self.steps)
+            raise AutomationCycle([f"{t.dimension}: {b} → {t.target} ({t.event})" for t, b in self.steps])
         self.states[dimension] = StateEntry(cursor.state, self.now, self.version)
-        self._bindings = None
+        self.names.forget("states")
+        self.changed.update(("states", f"dimension:{dimension}"))
         self.record(actor, trigger, event=transition.event, dimension=dimension, before=before,
                     after=cursor.state, reason=reason)  # fmt: skip
         emitted = [effect.name for effect in transition.effects if effect.kind is EffectKind.EMIT]
         for effect in transition.effects:
             self._apply(effect, transition, actor)
-        for event in emitted:
-            if event in self.definition.event_transitions:
-                try:
-                    self.fire_event(event, SYSTEM, "emit", f"emitted by {transition.event}")
-                except TransitionNotAllowed:
-                    pass  # an emitted event moves the dimensions it applies to; the others ignore it
+        for event in emitted:  # it moves the dimension it applies to, if it can; otherwise it is ignored
+            follower = next((t for t in self.definition.event_transitions.get(event, ()) if self.passes(t, SYSTEM)), None)
+            if follower is not None:
+                self.take(follower, SYSTEM, "emit", f"emitted by {transition.event}")
 
     def _apply(self, effect: Effect, transition: Transition, actor: Actor) -> None:
         detail: dict[str, Any] = {}
@@ -455,19 +516,26 @@ class _Run:
         self.effects.append(EffectRecord(effect.kind.value, transition.dimension, transition.event, detail))
 
     def settle(self) -> None:
-        """Fire automatic transitions until none applies (a fixed point), bounded by MAX_STEPS."""
-        automatic = self.definition.automatic
-        progressed = True
-        while progressed:
-            progressed = False
-            for name, entry in list(self.states.items()):
-                for transition in automatic.get((name, entry.state), ()):
-                    if not self.reasons(transition, SYSTEM):
-                        self.take(transition, SYSTEM, "auto", "automatic")
-                        progressed = True
-                        break
-                if progressed:
-                    break
+        """Fire automatic transitions until none applies (a fixed point), bounded by MAX_STEPS.
+
+        Only transitions that read the clock, or whose inputs this command changed, can have become
+        true: the snapshot this command started from was settled. The first in definition order fires.
+        """
+        while True:
+            candidates = self._candidates()
+            fired = next((t for t in candidates if self.passes(t, SYSTEM)), None)
+            if fired is None:
+                return
+            self.take(fired, SYSTEM, "auto", "automatic")
+
+    def _candidates(self) -> list[Transition]:
+        definition = self.definition
+        if self.everything_changed:
+            return list(definition.automatic)
+        pool = set(definition.clocked)
+        for name in self.changed:
+            pool.update(definition.watchers.get(name, ()))
+        return [t for t in definition.automatic if t in pool]
 
     def record(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 from .model import SYSTEM_ROLE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Actor:
     id: str
     roles: frozenset[str] = frozenset()
@@ -23,7 +23,7 @@ class Actor:
 SYSTEM = Actor("system", frozenset({SYSTEM_ROLE}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StateEntry:
     """The state a dimension is in, since when, and the customer version that entered it."""
 
@@ -32,14 +32,14 @@ class StateEntry:
     seq: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChecklistMark:
     by: str
     at: datetime
     evidence: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     customer_id: str
     definition: str
@@ -57,7 +57,7 @@ class Snapshot:
         return self.states[dimension].state
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EffectRecord:
     """An effect that happened, as data for the outside world (tasks, alerts, assignments, restrictions)."""
 
@@ -67,7 +67,7 @@ class EffectRecord:
     detail: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     version: int
     at: datetime
@@ -82,14 +82,14 @@ class HistoryEntry:
     facts_changed: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     snapshot: Snapshot
     effects: tuple[EffectRecord, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DueTimer:
     """A timer a snapshot should have: when it is due and which state entry it belongs to."""
 
