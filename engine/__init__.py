@@ -1,8 +1,8 @@
 """Customer-status engine: definitions, checks, compiled machines and decisions. No I/O.
 
-    definition = load_file("configs/education.yaml")
-    created = new_customer(definition, "c-42", SystemClock(), facts={"student_name": "李雷"})
-    options = list_transitions(definition, created.snapshot, Actor("u1", frozenset({"advisor"})), clock)
+definition = load_file("configs/education.yaml")
+created = new_customer(definition, "c-42", SystemClock(), facts={"student_name": "李雷"})
+options = list_transitions(definition, created.snapshot, Actor("u1", frozenset({"advisor"})), clock)
 """
 
 from .clock import Clock, ManualClock, SystemClock

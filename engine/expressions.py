@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cel
 
@@ -20,6 +19,12 @@ KNOWN_FUNCTIONS = frozenset(
 )  # fmt: skip
 _ERROR = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
 _BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+
+
+class Bindings(Protocol):
+    """Where an expression looks up the names it reads."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
 
 
 class ExpressionSyntaxError(ValueError):
@@ -50,7 +55,7 @@ class Expression:
         functions = tuple(f for f in program.functions() if f[0].isalpha())
         return cls(source, program, names, functions)
 
-    def evaluate(self, bindings: Mapping[str, Any]) -> Any:
+    def evaluate(self, bindings: Bindings) -> Any:
         """Run with the given names; the caller makes sure every name in `names` is bound."""
         return self.program.execute({name: bindings[name] for name in self.names})
 

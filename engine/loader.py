@@ -290,7 +290,7 @@ class _Builder:
             self.error(path, f"unknown role {role!r}{did_you_mean(role, self.roles)}")
 
     def _effect(self, path: Path, raw: Mapping[str, Any]) -> Effect:
-        (kind_name, value), = raw.items()
+        ((kind_name, value),) = raw.items()
         kind = EffectKind(kind_name)
         if kind is EffectKind.EMIT:
             return Effect(kind, name=value)
@@ -385,7 +385,11 @@ class _Builder:
         for name, state in states.items():
             path = (*base, "states", name)
             if name not in reached:
-                self.error(path, f"state {name!r} is unreachable: no transition leads to it from {initial!r}", at_key=True)
+                self.error(
+                    path,
+                    f"state {name!r} is unreachable: no transition leads to it from {initial!r}",
+                    at_key=True,
+                )
             if not state.final and name not in leaving:
                 self.error(path, f"state {name!r} has no way out: add a transition from it or mark it `final: true`",
                            at_key=True)  # fmt: skip

@@ -17,9 +17,9 @@ from .errors import (
     AutomationCycle,
     CustomerLocked,
     InvalidFactValue,
-    StaleTimer,
     Reason,
     ReasonKind,
+    StaleTimer,
     TransitionNotAllowed,
     UnknownName,
 )
@@ -381,7 +381,11 @@ class _Run:
         checklist = self.definition.checklists[transition.checklist]
         done = self.checklists.get(checklist.name, {})
         return [
-            Reason(ReasonKind.CHECKLIST, f"{checklist.name}.{item}", f"checklist item {checklist.name}.{item} is open")
+            Reason(
+                ReasonKind.CHECKLIST,
+                f"{checklist.name}.{item}",
+                f"checklist item {checklist.name}.{item} is open",
+            )
             for item in checklist.items
             if item not in done
         ]
@@ -485,7 +489,9 @@ class _Run:
         for effect in transition.effects:
             self._apply(effect, transition, actor)
         for event in emitted:  # it moves the dimension it applies to, if it can; otherwise it is ignored
-            follower = next((t for t in self.definition.event_transitions.get(event, ()) if self.passes(t, SYSTEM)), None)
+            follower = next(
+                (t for t in self.definition.event_transitions.get(event, ()) if self.passes(t, SYSTEM)), None
+            )
             if follower is not None:
                 self.take(follower, SYSTEM, "emit", f"emitted by {transition.event}")
 
@@ -551,9 +557,18 @@ class _Run:
     ) -> None:
         self.history.append(
             HistoryEntry(
-                self.version, self.now, actor.id, trigger, event, dimension, before, after, reason,
-                self.definition.version, dict(facts_changed or {}),
-            )  # fmt: skip
+                self.version,
+                self.now,
+                actor.id,
+                trigger,
+                event,
+                dimension,
+                before,
+                after,
+                reason,
+                self.definition.version,
+                dict(facts_changed or {}),
+            )
         )
 
     def outcome(self) -> Outcome:

@@ -49,7 +49,7 @@ def _diagnostic(document: SourceDocument, error: jsonschema.ValidationError) -> 
             return document.diagnostic((*path, key), message, at_key=True)
     if "propertyNames" in error.absolute_schema_path:
         message = f"{error.instance!r} is not a valid name: {_custom_message(schema) or error.message}"
-        return document.diagnostic((*path, error.instance), message, at_key=True)
+        return document.diagnostic((*path, str(error.instance)), message, at_key=True)
     if keyword == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
         return document.diagnostic(path, f"missing required field {missing!r}", at_key=True)
@@ -62,7 +62,8 @@ def _message(error: jsonschema.ValidationError, schema: dict[str, Any]) -> str:
     keyword = error.validator
     if keyword == "type":
         expected = schema.get("type")
-        names = [_TYPE_NAMES.get(t, t) for t in (expected if isinstance(expected, list) else [expected])]
+        kinds: list[str] = expected if isinstance(expected, list) else [str(expected)]
+        names = [_TYPE_NAMES.get(kind, kind) for kind in kinds]
         return f"expected {' or '.join(names)}, got {_describe(error.instance)}"
     if keyword == "enum":
         options = ", ".join(str(v) for v in schema.get("enum", []))
@@ -73,8 +74,12 @@ def _message(error: jsonschema.ValidationError, schema: dict[str, Any]) -> str:
     if keyword in ("minProperties", "minItems"):
         return "must not be empty"
     if keyword == "maxProperties":
-        return f"only one of these may be given here, found: {', '.join(map(str, error.instance))}"
+        return f"only one of these may be given here, found: {', '.join(map(str, _keys(error.instance)))}"
     return str(error.message)
+
+
+def _keys(instance: Any) -> list[Any]:
+    return list(instance) if isinstance(instance, dict) else []
 
 
 def _custom_message(schema: dict[str, Any]) -> str | None:

@@ -39,7 +39,7 @@ def test_schema_under_configs_is_the_one_the_loader_uses():
         ("yaml_syntax", 9, 9, "YAML syntax error: expected ',' or '}', but got ':' (while parsing a flow mapping "
                               "that starts on line 8)"),
         ("schema_error", 3, 10, "version: expected a whole number, got 'one'"),
-        ("unknown_state", 13, 13, "transitions[0].to: unknown state '意像' in dimension 'lifecycle' (did you mean '意向'?)"),
+        ("unknown_state", 13, 13, "to: unknown state '意像' in dimension 'lifecycle' (did you mean '意向'?)"),
         ("unreachable_state", 10, 7, "states.流失: state '流失' is unreachable"),
         ("dead_end", 9, 7, "states.意向: state '意向' has no way out"),
         ("bad_cel", 16, 36, "transitions[0].when: syntax error: unexpected '>' here"),
@@ -96,13 +96,15 @@ def test_guard_must_be_a_condition_and_functions_must_exist():
     with pytest.raises(InvalidDefinition, match="unknown function 'max'"):
         load_definition(text, "inline.yaml")
     text = (BROKEN / "bad_cel.yaml").read_text().replace("effective_contacts > > 3", "effective_contacts + 3")
-    with pytest.raises(InvalidDefinition, match="a condition must be true or false; .* gives a whole number"):
+    with pytest.raises(InvalidDefinition, match=r"a condition must be true or false; .* gives a whole number"):
         load_definition(text, "inline.yaml")
 
 
 def test_comprehension_variables_are_not_taken_for_facts():
-    text = (BROKEN / "bad_cel.yaml").read_text().replace(
-        "effective_contacts > > 3", "'[1, 2].exists(n, n < effective_contacts)'"
+    text = (
+        (BROKEN / "bad_cel.yaml")
+        .read_text()
+        .replace("effective_contacts > > 3", "'[1, 2].exists(n, n < effective_contacts)'")
     )
     assert load_definition(text, "inline.yaml").name == "broken"
 

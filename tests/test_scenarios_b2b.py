@@ -97,7 +97,7 @@ def test_an_opportunity_without_response_for_two_weeks_is_escalated(b2b, clock):
 
 def test_stall_timer_does_not_escalate_a_customer_that_is_not_an_opportunity(b2b, clock):
     customer = Customer(b2b, clock, last_response_at=clock.now())
-    with pytest.raises(TransitionNotAllowed, match="states.lifecycle"):
+    with pytest.raises(TransitionNotAllowed, match=r"states\.lifecycle"):
         customer.run_timer("stall")
     assert customer.state("follow_up") == "正常"
 
@@ -132,7 +132,12 @@ def test_lead_score_bands(b2b, clock, facts, grade, task):
 
 
 def test_lead_score_at_exactly_80_is_sales_ready_and_79_is_nurture(b2b, clock):
-    base = {"budget_confirmed": True, "decision_maker_engaged": True, "effective_contacts": 5, "company_size": 10}
+    base = {
+        "budget_confirmed": True,
+        "decision_maker_engaged": True,
+        "effective_contacts": 5,
+        "company_size": 10,
+    }
     assert Customer(b2b, clock, **base, web_visits_30d=4).snapshot.scores["lead_score"] == 81.0
     customer = Customer(b2b, clock, **base, web_visits_30d=3)  # 30+20+20+4.5+5 = 79.5
     assert customer.state("lead") == "培育中"
@@ -301,7 +306,12 @@ def test_the_simple_project_pipeline_runs_to_a_final_state(b2b, clock):
     rep = actor("rep-li", "sales")
     am = actor("am-qian", "account_manager")
     customer = Customer(b2b, clock)
-    for event, by in [("project_contact", rep), ("project_trial", rep), ("project_start", am), ("project_done", am)]:
+    for event, by in [
+        ("project_contact", rep),
+        ("project_trial", rep),
+        ("project_start", am),
+        ("project_done", am),
+    ]:
         customer.fire(event, by)
     assert customer.state("project") == "已完成"
     assert not [o for o in customer.options(MANAGER).values() if o.dimension == "project" and o.allowed]

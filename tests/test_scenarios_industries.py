@@ -72,7 +72,7 @@ def test_real_estate_first_viewing_second_viewing_negotiation_and_signing(defini
     with pytest.raises(TransitionNotAllowed, match="offer_price is not set"):
         customer.fire("sign", senior)
     customer.update(offer_price=4_400_000.0)  # 12% below listing
-    with pytest.raises(TransitionNotAllowed, match="offer_gap <= 0.1 is false"):
+    with pytest.raises(TransitionNotAllowed, match=r"offer_gap <= 0\.1 is false"):
         customer.fire("sign", senior)
     customer.update(offer_price=4_600_000.0)
     customer.fire("sign", senior)
@@ -147,4 +147,3 @@ def test_fitness_few_remaining_lessons_and_a_custom_life_stage_tag(definitions, 
     customer.fire("mark_pregnant", coach)
     customer.run_timer("baby_born")
     assert customer.state("life_stage") == "新生儿客户"
-
