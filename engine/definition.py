@@ -40,6 +40,7 @@ class Definition:
     automatic: tuple[Transition, ...] = field(init=False)  # in definition order: the first true one fires
     watchers: Mapping[str, frozenset[Transition]] = field(init=False)  # input name → automatic transitions
     clocked: frozenset[Transition] = field(init=False)  # automatic transitions that read `now`
+    rank: Mapping[Transition, int] = field(init=False)  # position in the definition: earlier ones win
     locked_states: tuple[tuple[str, str], ...] = field(init=False)
     digest: str = field(init=False)
 
@@ -58,7 +59,8 @@ class Definition:
         setter(self, "event_transitions", {event: tuple(ts) for event, ts in by_event.items()})
         setter(self, "automatic", automatic)
         setter(self, "watchers", {name: frozenset(ts) for name, ts in watchers.items()})
-        setter(self, "clocked", watchers.get("now", frozenset()))
+        setter(self, "clocked", frozenset(watchers.get("now", ())))
+        setter(self, "rank", {t: n for n, t in enumerate(t for d in self.dimensions.values() for t in d.transitions)})
         locked = [(d.name, s.name) for d in self.dimensions.values() for s in d.states.values() if s.locked]
         setter(self, "locked_states", tuple(locked))
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())

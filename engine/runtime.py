@@ -535,13 +535,14 @@ class _Run:
             self.take(fired, SYSTEM, "auto", "automatic")
 
     def _candidates(self) -> list[Transition]:
-        definition = self.definition
-        if self.everything_changed:
-            return list(definition.automatic)
-        pool = set(definition.clocked)
+        """Automatic transitions out of the current states that may have become true, in definition order."""
+        definition, states = self.definition, self.states
+        pool = set(definition.automatic) if self.everything_changed else set(definition.clocked)
         for name in self.changed:
             pool.update(definition.watchers.get(name, ()))
-        return [t for t in definition.automatic if t in pool]
+        found = [t for t in pool if states[t.dimension].state in t.sources]
+        found.sort(key=definition.rank.__getitem__)
+        return found
 
     def record(
         self,
