@@ -114,3 +114,46 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' hint for a misspelt name, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class CustomerNotFound(EngineError):
+    def __init__(self, tenant: str, customer_id: str) -> None:
+        self.tenant = tenant
+        self.customer_id = customer_id
+        super().__init__(f"customer {customer_id!r} not found in tenant {tenant!r}")
+
+
+class CustomerExists(EngineError):
+    """A customer with this id, or with one of these identity keys, already exists in the tenant."""
+
+    def __init__(self, existing_id: str, identity: str = "") -> None:
+        self.existing_id = existing_id
+        self.identity = identity
+        why = f" with identity {identity}" if identity else ""
+        super().__init__(f"customer {existing_id!r} already exists{why}")
+
+
+class VersionConflict(EngineError):
+    """The customer changed since it was read: re-read and retry."""
+
+    def __init__(self, customer_id: str, expected: int, actual: int) -> None:
+        self.customer_id = customer_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"customer {customer_id!r} is at version {actual}, not {expected}: re-read and retry")
+
+
+class IdempotencyMismatch(EngineError):
+    """An idempotency key was reused for a different request."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+
+
+class InvalidRequest(EngineError):
+    """A request that can never succeed as sent (malformed id, unknown definition, bad identity)."""
+
+
+class StoreUnavailable(EngineError):
+    """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""

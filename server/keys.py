@@ -1,0 +1,75 @@
+"""Every Redis key name, built here and nowhere else.
+
+A tenant's data is spread over `partitions` hash slots. A customer's keys carry the tag of the partition its
+id hashes to, `{tenant:pN}`, and so do that partition's share of the tenant-wide structures (state counts,
+timers, event stream). One command therefore touches one slot, which lets one Lua script check and write it
+all atomically, on a single Redis and on a Redis Cluster alike. With partitions=1 a tenant lives in one slot.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from engine.errors import InvalidRequest
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def check_tenant(tenant: str) -> str:
+    if not _TENANT.match(tenant):
+        raise InvalidRequest(f"tenant {tenant!r} must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit")
+    return tenant
+
+
+def check_customer_id(customer_id: str) -> str:
+    if not _CUSTOMER.match(customer_id):
+        raise InvalidRequest(f"customer id {customer_id!r} must be 1-128 of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+    return customer_id
+
+
+def partition(name: str, partitions: int) -> int:
+    return zlib.crc32(name.encode()) % partitions
+
+
+def _tag(tenant: str, part: int) -> str:
+    return f"crm:{{{tenant}:p{part}}}"
+
+
+class Keys:
+    """Key names for one tenant."""
+
+    def __init__(self, tenant: str, partitions: int) -> None:
+        self.tenant = check_tenant(tenant)
+        self.partitions = partitions
+
+    def part(self, customer_id: str) -> int:
+        return partition(customer_id, self.partitions)
+
+    def customer(self, customer_id: str) -> str:
+        """Hash: `v` (version) and `doc` (the snapshot as JSON)."""
+        return f"{_tag(self.tenant, self.part(customer_id))}:c:{customer_id}"
+
+    def history(self, customer_id: str) -> str:
+        """Stream, one entry per change, ids `<version>-<n>`."""
+        return f"{self.customer(customer_id)}:history"
+
+    def idempotency(self, customer_id: str, key: str) -> str:
+        return f"{self.customer(customer_id)}:idem:{key}"
+
+    def counts(self, part: int) -> str:
+        """Hash: `definition@version|dimension|state` → customers in that state (this partition's share)."""
+        return f"{_tag(self.tenant, part)}:counts"
+
+    def timers(self, part: int) -> str:
+        """Sorted set: `customer|timer key` scored by due time (ms since the epoch)."""
+        return f"{_tag(self.tenant, part)}:timers"
+
+    def events(self, part: int) -> str:
+        """Stream of changes, for watchers."""
+        return f"{_tag(self.tenant, part)}:events"
+
+    def identity(self, kind: str, value: str) -> str:
+        """String: normalised identity → the customer id that holds it."""
+        return f"{_tag(self.tenant, partition(f'{kind}:{value}', self.partitions))}:id:{kind}:{value}"

@@ -1,0 +1,76 @@
+-- commit.lua: applies one decided command atomically, or nothing at all.
+--
+-- KEYS[1]  customer hash (fields v, doc)
+-- KEYS[2]  customer history stream (entry ids <version>-<n>)
+-- KEYS[3]  partition's state counts hash
+-- KEYS[4]  partition's timer sorted set
+-- KEYS[5]  partition's event stream
+-- KEYS[6]  idempotency key, or KEYS[1] again when the command has none
+--
+-- ARGV[1]  expected version ('0': the customer must not exist yet)
+-- ARGV[2]  new version
+-- ARGV[3]  new snapshot JSON
+-- ARGV[4]  request digest for the idempotency record ('' when there is none)
+-- ARGV[5]  idempotency record time to live, seconds
+-- ARGV[6]  result JSON: returned, and stored with the idempotency record
+-- ARGV[7]  event stream max length (trimmed approximately)
+-- ARGV[8]  customer id
+-- ARGV[9]  event JSON for watchers
+-- ARGV[10] n, followed by n history entries (JSON)
+-- then     n, followed by n (count field, delta) pairs
+-- then     n, followed by n timer members to cancel
+-- then     n, followed by n (due ms, timer member) pairs to schedule
+--
+-- Returns  {'ok', result} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
+
+if KEYS[6] ~= KEYS[1] then
+  local record = redis.call('GET', KEYS[6])
+  if record then
+    local cut = string.find(record, '\n', 1, true)
+    if string.sub(record, 1, cut - 1) == ARGV[4] then
+      return {'replay', string.sub(record, cut + 1)}
+    end
+    return {'mismatch'}
+  end
+end
+
+local current = redis.call('HGET', KEYS[1], 'v') or '0'
+if current ~= ARGV[1] then
+  return {'conflict', current}
+end
+
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
+
+local at = 10
+local n = tonumber(ARGV[at])
+for i = 1, n do
+  redis.call('XADD', KEYS[2], ARGV[2] .. '-' .. (i - 1), 'e', ARGV[at + i])
+end
+at = at + n + 1
+
+n = tonumber(ARGV[at])
+for i = 1, n do
+  local field, delta = ARGV[at + 2 * i - 1], tonumber(ARGV[at + 2 * i])
+  if redis.call('HINCRBY', KEYS[3], field, delta) <= 0 then
+    redis.call('HDEL', KEYS[3], field)
+  end
+end
+at = at + 2 * n + 1
+
+n = tonumber(ARGV[at])
+for i = 1, n do
+  redis.call('ZREM', KEYS[4], ARGV[at + i])
+end
+at = at + n + 1
+
+n = tonumber(ARGV[at])
+for i = 1, n do
+  redis.call('ZADD', KEYS[4], ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+end
+
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[8], 'v', ARGV[2], 'd', ARGV[9])
+
+if KEYS[6] ~= KEYS[1] then
+  redis.call('SET', KEYS[6], ARGV[4] .. '\n' .. ARGV[6], 'EX', ARGV[5])
+end
+return {'ok', ARGV[6]}

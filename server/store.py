@@ -1,0 +1,415 @@
+"""Customer state in Redis: every command is one read script, an engine decision, one atomic write script.
+
+The write script compares the version read, and only then writes the snapshot, appends history, moves the
+state counts, reschedules timers, publishes to the event stream and stores the idempotency record. A
+concurrent change makes it refuse (VersionConflict), never overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+
+from engine import runtime
+from engine.clock import Clock
+from engine.definition import Definition
+from engine.errors import (
+    CustomerExists,
+    CustomerNotFound,
+    IdempotencyMismatch,
+    InvalidRequest,
+    StoreUnavailable,
+    VersionConflict,
+)
+from engine.identity import identity_keys
+from engine.snapshot import Actor, EffectRecord, HistoryEntry, Outcome, Snapshot
+
+from .catalog import Catalog
+from .codec import (
+    decode_effects,
+    decode_history,
+    decode_snapshot,
+    dumps,
+    encode_effects,
+    encode_history,
+    encode_snapshot,
+    ms,
+)
+from .keys import Keys, check_customer_id
+from .settings import Settings
+
+CONFLICT_RETRIES = 8  # re-read and re-decide this often when the caller did not pin a version
+Decision = Callable[[Definition, Snapshot], Outcome]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    snapshot: Snapshot
+    effects: tuple[EffectRecord, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    replayed: bool = False  # True when an idempotency key returned the result stored by an earlier call
+
+
+def _script(name: str) -> str:
+    return resources.files("server").joinpath(f"lua/{name}.lua").read_text("utf-8")
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        raise StoreUnavailable(f"the state store is unavailable: {error}") from error
+
+
+class Store:
+    def __init__(self, client: redis.Redis, catalog: Catalog, settings: Settings, clock: Clock) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+        self._read = client.register_script(_script("read"))
+        self._commit = client.register_script(_script("commit"))
+        self._release_identity = client.register_script(_script("release_identity"))
+
+    def keys(self, tenant: str) -> Keys:
+        return Keys(tenant, self.settings.partitions)
+
+    # -- commands ---------------------------------------------------------------------------------------
+
+    def create_customer(
+        self,
+        tenant: str,
+        customer_id: str,
+        definition_name: str,
+        actor: Actor,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        identities: Mapping[str, str] | None = None,
+        definition_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """A new customer pinned to the definition's (latest) version; refused when its id or any identity
+        key (normalised phone, email, company registration number) is already taken in the tenant."""
+        keys = self.keys(tenant)
+        check_customer_id(customer_id)
+        definition = self.catalog.get(definition_name, definition_version)
+        normalised = identity_keys(identities or {})
+        request = {"op": "create", "definition": definition.key, "facts": facts, "identities": normalised}
+        idem, digest = self._idempotency(keys, customer_id, idempotency_key, request)
+        with _store_errors():
+            _, _, record = self._read(keys=[keys.customer(customer_id), idem or keys.customer(customer_id)])
+            if record:
+                return self._replay(definition, customer_id, record, digest, idempotency_key or "")
+            reserved = self._reserve_identities(keys, customer_id, normalised)
+            outcome = runtime.new_customer(definition, customer_id, self.clock, actor, facts or {})
+            try:
+                return self._write(keys, definition, None, outcome, idem, digest)
+            except VersionConflict:
+                self._release(keys, customer_id, reserved)
+                raise CustomerExists(customer_id) from None
+            except BaseException:
+                self._release(keys, customer_id, reserved)
+                raise
+
+    def fire(
+        self,
+        tenant: str,
+        customer_id: str,
+        event: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+        reason: str = "",
+    ) -> CommandResult:
+        request = {"op": "fire", "event": event, "actor": actor.id, "reason": reason}
+        return self._command(
+            tenant,
+            customer_id,
+            request,
+            lambda d, s: runtime.fire(d, s, event, actor, self.clock, reason),
+            expected_version,
+            idempotency_key,
+        )
+
+    def update_facts(
+        self,
+        tenant: str,
+        customer_id: str,
+        facts: Mapping[str, Any],
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+        reason: str = "",
+    ) -> CommandResult:
+        request = {"op": "facts", "facts": dict(facts), "actor": actor.id, "reason": reason}
+        return self._command(
+            tenant,
+            customer_id,
+            request,
+            lambda d, s: runtime.update_facts(d, s, facts, actor, self.clock, reason),
+            expected_version,
+            idempotency_key,
+        )
+
+    def complete_item(
+        self,
+        tenant: str,
+        customer_id: str,
+        checklist: str,
+        item: str,
+        actor: Actor,
+        *,
+        evidence: str = "",
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"op": "complete", "item": f"{checklist}.{item}", "actor": actor.id, "evidence": evidence}
+        return self._command(
+            tenant,
+            customer_id,
+            request,
+            lambda d, s: runtime.complete_item(d, s, checklist, item, actor, self.clock, evidence),
+            expected_version,
+            idempotency_key,
+        )
+
+    def reopen_item(
+        self,
+        tenant: str,
+        customer_id: str,
+        checklist: str,
+        item: str,
+        actor: Actor,
+        *,
+        reason: str = "",
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"op": "reopen", "item": f"{checklist}.{item}", "actor": actor.id, "reason": reason}
+        return self._command(
+            tenant,
+            customer_id,
+            request,
+            lambda d, s: runtime.reopen_item(d, s, checklist, item, actor, self.clock, reason),
+            expected_version,
+            idempotency_key,
+        )
+
+    # -- queries ----------------------------------------------------------------------------------------
+
+    def get_customer(self, tenant: str, customer_id: str) -> tuple[Definition, Snapshot]:
+        keys = self.keys(tenant)
+        check_customer_id(customer_id)
+        with _store_errors():
+            _, document, _ = self._read(keys=[keys.customer(customer_id), keys.customer(customer_id)])
+        if document is None:
+            raise CustomerNotFound(tenant, customer_id)
+        return self._decode(customer_id, document)
+
+    def history(
+        self,
+        tenant: str,
+        customer_id: str,
+        *,
+        limit: int = 50,
+        newest_first: bool = True,
+        page_token: str | None = None,
+    ) -> tuple[list[HistoryEntry], str | None]:
+        """One page of the customer's history; pass the returned token to get the next page ('' at the end)."""
+        keys = self.keys(tenant)
+        check_customer_id(customer_id)
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("a history page holds 1 to 1000 entries")
+        if page_token and not all(part.isdigit() for part in page_token.split("-", 1)):
+            raise InvalidRequest(f"page token {page_token!r} was not returned by this service")
+        with _store_errors():
+            if newest_first:
+                high = f"({page_token}" if page_token else "+"
+                rows = self.client.xrevrange(keys.history(customer_id), high, "-", count=limit)
+            else:
+                low = f"({page_token}" if page_token else "-"
+                rows = self.client.xrange(keys.history(customer_id), low, "+", count=limit)
+            if not rows and not page_token and not self.client.exists(keys.customer(customer_id)):
+                raise CustomerNotFound(tenant, customer_id)
+        entries = [decode_history(int(entry_id.split("-")[0]), fields["e"]) for entry_id, fields in rows]
+        next_token = rows[-1][0] if len(rows) == limit else None
+        return entries, next_token
+
+    def state_counts(self, tenant: str) -> dict[tuple[str, str, str], int]:
+        """(definition@version, dimension, state) → number of customers, summed over the tenant's partitions."""
+        keys = self.keys(tenant)
+        with _store_errors():
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                pipeline.hgetall(keys.counts(part))
+            shares = pipeline.execute()
+        counts: dict[tuple[str, str, str], int] = {}
+        for share in shares:
+            for field, value in share.items():
+                definition, dimension, state = field.split("|", 2)
+                key = (definition, dimension, state)
+                counts[key] = counts.get(key, 0) + int(value)
+        return counts
+
+    # -- the command path -------------------------------------------------------------------------------
+
+    def _command(
+        self,
+        tenant: str,
+        customer_id: str,
+        request: dict[str, Any],
+        decide: Decision,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> CommandResult:
+        keys = self.keys(tenant)
+        check_customer_id(customer_id)
+        idem, digest = self._idempotency(keys, customer_id, idempotency_key, request)
+        customer_key = keys.customer(customer_id)
+        for attempt in range(CONFLICT_RETRIES):
+            with _store_errors():
+                _, document, record = self._read(keys=[customer_key, idem or customer_key])
+            if document is None:
+                raise CustomerNotFound(tenant, customer_id)
+            definition, snapshot = self._decode(customer_id, document)
+            if record:
+                return self._replay(definition, customer_id, record, digest, idempotency_key or "")
+            if expected_version is not None and expected_version != snapshot.version:
+                raise VersionConflict(customer_id, expected_version, snapshot.version)
+            outcome = decide(definition, snapshot)
+            if not outcome.history:
+                return CommandResult(snapshot)
+            try:
+                with _store_errors():
+                    return self._write(keys, definition, snapshot, outcome, idem, digest)
+            except VersionConflict:
+                if expected_version is not None or attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write(
+        self,
+        keys: Keys,
+        definition: Definition,
+        before: Snapshot | None,
+        outcome: Outcome,
+        idem: str | None,
+        digest: str,
+    ) -> CommandResult:
+        after = outcome.snapshot
+        customer_id = after.customer_id
+        part = keys.part(customer_id)
+        history = [encode_history(entry) for entry in outcome.history]
+        effects = encode_effects(outcome.effects)
+        document = encode_snapshot(definition, after)
+        result = dumps({"doc": json.loads(document), "h": history, "fx": effects})
+        event = dumps({"by": outcome.history[0].actor, "h": history, "fx": effects})
+        counts = _count_changes(definition, before, after)
+        cancel, schedule = _timer_changes(definition, before, after)
+        args: list[Any] = [
+            before.version if before else 0, after.version, document, digest,
+            self.settings.idempotency_ttl_seconds, result, self.settings.event_stream_maxlen, customer_id, event,
+            len(history), *history,
+            len(counts), *[x for field, delta in counts.items() for x in (field, delta)],
+            len(cancel), *cancel,
+            len(schedule), *[x for member, due in schedule.items() for x in (due, member)],
+        ]  # fmt: skip
+        customer_key = keys.customer(customer_id)
+        reply = self._commit(
+            keys=[customer_key, keys.history(customer_id), keys.counts(part), keys.timers(part), keys.events(part),
+                  idem or customer_key],
+            args=args,
+        )  # fmt: skip
+        status = reply[0]
+        if status == "conflict":
+            raise VersionConflict(customer_id, before.version if before else 0, int(reply[1]))
+        if status == "mismatch":
+            raise IdempotencyMismatch(idem.rsplit(":", 1)[-1] if idem else "")
+        if status == "replay":
+            return self._replay(definition, customer_id, f"{digest}\n{reply[1]}", digest, "")
+        return CommandResult(after, outcome.effects, outcome.history)
+
+    def _decode(self, customer_id: str, document: str) -> tuple[Definition, Snapshot]:
+        header = json.loads(document)
+        definition = self.catalog.get(header["d"], header["dv"])
+        return definition, decode_snapshot(definition, customer_id, document)
+
+    def _idempotency(
+        self, keys: Keys, customer_id: str, key: str | None, request: dict[str, Any]
+    ) -> tuple[str | None, str]:
+        if not key:
+            return None, ""
+        if len(key) > 128 or any(c.isspace() for c in key):
+            raise InvalidRequest("an idempotency key is 1-128 characters without spaces")
+        digest = hashlib.sha256(dumps(request).encode()).hexdigest()[:32]
+        return keys.idempotency(customer_id, key), digest
+
+    def _replay(self, definition: Definition, customer_id: str, record: str, digest: str, key: str) -> CommandResult:
+        stored_digest, _, result = record.partition("\n")
+        if stored_digest != digest:
+            raise IdempotencyMismatch(key)
+        stored = json.loads(result)
+        snapshot = decode_snapshot(definition, customer_id, dumps(stored["doc"]))
+        history = tuple(decode_history(snapshot.version, entry) for entry in stored["h"])
+        return CommandResult(snapshot, decode_effects(stored["fx"]), history, replayed=True)
+
+    # -- identities -------------------------------------------------------------------------------------
+
+    def _reserve_identities(self, keys: Keys, customer_id: str, identities: Mapping[str, str]) -> list[str]:
+        """Reserve each identity key for this customer; on a clash, undo and refuse with the holder's id.
+
+        Identity keys live in their own slots, so they are reserved before the customer is written and
+        released again if the write fails.
+        """
+        wanted = {keys.identity(kind, value): f"{kind} {value}" for kind, value in identities.items()}
+        if not wanted:
+            return []
+        pipeline = self.client.pipeline(transaction=False)
+        for key in wanted:
+            pipeline.set(key, customer_id, nx=True)
+            pipeline.get(key)
+        replies = pipeline.execute()
+        reserved = [key for key, taken in zip(wanted, replies[0::2], strict=True) if taken]
+        for (key, label), holder in zip(wanted.items(), replies[1::2], strict=True):
+            if holder != customer_id:
+                self._release(keys, customer_id, reserved)
+                raise CustomerExists(holder, label)
+        return reserved
+
+    def _release(self, keys: Keys, customer_id: str, reserved: list[str]) -> None:
+        for key in reserved:
+            self._release_identity(keys=[key], args=[customer_id])
+
+
+def _count_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> dict[str, int]:
+    changes: dict[str, int] = {}
+    for dimension, entry in after.states.items():
+        old = before.states[dimension].state if before else None
+        if old == entry.state:
+            continue
+        if old is not None:
+            field = f"{definition.key}|{dimension}|{old}"
+            changes[field] = changes.get(field, 0) - 1
+        field = f"{definition.key}|{dimension}|{entry.state}"
+        changes[field] = changes.get(field, 0) + 1
+    return changes
+
+
+def _timer_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> tuple[list[str], dict[str, int]]:
+    """Timer members to cancel, and members to (re)schedule with their due time in ms."""
+    customer_id = after.customer_id
+    old = {f"{customer_id}|{t.key}": ms(t.due) for t in runtime.timers(definition, before)} if before else {}
+    new = {f"{customer_id}|{t.key}": ms(t.due) for t in runtime.timers(definition, after)}
+    cancel = [member for member in old if member not in new]
+    schedule = {member: due for member, due in new.items() if old.get(member) != due}
+    return cancel, schedule
