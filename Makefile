@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine_bench
+	$(BIN)/python -m bench.store_bench
 
 validate: $(STAMP)
 	$(BIN)/crmstatus validate configs

@@ -42,6 +42,7 @@ class Definition:
     clocked: frozenset[Transition] = field(init=False)  # automatic transitions that read `now`
     rank: Mapping[Transition, int] = field(init=False)  # position in the definition: earlier ones win
     locked_states: tuple[tuple[str, str], ...] = field(init=False)
+    state_positions: Mapping[str, Mapping[str, int]] = field(init=False)  # dimension → state → position
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +64,8 @@ class Definition:
         setter(self, "rank", {t: n for n, t in enumerate(t for d in self.dimensions.values() for t in d.transitions)})
         locked = [(d.name, s.name) for d in self.dimensions.values() for s in d.states.values() if s.locked]
         setter(self, "locked_states", tuple(locked))
+        positions = {d.name: {state: n for n, state in enumerate(d.states)} for d in self.dimensions.values()}
+        setter(self, "state_positions", positions)
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())
 
     @property

@@ -155,5 +155,9 @@ class InvalidRequest(EngineError):
     """A request that can never succeed as sent (malformed id, unknown definition, bad identity)."""
 
 
+class StoredDataError(EngineError):
+    """Stored data does not fit the definition it is pinned to."""
+
+
 class StoreUnavailable(EngineError):
     """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from engine.definition import Definition
+from engine.errors import StoredDataError
 from engine.facts import coerce, to_json
 from engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot, StateEntry
 
@@ -24,11 +26,16 @@ def dumps(value: Any) -> str:
 
 
 def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
+    """`<version>\n<json>`. States are positions in the pinned definition version (its digest is kept to
+    catch a published file edited in place); a state entered with most others is just its position."""
+    entries = [snapshot.states[name] for name in definition.dimensions]
+    common = Counter((e.since, e.seq) for e in entries).most_common(1)[0][0]
     document: dict[str, Any] = {
         "d": snapshot.definition,
         "dv": snapshot.definition_version,
-        "v": snapshot.version,
-        "s": {name: [e.state, ms(e.since), e.seq] for name, e in snapshot.states.items()},
+        "dg": definition.digest[:8],
+        "t0": [ms(common[0]), common[1]],
+        "s": [_state(definition, name, e, common) for name, e in zip(definition.dimensions, entries, strict=True)],
     }
     if snapshot.facts:
         document["f"] = {n: to_json(definition.facts[n].type, v) for n, v in snapshot.facts.items()}
@@ -46,17 +53,39 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
             document[key] = value
     if snapshot.restrictions:
         document["r"] = dict(snapshot.restrictions)
-    return dumps(document)
+    return f"{snapshot.version}\n{dumps(document)}"
 
 
-def decode_snapshot(definition: Definition, customer_id: str, text: str) -> Snapshot:
+def _state(definition: Definition, dimension: str, entry: StateEntry, common: tuple[datetime, int]) -> Any:
+    position = definition.state_positions[dimension][entry.state]
+    return position if (entry.since, entry.seq) == common else [position, ms(entry.since), entry.seq]
+
+
+def stored_definition(stored: str) -> tuple[str, int]:
+    """The definition name and version a stored snapshot is pinned to."""
+    header = json.loads(stored.partition("\n")[2])
+    return header["d"], header["dv"]
+
+
+def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Snapshot:
+    version, _, text = stored.partition("\n")
     document = json.loads(text)
+    if document["dg"] != definition.digest[:8]:
+        raise StoredDataError(
+            f"customer {customer_id!r} was stored with another text of {definition.key}: "
+            "a published definition was edited in place instead of getting a new version"
+        )
+    since, seq = moment(document["t0"][0]), document["t0"][1]
+    states = {}
+    for (name, dimension), raw in zip(definition.dimensions.items(), document["s"], strict=True):
+        position, at, entered = (raw, since, seq) if isinstance(raw, int) else (raw[0], moment(raw[1]), raw[2])
+        states[name] = StateEntry(list(dimension.states)[position], at, entered)
     return Snapshot(
         customer_id=customer_id,
         definition=document["d"],
         definition_version=document["dv"],
-        version=document["v"],
-        states={name: StateEntry(state, moment(since), seq) for name, (state, since, seq) in document["s"].items()},
+        version=int(version),
+        states=states,
         facts={n: coerce(definition.facts[n].type, v) for n, v in document.get("f", {}).items()},
         scores=document.get("sc", {}),
         checklists={

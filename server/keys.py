@@ -48,7 +48,7 @@ class Keys:
         return partition(customer_id, self.partitions)
 
     def customer(self, customer_id: str) -> str:
-        """Hash: `v` (version) and `doc` (the snapshot as JSON)."""
+        """String: `<version>\n<snapshot JSON>` (see server/codec.py)."""
         return f"{_tag(self.tenant, self.part(customer_id))}:c:{customer_id}"
 
     def history(self, customer_id: str) -> str:

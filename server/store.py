@@ -41,6 +41,7 @@ from .codec import (
     encode_effects,
     encode_snapshot,
     history_document,
+    stored_definition,
     ms,
 )
 from .keys import Keys, check_customer_id
@@ -109,7 +110,7 @@ class Store:
         request = {"op": "create", "definition": definition.key, "facts": facts, "identities": normalised}
         idem, digest, ttl = self._idempotency(keys, customer_id, idempotency_key, request)
         with _store_errors():
-            _, _, record = self._read(keys=[keys.customer(customer_id), idem])
+            _, record = self._read(keys=[keys.customer(customer_id), idem])
             if record:
                 return self._replay(definition, customer_id, record, digest, idempotency_key or "")
             reserved = self._reserve_identities(keys, customer_id, normalised)
@@ -215,7 +216,7 @@ class Store:
         keys = self.keys(tenant)
         check_customer_id(customer_id)
         with _store_errors():
-            _, document, _ = self._read(keys=[keys.customer(customer_id), keys.customer(customer_id)])
+            document, _ = self._read(keys=[keys.customer(customer_id), keys.customer(customer_id)])
         if document is None:
             raise CustomerNotFound(tenant, customer_id)
         return self._decode(customer_id, document)
@@ -284,7 +285,7 @@ class Store:
         customer_key = keys.customer(customer_id)
         for attempt in range(CONFLICT_RETRIES):
             with _store_errors():
-                _, document, record = self._read(keys=[customer_key, idem])
+                document, record = self._read(keys=[customer_key, idem])
             if document is None:
                 raise CustomerNotFound(tenant, customer_id)
             definition, snapshot = self._decode(customer_id, document)
@@ -313,34 +314,26 @@ class Store:
         digest: str,
         ttl: int,
     ) -> CommandResult:
-        after = outcome.snapshot
-        customer_id = after.customer_id
-        part = keys.part(customer_id)
-        history = [history_document(entry) for entry in outcome.history]
-        effects = encode_effects(outcome.effects)
-        document = encode_snapshot(definition, after)
-        result = dumps({"doc": json.loads(document), "h": history, "fx": effects})
-        event = dumps({"by": outcome.history[0].actor, "h": history, "fx": effects})
-        counts = _count_changes(definition, before, after)
-        cancel, schedule = _timer_changes(definition, before, after)
+        plan = WritePlan.of(definition, before, outcome)
+        after, customer_id, part = outcome.snapshot, plan.customer_id, keys.part(plan.customer_id)
         args: list[Any] = [
-            before.version if before else 0,
+            plan.expected_version,
             after.version,
-            document,
+            plan.stored,
             digest,
             ttl,
-            result,
+            plan.result,
             self.settings.event_stream_maxlen,
             customer_id,
-            event,
-            len(history),
-            *map(dumps, history),
-            len(counts),
-            *[x for field, delta in counts.items() for x in (field, delta)],
-            len(cancel),
-            *cancel,
-            len(schedule),
-            *[x for member, due in schedule.items() for x in (due, member)],
+            plan.event,
+            len(plan.history),
+            *plan.history,
+            len(plan.counts),
+            *[x for field, delta in plan.counts.items() for x in (field, delta)],
+            len(plan.cancel),
+            *plan.cancel,
+            len(plan.schedule),
+            *[x for member, due in plan.schedule.items() for x in (due, member)],
         ]
         customer_key = keys.customer(customer_id)
         reply = self._commit(
@@ -363,10 +356,9 @@ class Store:
             return self._replay(definition, customer_id, f"{digest}\n{reply[1]}", digest, "")
         return CommandResult(after, outcome.effects, outcome.history)
 
-    def _decode(self, customer_id: str, document: str) -> tuple[Definition, Snapshot]:
-        header = json.loads(document)
-        definition = self.catalog.get(header["d"], header["dv"])
-        return definition, decode_snapshot(definition, customer_id, document)
+    def _decode(self, customer_id: str, stored: str) -> tuple[Definition, Snapshot]:
+        definition = self.catalog.get(*stored_definition(stored))
+        return definition, decode_snapshot(definition, customer_id, stored)
 
     def _idempotency(
         self, keys: Keys, customer_id: str, key: str | None, request: dict[str, Any]
@@ -385,7 +377,7 @@ class Store:
         if stored_digest != digest:
             raise IdempotencyMismatch(key)
         stored = json.loads(result)
-        snapshot = decode_snapshot(definition, customer_id, dumps(stored["doc"]))
+        snapshot = decode_snapshot(definition, customer_id, stored["doc"])
         history = tuple(decode_history(snapshot.version, entry) for entry in stored["h"])
         return CommandResult(snapshot, decode_effects(stored["fx"]), history, replayed=True)
 
@@ -415,6 +407,40 @@ class Store:
     def _release(self, keys: Keys, customer_id: str, reserved: list[str]) -> None:
         for key in reserved:
             self._release_identity(keys=[key], args=[customer_id])
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """Everything one command writes, encoded: what commit.lua receives."""
+
+    customer_id: str
+    expected_version: int
+    stored: str  # the new snapshot
+    history: list[str]  # entries, JSON
+    counts: dict[str, int]  # state count field → delta
+    cancel: list[str]  # timer members
+    schedule: dict[str, int]  # timer member → due ms
+    event: str  # for watchers, JSON
+    result: str  # what an idempotent retry returns, JSON
+
+    @classmethod
+    def of(cls, definition: Definition, before: Snapshot | None, outcome: Outcome) -> WritePlan:
+        after = outcome.snapshot
+        history = [history_document(entry) for entry in outcome.history]
+        effects = encode_effects(outcome.effects)
+        stored = encode_snapshot(definition, after)
+        cancel, schedule = _timer_changes(definition, before, after)
+        return cls(
+            customer_id=after.customer_id,
+            expected_version=before.version if before else 0,
+            stored=stored,
+            history=[dumps(entry) for entry in history],
+            counts=_count_changes(definition, before, after),
+            cancel=cancel,
+            schedule=schedule,
+            event=dumps({"by": outcome.history[0].actor, "h": history, "fx": effects}),
+            result=dumps({"doc": stored, "h": history, "fx": effects}),
+        )
 
 
 def _count_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> dict[str, int]:

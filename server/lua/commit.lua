@@ -1,6 +1,6 @@
 -- commit.lua: applies one decided command atomically, or nothing at all.
 --
--- KEYS[1]  customer hash (fields v, doc)
+-- KEYS[1]  customer snapshot (string: "<version>\n<json>")
 -- KEYS[2]  customer history stream (entry ids <version>-<n>)
 -- KEYS[3]  partition's state counts hash
 -- KEYS[4]  partition's timer sorted set
@@ -9,7 +9,7 @@
 --
 -- ARGV[1]  expected version ('0': the customer must not exist yet)
 -- ARGV[2]  new version
--- ARGV[3]  new snapshot JSON
+-- ARGV[3]  new snapshot ("<new version>\n<json>")
 -- ARGV[4]  request digest for the idempotency record
 -- ARGV[5]  idempotency record time to live, seconds
 -- ARGV[6]  result JSON: returned, and stored with the idempotency record
@@ -32,12 +32,13 @@ if record then
   return {'mismatch'}
 end
 
-local current = redis.call('HGET', KEYS[1], 'v') or '0'
+local stored = redis.call('GET', KEYS[1])
+local current = stored and string.match(stored, '^%d+') or '0'
 if current ~= ARGV[1] then
   return {'conflict', current}
 end
 
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[3])
 
 local at = 10
 local n = tonumber(ARGV[at])
