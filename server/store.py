@@ -41,8 +41,8 @@ from .codec import (
     encode_effects,
     encode_snapshot,
     history_document,
-    stored_definition,
     ms,
+    stored_definition,
 )
 from .keys import Keys, check_customer_id
 from .settings import Settings
