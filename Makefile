@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench validate clean
+.PHONY: install run test lint bench validate proto buf-lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Local development: embedded Redis, no tokens (CRMSTATUS_DEV_MODE=1 is the explicit switch).
 run: $(STAMP)
-	$(BIN)/crmstatus serve --config-dir configs
+	CRMSTATUS_DEV_MODE=1 $(BIN)/crmstatus serve --config-dir configs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -31,6 +32,14 @@ bench: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/crmstatus validate configs
+
+# Regenerate the committed Python stubs (package crmstatus.v1) from proto/; a test fails when they are stale.
+proto: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I proto \
+		--python_out=. --pyi_out=. --grpc_python_out=. --mypy_grpc_out=. proto/crmstatus/v1/*.proto
+
+buf-lint:
+	npm exec --yes --package=@bufbuild/buf@1.75.0 -- buf lint proto
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -161,3 +161,17 @@ class StoredDataError(EngineError):
 
 class StoreUnavailable(EngineError):
     """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""
+
+
+class DefinitionNotFound(EngineError):
+    def __init__(self, wanted: str, known: Iterable[str]) -> None:
+        self.wanted = wanted
+        super().__init__(f"unknown definition {wanted!r}{did_you_mean(wanted, known)}")
+
+
+class Unauthenticated(EngineError):
+    """The call carries no valid token for its tenant."""
+
+
+class PermissionDenied(EngineError):
+    """The caller is known but may not do this (another tenant's data, or a role it lacks)."""

@@ -6,7 +6,7 @@ the history entries; nothing is stored here. The compiled machines are shared an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,10 +97,26 @@ def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, c
 
 
 def fire(
-    definition: Definition, snapshot: Snapshot, event: str, actor: Actor, clock: Clock, reason: str = ""
+    definition: Definition,
+    snapshot: Snapshot,
+    event: str,
+    actor: Actor,
+    clock: Clock,
+    reason: str = "",
+    evidence: Sequence[tuple[str, str, str]] = (),
 ) -> Outcome:
-    """Apply an event, then whatever it emits and every automatic transition that becomes due."""
+    """Apply an event, then whatever it emits and every automatic transition that becomes due.
+
+    `evidence` (checklist, item, evidence) completes checklist items first, in the same change: either
+    the items are completed and the event applied, or nothing happens.
+    """
     run = _Run(definition, snapshot, clock.now())
+    for checklist, item, proof in evidence:
+        run.check_item(checklist, item)
+        run.require_write_access(actor)
+        if item not in run.checklists.get(checklist, {}):
+            run.mark_item(checklist, item, ChecklistMark(actor.id, run.now, proof))
+            run.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=proof)
     run.fire_event(event, actor, "caller", reason)
     run.settle()
     return run.outcome()

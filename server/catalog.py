@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from engine.definition import Definition
-from engine.errors import InvalidDefinition, InvalidRequest, did_you_mean
+from engine.errors import DefinitionNotFound, Diagnostic, InvalidDefinition
 from engine.loader import load_all
 
 
@@ -25,14 +25,30 @@ class Catalog:
             raise InvalidDefinition(problems)
         return cls(definitions)
 
-    def __iter__(self) -> Iterable[Definition]:
-        return iter(self._by_key.values())
+    def __iter__(self) -> Iterator[Definition]:
+        return iter(sorted(self._by_key.values(), key=lambda d: (d.name, d.version)))
 
     def get(self, name: str, version: int | None = None) -> Definition:
         """The named definition at `version`, or its latest version."""
         definition = self._latest.get(name) if version is None else self._by_key.get(f"{name}@{version}")
         if definition is None:
             known = list(self._latest) if version is None else list(self._by_key)
-            wanted = name if version is None else f"{name}@{version}"
-            raise InvalidRequest(f"unknown definition {wanted!r}{did_you_mean(wanted, known)}")
+            raise DefinitionNotFound(name if version is None else f"{name}@{version}", known)
         return definition
+
+    def reloaded(self, config_dir: str) -> Catalog:
+        """The definitions on disk now, plus versions no longer on disk (customers may be pinned to them).
+
+        All or nothing: any problem raises InvalidDefinition and this catalog stays as it is. A published
+        version whose text changed is a problem: customers on it would silently get other rules.
+        """
+        definitions, problems = load_all([config_dir])
+        for definition in definitions:
+            running = self._by_key.get(definition.key)
+            if running is not None and running.digest != definition.digest:
+                message = f"{definition.key} is published and its text changed: give the new rules a new version"
+                problems.append(Diagnostic(definition.file, 1, 1, "version", message))
+        if problems:
+            raise InvalidDefinition(problems)
+        fresh = {d.key for d in definitions}
+        return Catalog([*definitions, *(d for key, d in self._by_key.items() if key not in fresh)])

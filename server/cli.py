@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from engine.loader import load_all
 
@@ -14,12 +16,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check definition files; exit 1 with every problem found")
     validate.add_argument("paths", nargs="+", help="definition files or folders of them")
-    serve = commands.add_parser("serve", help="load the definitions and start the service")
-    serve.add_argument("--config-dir", default="configs", help="folder of definition files (default: configs)")
+    serve = commands.add_parser("serve", help="start the gRPC service (settings from the environment)")
+    serve.add_argument("--listen", help="HOST:PORT (default: $CRMSTATUS_LISTEN or 127.0.0.1:50051)")
+    serve.add_argument("--config-dir", help="folder of definition files (default: $CRMSTATUS_CONFIG_DIR or configs)")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.paths)
-    return _serve(args.config_dir)
+    return _serve(args.listen, args.config_dir)
 
 
 def _validate(paths: Sequence[str]) -> int:
@@ -33,19 +36,26 @@ def _validate(paths: Sequence[str]) -> int:
     return 1 if problems else 0
 
 
-def _serve(config_dir: str) -> int:
-    definitions, problems = load_all([config_dir])
+def _serve(listen: str | None, config_dir: str | None) -> int:
+    from .app import serve
+    from .settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    if listen:
+        settings = replace(settings, listen=listen)
+    if config_dir:
+        settings = replace(settings, config_dir=config_dir)
+    _, problems = load_all([settings.config_dir])
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print("not starting: fix the definitions above first", file=sys.stderr)
         return 1
-    print(f"{'definition':<24} {'industry':<12} {'dimensions':>10} {'states':>7} {'transitions':>12}  owner")
-    for d in definitions:
-        states = sum(len(dim.states) for dim in d.dimensions.values())
-        transitions = sum(len(dim.transitions) for dim in d.dimensions.values())
-        print(f"{d.key:<24} {d.industry:<12} {len(d.dimensions):>10} {states:>7} {transitions:>12}  {d.owner}")
-    print("definitions loaded; the gRPC service is not part of this build yet")
+    if not settings.dev_mode and not settings.tokens:
+        print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
+        return 1
+    serve(settings)
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -134,13 +134,14 @@ class Store:
         expected_version: int | None = None,
         idempotency_key: str | None = None,
         reason: str = "",
+        evidence: Sequence[tuple[str, str, str]] = (),
     ) -> CommandResult:
-        request = {"op": "fire", "event": event, "actor": actor.id, "reason": reason}
+        request = {"op": "fire", "event": event, "actor": actor.id, "reason": reason, "evidence": list(evidence)}
         return self._command(
             tenant,
             customer_id,
             request,
-            lambda d, s: runtime.fire(d, s, event, actor, self.clock, reason),
+            lambda d, s: runtime.fire(d, s, event, actor, self.clock, reason, evidence),
             expected_version,
             idempotency_key,
         )

@@ -11,6 +11,7 @@ from engine import Actor, TransitionNotAllowed
 from engine.errors import (
     CustomerExists,
     CustomerNotFound,
+    DefinitionNotFound,
     IdempotencyMismatch,
     InvalidRequest,
     VersionConflict,
@@ -73,7 +74,7 @@ def test_unknown_customers_and_bad_ids_are_refused(store, tenant):
         store.get_customer(tenant, "has space")
     with pytest.raises(InvalidRequest, match="tenant"):
         store.get_customer("Bad Tenant", "c-1")
-    with pytest.raises(InvalidRequest, match="unknown definition 'b2c' \\(did you mean 'b2b'\\?\\)"):
+    with pytest.raises(DefinitionNotFound, match="unknown definition 'b2c' \\(did you mean 'b2b'\\?\\)"):
         store.create_customer(tenant, "c-1", "b2c", REP)
 
 

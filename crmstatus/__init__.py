@@ -1,0 +1,1 @@
+"""Generated gRPC stubs of the crmstatus.v1 API (`make proto`); never edited by hand."""

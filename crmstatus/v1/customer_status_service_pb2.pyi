@@ -1,0 +1,238 @@
+from crmstatus.v1 import customer_pb2 as _customer_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CommandOptions(_message.Message):
+    __slots__ = ("expected_version", "idempotency_key", "reason")
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
+    idempotency_key: str
+    reason: str
+    def __init__(self, expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ChangeResult(_message.Message):
+    __slots__ = ("customer", "effects", "history", "replayed")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    EFFECTS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    customer: _customer_pb2.Customer
+    effects: _containers.RepeatedCompositeFieldContainer[_customer_pb2.Effect]
+    history: _containers.RepeatedCompositeFieldContainer[_customer_pb2.HistoryEntry]
+    replayed: bool
+    def __init__(self, customer: _Optional[_Union[_customer_pb2.Customer, _Mapping]] = ..., effects: _Optional[_Iterable[_Union[_customer_pb2.Effect, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[_customer_pb2.HistoryEntry, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class CreateCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "definition", "definition_version", "facts", "identities", "idempotency_key")
+    class IdentitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITIES_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    definition: str
+    definition_version: int
+    facts: _struct_pb2.Struct
+    identities: _containers.ScalarMap[str, str]
+    idempotency_key: str
+    def __init__(self, customer_id: _Optional[str] = ..., definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., identities: _Optional[_Mapping[str, str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CreateCustomerResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class GetCustomerRequest(_message.Message):
+    __slots__ = ("customer_id",)
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class GetCustomerResponse(_message.Message):
+    __slots__ = ("customer",)
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    customer: _customer_pb2.Customer
+    def __init__(self, customer: _Optional[_Union[_customer_pb2.Customer, _Mapping]] = ...) -> None: ...
+
+class ListTransitionsRequest(_message.Message):
+    __slots__ = ("customer_id", "dimension")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    dimension: str
+    def __init__(self, customer_id: _Optional[str] = ..., dimension: _Optional[str] = ...) -> None: ...
+
+class ListTransitionsResponse(_message.Message):
+    __slots__ = ("transitions", "version")
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    transitions: _containers.RepeatedCompositeFieldContainer[_customer_pb2.TransitionOption]
+    version: int
+    def __init__(self, transitions: _Optional[_Iterable[_Union[_customer_pb2.TransitionOption, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class FireEventRequest(_message.Message):
+    __slots__ = ("customer_id", "event", "options", "evidence")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    event: str
+    options: CommandOptions
+    evidence: _containers.RepeatedCompositeFieldContainer[ChecklistEvidence]
+    def __init__(self, customer_id: _Optional[str] = ..., event: _Optional[str] = ..., options: _Optional[_Union[CommandOptions, _Mapping]] = ..., evidence: _Optional[_Iterable[_Union[ChecklistEvidence, _Mapping]]] = ...) -> None: ...
+
+class ChecklistEvidence(_message.Message):
+    __slots__ = ("checklist", "item", "evidence")
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    checklist: str
+    item: str
+    evidence: str
+    def __init__(self, checklist: _Optional[str] = ..., item: _Optional[str] = ..., evidence: _Optional[str] = ...) -> None: ...
+
+class FireEventResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class UpdateFactsRequest(_message.Message):
+    __slots__ = ("customer_id", "facts", "options")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    facts: _struct_pb2.Struct
+    options: CommandOptions
+    def __init__(self, customer_id: _Optional[str] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., options: _Optional[_Union[CommandOptions, _Mapping]] = ...) -> None: ...
+
+class UpdateFactsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class CompleteChecklistItemRequest(_message.Message):
+    __slots__ = ("customer_id", "checklist", "item", "evidence", "options")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    checklist: str
+    item: str
+    evidence: str
+    options: CommandOptions
+    def __init__(self, customer_id: _Optional[str] = ..., checklist: _Optional[str] = ..., item: _Optional[str] = ..., evidence: _Optional[str] = ..., options: _Optional[_Union[CommandOptions, _Mapping]] = ...) -> None: ...
+
+class CompleteChecklistItemResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class ReopenChecklistItemRequest(_message.Message):
+    __slots__ = ("customer_id", "checklist", "item", "options")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    checklist: str
+    item: str
+    options: CommandOptions
+    def __init__(self, customer_id: _Optional[str] = ..., checklist: _Optional[str] = ..., item: _Optional[str] = ..., options: _Optional[_Union[CommandOptions, _Mapping]] = ...) -> None: ...
+
+class ReopenChecklistItemResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class GetHistoryRequest(_message.Message):
+    __slots__ = ("customer_id", "page_size", "page_token", "oldest_first")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    page_size: int
+    page_token: str
+    oldest_first: bool
+    def __init__(self, customer_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., oldest_first: _Optional[bool] = ...) -> None: ...
+
+class GetHistoryResponse(_message.Message):
+    __slots__ = ("entries", "next_page_token")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_customer_pb2.HistoryEntry]
+    next_page_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[_customer_pb2.HistoryEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("after_event_id",)
+    AFTER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    after_event_id: str
+    def __init__(self, after_event_id: _Optional[str] = ...) -> None: ...
+
+class WatchEventsResponse(_message.Message):
+    __slots__ = ("event_id", "customer_id", "version", "actor", "history", "effects")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    EFFECTS_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    customer_id: str
+    version: int
+    actor: str
+    history: _containers.RepeatedCompositeFieldContainer[_customer_pb2.HistoryEntry]
+    effects: _containers.RepeatedCompositeFieldContainer[_customer_pb2.Effect]
+    def __init__(self, event_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., version: _Optional[int] = ..., actor: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_customer_pb2.HistoryEntry, _Mapping]]] = ..., effects: _Optional[_Iterable[_Union[_customer_pb2.Effect, _Mapping]]] = ...) -> None: ...
+
+class GetStateCountsRequest(_message.Message):
+    __slots__ = ("definition",)
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    definition: str
+    def __init__(self, definition: _Optional[str] = ...) -> None: ...
+
+class GetStateCountsResponse(_message.Message):
+    __slots__ = ("counts",)
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[StateCount]
+    def __init__(self, counts: _Optional[_Iterable[_Union[StateCount, _Mapping]]] = ...) -> None: ...
+
+class StateCount(_message.Message):
+    __slots__ = ("definition", "definition_version", "dimension", "state", "count")
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    definition: str
+    definition_version: int
+    dimension: str
+    state: str
+    count: int
+    def __init__(self, definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., dimension: _Optional[str] = ..., state: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,144 @@
+from crmstatus.v1 import customer_pb2 as _customer_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Diagnostic(_message.Message):
+    __slots__ = ("file", "line", "column", "path", "message")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., path: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class DefinitionSummary(_message.Message):
+    __slots__ = ("name", "version", "industry", "owner", "label", "digest", "dimensions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    industry: str
+    owner: str
+    label: _customer_pb2.Label
+    digest: str
+    dimensions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., industry: _Optional[str] = ..., owner: _Optional[str] = ..., label: _Optional[_Union[_customer_pb2.Label, _Mapping]] = ..., digest: _Optional[str] = ..., dimensions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ValidateDefinitionRequest(_message.Message):
+    __slots__ = ("content", "file_name")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    file_name: str
+    def __init__(self, content: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
+
+class ValidateDefinitionResponse(_message.Message):
+    __slots__ = ("valid", "diagnostics", "definition")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    diagnostics: _containers.RepeatedCompositeFieldContainer[Diagnostic]
+    definition: DefinitionSummary
+    def __init__(self, valid: _Optional[bool] = ..., diagnostics: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ..., definition: _Optional[_Union[DefinitionSummary, _Mapping]] = ...) -> None: ...
+
+class ListDefinitionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListDefinitionsResponse(_message.Message):
+    __slots__ = ("definitions",)
+    DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
+    definitions: _containers.RepeatedCompositeFieldContainer[DefinitionSummary]
+    def __init__(self, definitions: _Optional[_Iterable[_Union[DefinitionSummary, _Mapping]]] = ...) -> None: ...
+
+class GetDefinitionRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetDefinitionResponse(_message.Message):
+    __slots__ = ("definition", "dimensions", "source")
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    definition: DefinitionSummary
+    dimensions: _containers.RepeatedCompositeFieldContainer[DimensionInfo]
+    source: str
+    def __init__(self, definition: _Optional[_Union[DefinitionSummary, _Mapping]] = ..., dimensions: _Optional[_Iterable[_Union[DimensionInfo, _Mapping]]] = ..., source: _Optional[str] = ...) -> None: ...
+
+class DimensionInfo(_message.Message):
+    __slots__ = ("name", "label", "states", "transitions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    label: _customer_pb2.Label
+    states: _containers.RepeatedCompositeFieldContainer[StateInfo]
+    transitions: _containers.RepeatedCompositeFieldContainer[TransitionInfo]
+    def __init__(self, name: _Optional[str] = ..., label: _Optional[_Union[_customer_pb2.Label, _Mapping]] = ..., states: _Optional[_Iterable[_Union[StateInfo, _Mapping]]] = ..., transitions: _Optional[_Iterable[_Union[TransitionInfo, _Mapping]]] = ...) -> None: ...
+
+class StateInfo(_message.Message):
+    __slots__ = ("name", "label", "initial", "final", "locked", "required_facts")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FACTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    label: _customer_pb2.Label
+    initial: bool
+    final: bool
+    locked: bool
+    required_facts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., label: _Optional[_Union[_customer_pb2.Label, _Mapping]] = ..., initial: _Optional[bool] = ..., final: _Optional[bool] = ..., locked: _Optional[bool] = ..., required_facts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TransitionInfo(_message.Message):
+    __slots__ = ("event", "from_states", "to_state", "label", "automatic", "roles", "condition", "checklist")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATES_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATIC_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    from_states: _containers.RepeatedScalarFieldContainer[str]
+    to_state: str
+    label: _customer_pb2.Label
+    automatic: bool
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    condition: str
+    checklist: str
+    def __init__(self, event: _Optional[str] = ..., from_states: _Optional[_Iterable[str]] = ..., to_state: _Optional[str] = ..., label: _Optional[_Union[_customer_pb2.Label, _Mapping]] = ..., automatic: _Optional[bool] = ..., roles: _Optional[_Iterable[str]] = ..., condition: _Optional[str] = ..., checklist: _Optional[str] = ...) -> None: ...
+
+class ReloadDefinitionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReloadDefinitionsResponse(_message.Message):
+    __slots__ = ("definitions",)
+    DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
+    definitions: _containers.RepeatedCompositeFieldContainer[DefinitionSummary]
+    def __init__(self, definitions: _Optional[_Iterable[_Union[DefinitionSummary, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,81 @@
+"""Who is calling: tenant and actor from metadata, checked against the tenant's bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from engine.errors import EngineError, PermissionDenied, Unauthenticated
+from engine.snapshot import Actor
+
+from .keys import check_tenant
+from .settings import Settings
+
+TENANT, ACTOR, ROLES = "x-crm-tenant", "x-crm-actor", "x-crm-roles"
+OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructure: no tenant, no token
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant: str
+    actor: Actor
+
+
+def caller(metadata: Sequence[tuple[str, Any]]) -> Caller:
+    """The tenant and actor a call names (the interceptor has already checked its token)."""
+    values = {key: str(value) for key, value in metadata}
+    tenant = check_tenant(values.get(TENANT, ""))
+    actor_id = values.get(ACTOR, "").strip()
+    if not actor_id:
+        raise Unauthenticated(f"metadata {ACTOR} names no actor")
+    roles = frozenset(role.strip() for role in values.get(ROLES, "").split(",") if role.strip())
+    if "system" in roles:
+        raise PermissionDenied("the system role belongs to the engine's own timers and rules")
+    return Caller(tenant, Actor(actor_id, roles))
+
+
+def authenticate(metadata: Mapping[str, str], settings: Settings) -> None:
+    if settings.dev_mode:
+        return
+    tenant = metadata.get(TENANT, "")
+    header = metadata.get("authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthenticated("missing authorization: Bearer <tenant token>")
+    token = header.removeprefix("Bearer ").strip()
+    expected = settings.tokens.get(tenant)
+    if expected is not None and hmac.compare_digest(token, expected):
+        return
+    if any(hmac.compare_digest(token, other) for other in settings.tokens.values()):
+        raise PermissionDenied(f"this token belongs to another tenant than {tenant!r}")
+    raise Unauthenticated("the token is not valid")
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Refuses calls without a valid token for their tenant before any handler runs."""
+
+    def __init__(self, settings: Settings, refuse: Callable[[EngineError, grpc.ServicerContext], None]) -> None:
+        self.settings = settings
+        self.refuse = refuse
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or details.method.startswith(OPEN_METHODS):
+            return handler
+        try:
+            authenticate({k: str(v) for k, v in details.invocation_metadata}, self.settings)
+        except EngineError as error:
+            return _refusing(handler, error, self.refuse)
+        return handler
+
+
+def _refusing(handler: Any, error: EngineError, refuse: Callable[[EngineError, grpc.ServicerContext], None]) -> Any:
+    def deny(request: Any, context: grpc.ServicerContext) -> Any:
+        refuse(error, context)
+
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+    return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)

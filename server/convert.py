@@ -1,0 +1,178 @@
+"""Engine values to and from crmstatus.v1 messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
+from engine.definition import Definition
+from engine.errors import Diagnostic, Reason
+from engine.facts import to_json
+from engine.model import Label
+from engine.runtime import TransitionOption
+from engine.snapshot import EffectRecord, HistoryEntry, Snapshot
+
+from .store import CommandResult
+
+
+def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(dict(values))
+    return message
+
+
+def plain(message: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as Python values (numbers arrive as floats; fact types turn whole ones back into ints)."""
+    values: dict[str, Any] = json_format.MessageToDict(message)
+    return values
+
+
+def label(value: Label) -> customer_pb2.Label:
+    return customer_pb2.Label(zh=value.zh, en=value.en)
+
+
+def customer(definition: Definition, snapshot: Snapshot) -> customer_pb2.Customer:
+    states = []
+    for name, dimension in definition.dimensions.items():
+        entry = snapshot.states[name]
+        state = dimension.states[entry.state]
+        states.append(
+            customer_pb2.DimensionState(
+                dimension=name, state=entry.state, label=label(state.label), since=timestamp(entry.since),
+                locked=state.locked,
+            )
+        )  # fmt: skip
+    checklists = []
+    for checklist in definition.checklists.values():
+        marks = snapshot.checklists.get(checklist.name, {})
+        items = []
+        for item in checklist.items:
+            mark = marks.get(item)
+            items.append(
+                customer_pb2.ChecklistItem(
+                    item=item,
+                    label=label(checklist.item_labels[item]),
+                    done=mark is not None,
+                    completed_by=mark.by if mark else "",
+                    complete_time=timestamp(mark.at) if mark else None,
+                    evidence=mark.evidence if mark else "",
+                )
+            )
+        checklists.append(customer_pb2.ChecklistProgress(checklist=checklist.name, items=items))
+    facts = {name: to_json(definition.facts[name].type, value) for name, value in snapshot.facts.items()}
+    return customer_pb2.Customer(
+        customer_id=snapshot.customer_id,
+        definition=snapshot.definition,
+        definition_version=snapshot.definition_version,
+        version=snapshot.version,
+        states=states,
+        facts=struct(facts),
+        scores=dict(snapshot.scores),
+        checklists=checklists,
+        owner=snapshot.owner or "",
+        queue=snapshot.queue or "",
+        restrictions=struct(snapshot.restrictions),
+    )
+
+
+def effect(record: EffectRecord) -> customer_pb2.Effect:
+    return customer_pb2.Effect(
+        kind=record.kind, dimension=record.dimension, event=record.event, detail=struct(record.detail)
+    )
+
+
+def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
+    return customer_pb2.HistoryEntry(
+        version=entry.version,
+        time=timestamp(entry.at),
+        actor=entry.actor,
+        trigger=entry.trigger,
+        event=entry.event,
+        dimension=entry.dimension,
+        from_state=entry.from_state,
+        to_state=entry.to_state,
+        reason=entry.reason,
+        definition_version=entry.definition_version,
+        facts_changed=struct(entry.facts_changed),
+    )
+
+
+def change(definition: Definition, result: CommandResult) -> customer_status_service_pb2.ChangeResult:
+    return customer_status_service_pb2.ChangeResult(
+        customer=customer(definition, result.snapshot),
+        effects=[effect(e) for e in result.effects],
+        history=[history_entry(h) for h in result.history],
+        replayed=result.replayed,
+    )
+
+
+def reason(value: Reason) -> customer_pb2.BlockReason:
+    kind = customer_pb2.BlockReasonKind.Value(f"BLOCK_REASON_KIND_{value.kind.value}")
+    return customer_pb2.BlockReason(kind=kind, subject=value.subject, description=value.message)  # type: ignore[arg-type]
+
+
+def option(value: TransitionOption) -> customer_pb2.TransitionOption:
+    return customer_pb2.TransitionOption(
+        dimension=value.dimension,
+        event=value.event,
+        from_states=sorted(value.sources),
+        to_state=value.target,
+        label=label(value.label),
+        automatic=value.auto,
+        allowed=value.allowed,
+        reasons=[reason(r) for r in value.reasons],
+    )
+
+
+def diagnostic(value: Diagnostic) -> definition_service_pb2.Diagnostic:
+    return definition_service_pb2.Diagnostic(
+        file=value.file, line=value.line, column=value.column, path=value.path, message=value.message
+    )
+
+
+def summary(definition: Definition) -> definition_service_pb2.DefinitionSummary:
+    return definition_service_pb2.DefinitionSummary(
+        name=definition.name,
+        version=definition.version,
+        industry=definition.industry,
+        owner=definition.owner,
+        label=label(definition.label),
+        digest=definition.digest,
+        dimensions=list(definition.dimensions),
+    )
+
+
+def dimensions(definition: Definition) -> list[definition_service_pb2.DimensionInfo]:
+    found = []
+    for dimension in definition.dimensions.values():
+        states = [
+            definition_service_pb2.StateInfo(
+                name=s.name, label=label(s.label), initial=s.initial, final=s.final, locked=s.locked,
+                required_facts=list(s.requires),
+            )
+            for s in dimension.states.values()
+        ]  # fmt: skip
+        transitions = [
+            definition_service_pb2.TransitionInfo(
+                event=t.event, from_states=sorted(t.sources), to_state=t.target, label=label(t.label),
+                automatic=t.auto, roles=sorted(t.roles), condition=t.when.source if t.when else "",
+                checklist=t.checklist or "",
+            )
+            for t in dimension.transitions
+        ]  # fmt: skip
+        found.append(
+            definition_service_pb2.DimensionInfo(
+                name=dimension.name, label=label(dimension.label), states=states, transitions=transitions
+            )
+        )
+    return found

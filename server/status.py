@@ -1,0 +1,183 @@
+"""Every known failure as a gRPC status, in one place: code, message and google.rpc details.
+
+Each status carries ErrorInfo with a stable `reason` (clients switch on it, not on the message);
+blocked transitions and locks add PreconditionFailure, bad names and values add BadRequest.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from engine.errors import (
+    AutomationCycle,
+    CustomerExists,
+    CustomerLocked,
+    CustomerNotFound,
+    DefinitionNotFound,
+    EngineError,
+    IdempotencyMismatch,
+    InvalidDefinition,
+    InvalidFactValue,
+    InvalidRequest,
+    PermissionDenied,
+    ReasonKind,
+    StaleTimer,
+    StoredDataError,
+    StoreUnavailable,
+    TransitionNotAllowed,
+    Unauthenticated,
+    UnknownName,
+    VersionConflict,
+)
+
+log = logging.getLogger(__name__)
+DOMAIN = "crmstatus"
+
+# (error class, gRPC code, ErrorInfo reason), most specific first.
+_TABLE: list[tuple[type[EngineError], int, str]] = [
+    (Unauthenticated, code_pb2.UNAUTHENTICATED, "UNAUTHENTICATED"),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED, "PERMISSION_DENIED"),
+    (UnknownName, code_pb2.INVALID_ARGUMENT, "UNKNOWN_NAME"),
+    (InvalidFactValue, code_pb2.INVALID_ARGUMENT, "INVALID_FACT_VALUE"),
+    (IdempotencyMismatch, code_pb2.INVALID_ARGUMENT, "IDEMPOTENCY_KEY_REUSED"),
+    (InvalidRequest, code_pb2.INVALID_ARGUMENT, "INVALID_REQUEST"),
+    (DefinitionNotFound, code_pb2.NOT_FOUND, "DEFINITION_NOT_FOUND"),
+    (CustomerNotFound, code_pb2.NOT_FOUND, "CUSTOMER_NOT_FOUND"),
+    (CustomerExists, code_pb2.ALREADY_EXISTS, "CUSTOMER_EXISTS"),
+    (TransitionNotAllowed, code_pb2.FAILED_PRECONDITION, "TRANSITION_NOT_ALLOWED"),
+    (CustomerLocked, code_pb2.FAILED_PRECONDITION, "CUSTOMER_LOCKED"),
+    (StaleTimer, code_pb2.FAILED_PRECONDITION, "STALE_TIMER"),
+    (InvalidDefinition, code_pb2.FAILED_PRECONDITION, "INVALID_DEFINITION"),
+    (VersionConflict, code_pb2.ABORTED, "VERSION_CONFLICT"),
+    (AutomationCycle, code_pb2.INTERNAL, "AUTOMATION_CYCLE"),
+    (StoredDataError, code_pb2.DATA_LOSS, "STORED_DATA_MISMATCH"),
+    (StoreUnavailable, code_pb2.UNAVAILABLE, "STORE_UNAVAILABLE"),
+]
+
+
+def to_status(error: Exception) -> status_pb2.Status:
+    code, reason = code_pb2.INTERNAL, "INTERNAL"
+    for kind, mapped_code, mapped_reason in _TABLE:
+        if isinstance(error, kind):
+            code, reason = mapped_code, mapped_reason
+            break
+    if not isinstance(error, EngineError):
+        return _status(code, "internal error; it has been logged", reason, {})
+    if isinstance(error, TransitionNotAllowed) and all(r.kind is ReasonKind.ROLE for r in error.reasons):
+        code, reason = code_pb2.PERMISSION_DENIED, "ROLE_REQUIRED"
+    status = _status(code, str(error), reason, _metadata(error))
+    detail = _detail(error)
+    if detail is not None:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        status.details.append(packed)
+    return status
+
+
+def _status(code: int, message: str, reason: str, metadata: dict[str, str]) -> status_pb2.Status:
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
+    return status_pb2.Status(code=code, message=message, details=[info])
+
+
+def _metadata(error: EngineError) -> dict[str, str]:
+    if isinstance(error, CustomerExists):
+        return {"existing_customer_id": error.existing_id, "identity": error.identity}
+    if isinstance(error, VersionConflict):
+        return {"expected_version": str(error.expected), "current_version": str(error.actual)}
+    if isinstance(error, CustomerLocked):
+        return {"owner": error.owner or "", "dimension": error.dimension, "state": error.state}
+    if isinstance(error, TransitionNotAllowed):
+        return {"event": error.event}
+    if isinstance(error, CustomerNotFound):
+        return {"customer_id": error.customer_id}
+    return {}
+
+
+def _detail(error: EngineError) -> Any:
+    if isinstance(error, TransitionNotAllowed):
+        return error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=r.kind.value, subject=r.subject, description=r.message
+                )
+                for r in error.reasons
+            ]
+        )
+    if isinstance(error, CustomerLocked):
+        return error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=ReasonKind.LOCKED.value, subject=error.owner or "", description=str(error)
+                )
+            ]
+        )
+    if isinstance(error, UnknownName):
+        field = {"event": "event", "fact": "facts", "checklist": "checklist"}.get(error.kind, "item")
+        return _bad_request(f"{field}", str(error))
+    if isinstance(error, InvalidFactValue):
+        return _bad_request(f"facts.{error.fact}", str(error))
+    if isinstance(error, InvalidDefinition):
+        return error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type="DEFINITION", subject=f"{d.file}:{d.line}:{d.column}", description=str(d)
+                )
+                for d in error.diagnostics
+            ]
+        )
+    return None
+
+
+def _bad_request(field: str, description: str) -> error_details_pb2.BadRequest:
+    return error_details_pb2.BadRequest(
+        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=description)]
+    )
+
+
+def abort(error: Exception, context: grpc.ServicerContext) -> NoReturn:
+    context.abort_with_status(rpc_status.to_status(to_status(error)))
+    raise AssertionError("abort_with_status returns only by raising")
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def rpc(method: Handler) -> Handler:
+    """Turns every exception of a unary handler into its status; unexpected ones are logged as INTERNAL."""
+
+    @functools.wraps(method)
+    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except EngineError as error:
+            abort(error, context)
+        except Exception as error:
+            log.exception("internal error in %s", method.__name__)
+            abort(error, context)
+
+    return handle  # type: ignore[return-value]
+
+
+def streaming_rpc(method: Handler) -> Handler:
+    """As `rpc`, for server-streaming handlers."""
+
+    @functools.wraps(method)
+    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from method(self, request, context)
+        except EngineError as error:
+            abort(error, context)
+        except Exception as error:
+            log.exception("internal error in %s", method.__name__)
+            abort(error, context)
+
+    return handle  # type: ignore[return-value]
