@@ -29,9 +29,10 @@ from .codec import decode_effects, decode_history
 from .settings import Settings
 from .status import rpc, streaming_rpc
 from .store import Store
-from .watch import follow
+from .watch import encode_position, follow, start
 
 ADMIN_ROLE = "admin"  # may reload definitions
+WATCH_POSITION = "x-crm-watch-position"  # WatchEvents' initial metadata: the event id it starts after
 
 
 def _version(value: int) -> int | None:
@@ -152,7 +153,10 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
     @streaming_rpc
     def WatchEvents(self, request: cs.WatchEventsRequest, context: grpc.ServicerContext) -> Iterator[Any]:
         who = caller(context.invocation_metadata())
-        for event_id, event in follow(self.store, who.tenant, request.after_event_id, context.is_active):
+        positions = start(self.store, who.tenant, request.after_event_id)
+        # Sent at once: when the client has it, every later change will reach this stream.
+        context.send_initial_metadata(((WATCH_POSITION, encode_position(positions)),))
+        for event_id, event in follow(self.store, who.tenant, positions, context.is_active):
             version = event["version"]
             yield cs.WatchEventsResponse(
                 event_id=event_id,

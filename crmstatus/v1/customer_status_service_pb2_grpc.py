@@ -160,6 +160,8 @@ class CustomerStatusServiceServicer:
 
     def WatchEvents(self, request, context):
         """Streams the tenant's changes as they happen; resumable from the last event id seen.
+        Initial metadata `x-crm-watch-position` arrives once the stream is in place: every change made
+        after the client received it will be delivered.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

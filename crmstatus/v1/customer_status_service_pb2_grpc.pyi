@@ -58,7 +58,10 @@ class CustomerStatusServiceStub:
     GetHistory: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetHistoryRequest, _customer_status_service_pb2.GetHistoryResponse]
     """Reads a customer's history, a page at a time."""
     WatchEvents: _grpc.UnaryStreamMultiCallable[_customer_status_service_pb2.WatchEventsRequest, _customer_status_service_pb2.WatchEventsResponse]
-    """Streams the tenant's changes as they happen; resumable from the last event id seen."""
+    """Streams the tenant's changes as they happen; resumable from the last event id seen.
+    Initial metadata `x-crm-watch-position` arrives once the stream is in place: every change made
+    after the client received it will be delivered.
+    """
     GetStateCounts: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetStateCountsRequest, _customer_status_service_pb2.GetStateCountsResponse]
     """Counts the tenant's customers per definition, dimension and state."""
 
@@ -92,7 +95,10 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     GetHistory: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetHistoryRequest, _customer_status_service_pb2.GetHistoryResponse]  # type: ignore[assignment]
     """Reads a customer's history, a page at a time."""
     WatchEvents: _aio.UnaryStreamMultiCallable[_customer_status_service_pb2.WatchEventsRequest, _customer_status_service_pb2.WatchEventsResponse]  # type: ignore[assignment]
-    """Streams the tenant's changes as they happen; resumable from the last event id seen."""
+    """Streams the tenant's changes as they happen; resumable from the last event id seen.
+    Initial metadata `x-crm-watch-position` arrives once the stream is in place: every change made
+    after the client received it will be delivered.
+    """
     GetStateCounts: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetStateCountsRequest, _customer_status_service_pb2.GetStateCountsResponse]  # type: ignore[assignment]
     """Counts the tenant's customers per definition, dimension and state."""
 
@@ -177,7 +183,10 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _customer_status_service_pb2.WatchEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_customer_status_service_pb2.WatchEventsResponse], _abc.AsyncIterator[_customer_status_service_pb2.WatchEventsResponse]]:
-        """Streams the tenant's changes as they happen; resumable from the last event id seen."""
+        """Streams the tenant's changes as they happen; resumable from the last event id seen.
+        Initial metadata `x-crm-watch-position` arrives once the stream is in place: every change made
+        after the client received it will be delivered.
+        """
 
     @_abc_1.abstractmethod
     def GetStateCounts(

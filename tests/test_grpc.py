@@ -1,0 +1,402 @@
+"""End to end: a real server on a free port, a real Redis, the generated client."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from queue import Queue
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from crmstatus.v1 import customer_pb2
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+from crmstatus.v1 import definition_service_pb2 as ds
+from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+from server.app import create_server
+from server.settings import Settings
+from tests.conftest import CONFIGS
+
+TOKENS = {"acme": "token-acme", "globex": "token-globex"}
+
+
+def who(actor: str = "adv-chen", roles: str = "advisor", tenant: str = "acme", token: str | None = None):
+    metadata = [("x-crm-tenant", tenant), ("x-crm-actor", actor), ("x-crm-roles", roles)]
+    token = TOKENS.get(tenant) if token is None else token
+    return [*metadata, ("authorization", f"Bearer {token}")] if token else metadata
+
+
+@pytest.fixture(scope="module")
+def served(redis_url, tmp_path_factory) -> Iterator[tuple[object, int]]:
+    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(CONFIGS), partitions=2)
+    server, port = create_server(settings)
+    server.start()
+    yield server, port
+    server.stop(0)
+
+
+@pytest.fixture(scope="module")
+def channel(served) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        yield channel
+
+
+@pytest.fixture
+def customers(channel) -> cs_grpc.CustomerStatusServiceStub:
+    return cs_grpc.CustomerStatusServiceStub(channel)
+
+
+@pytest.fixture
+def definitions_api(channel) -> ds_grpc.DefinitionServiceStub:
+    return ds_grpc.DefinitionServiceStub(channel)
+
+
+@pytest.fixture
+def cid() -> str:
+    return f"s-{uuid.uuid4().hex[:10]}"
+
+
+def facts(**values) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def failure(call) -> tuple[grpc.StatusCode, str, list]:
+    """Run a call that must fail; return its code, ErrorInfo reason and the other rich details."""
+    with pytest.raises(grpc.RpcError) as error:
+        call()
+    status = rpc_status.from_call(error.value)
+    assert status is not None, "no rich status details"
+    reason, details = "", []
+    for packed in status.details:
+        for kind in (error_details_pb2.ErrorInfo, error_details_pb2.PreconditionFailure, error_details_pb2.BadRequest):
+            if packed.Is(kind.DESCRIPTOR):
+                detail = kind()
+                packed.Unpack(detail)
+                if isinstance(detail, error_details_pb2.ErrorInfo):
+                    assert detail.domain == "crmstatus"
+                    reason = detail.reason
+                else:
+                    details.append(detail)
+    return error.value.code(), reason, details
+
+
+def test_worked_example_trial_student_to_enrolled(customers, cid):
+    created = customers.CreateCustomer(
+        cs.CreateCustomerRequest(customer_id=cid, definition="education", facts=facts(student_name="李雷")),
+        metadata=who(),
+    )
+    assert created.result.customer.version == 1
+    customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="book_trial"), metadata=who())
+
+    listed = customers.ListTransitions(cs.ListTransitionsRequest(customer_id=cid, dimension="learner"), metadata=who())
+    enroll = next(t for t in listed.transitions if t.event == "enroll")
+    assert not enroll.allowed
+    assert [(r.kind, r.subject) for r in enroll.reasons] == [
+        (customer_pb2.BLOCK_REASON_KIND_GUARD, "trial_lessons_attended >= 1"),
+        (customer_pb2.BLOCK_REASON_KIND_CHECKLIST, "enrollment.trial_feedback"),
+        (customer_pb2.BLOCK_REASON_KIND_CHECKLIST, "enrollment.placement_test"),
+        (customer_pb2.BLOCK_REASON_KIND_CHECKLIST, "enrollment.payment"),
+        (customer_pb2.BLOCK_REASON_KIND_CHECKLIST, "enrollment.contract"),
+        (customer_pb2.BLOCK_REASON_KIND_REQUIRED_FACT, "lesson_package"),
+    ]
+
+    customers.UpdateFacts(
+        cs.UpdateFactsRequest(
+            customer_id=cid, facts=facts(trial_lessons_attended=1, lesson_package="48课时", remaining_lessons=48)
+        ),
+        metadata=who(),
+    )
+    for item in ("trial_feedback", "placement_test", "payment"):
+        customers.CompleteChecklistItem(
+            cs.CompleteChecklistItemRequest(customer_id=cid, checklist="enrollment", item=item, evidence=f"{item}.pdf"),
+            metadata=who(),
+        )
+    fired = customers.FireEvent(
+        cs.FireEventRequest(
+            customer_id=cid,
+            event="enroll",
+            options=cs.CommandOptions(expected_version=6, idempotency_key="enroll-1", reason="parents signed"),
+            evidence=[cs.ChecklistEvidence(checklist="enrollment", item="contract", evidence="contract-881.pdf")],
+        ),
+        metadata=who(),
+    )
+    learner = next(s for s in fired.result.customer.states if s.dimension == "learner")
+    assert (learner.state, learner.label.en) == ("正式学员", "Enrolled")
+    assert fired.result.customer.version == 7
+
+    history = customers.GetHistory(cs.GetHistoryRequest(customer_id=cid, page_size=3), metadata=who())
+    assert [(h.version, h.trigger, h.event) for h in history.entries] == [
+        (7, "caller", "enroll"),
+        (7, "checklist", "complete enrollment.contract"),
+        (6, "checklist", "complete enrollment.payment"),
+    ]
+    assert history.entries[0].reason == "parents signed"
+    assert history.next_page_token
+    rest = customers.GetHistory(
+        cs.GetHistoryRequest(customer_id=cid, page_size=50, page_token=history.next_page_token), metadata=who()
+    )
+    assert [h.version for h in rest.entries] == [5, 4, 3, 2, 1]
+
+
+def test_a_retried_fire_with_its_idempotency_key_is_not_applied_twice(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    request = cs.FireEventRequest(customer_id=cid, event="book_trial", options=cs.CommandOptions(idempotency_key="k"))
+    first = customers.FireEvent(request, metadata=who())
+    again = customers.FireEvent(request, metadata=who())
+    assert (first.result.replayed, again.result.replayed) == (False, True)
+    assert again.result.customer.version == first.result.customer.version == 2
+
+
+def test_invalid_argument_for_a_malformed_id_an_unknown_event_and_a_bad_fact(customers, cid):
+    code, reason, _ = failure(lambda: customers.GetCustomer(cs.GetCustomerRequest(customer_id="a b"), metadata=who()))
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    code, reason, details = failure(
+        lambda: customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="enrol"), metadata=who())
+    )
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_NAME")
+    assert "did you mean 'enroll'" in details[0].field_violations[0].description
+    code, reason, details = failure(
+        lambda: customers.UpdateFacts(
+            cs.UpdateFactsRequest(customer_id=cid, facts=facts(remaining_lessons="many")), metadata=who()
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FACT_VALUE")
+    assert details[0].field_violations[0].field == "facts.remaining_lessons"
+
+
+def test_not_found_for_an_unknown_customer_or_definition(customers, cid):
+    code, reason, _ = failure(lambda: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()))
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "CUSTOMER_NOT_FOUND")
+    code, reason, _ = failure(
+        lambda: customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="edu"), metadata=who())
+    )
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "DEFINITION_NOT_FOUND")
+
+
+def test_failed_precondition_lists_every_failed_guard_and_open_item(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="book_trial"), metadata=who())
+    code, reason, details = failure(
+        lambda: customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="enroll"), metadata=who())
+    )
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TRANSITION_NOT_ALLOWED")
+    violations = details[0].violations
+    assert [v.type for v in violations] == [
+        "GUARD",
+        "CHECKLIST",
+        "CHECKLIST",
+        "CHECKLIST",
+        "CHECKLIST",
+        "REQUIRED_FACT",
+    ]
+    assert violations[1].subject == "enrollment.trial_feedback"
+
+
+def test_failed_precondition_when_another_rep_holds_the_lock(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="start_follow_up"), metadata=who())
+    rival = who(actor="adv-wang")
+    code, reason, details = failure(
+        lambda: customers.UpdateFacts(
+            cs.UpdateFactsRequest(customer_id=cid, facts=facts(remaining_lessons=3)), metadata=rival
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CUSTOMER_LOCKED")
+    assert details[0].violations[0].subject == "adv-chen"
+
+
+def test_permission_denied_for_a_missing_role(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    code, reason, _ = failure(
+        lambda: customers.FireEvent(
+            cs.FireEventRequest(customer_id=cid, event="book_trial"), metadata=who(roles="teacher")
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "ROLE_REQUIRED")
+
+
+def test_aborted_on_a_stale_expected_version(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    customers.UpdateFacts(cs.UpdateFactsRequest(customer_id=cid, facts=facts(remaining_lessons=9)), metadata=who())
+    stale = cs.FireEventRequest(customer_id=cid, event="book_trial", options=cs.CommandOptions(expected_version=1))
+    code, reason, _ = failure(lambda: customers.FireEvent(stale, metadata=who()))
+    assert (code, reason) == (grpc.StatusCode.ABORTED, "VERSION_CONFLICT")
+
+
+def test_already_exists_for_a_taken_id_or_identity(customers, cid):
+    request = cs.CreateCustomerRequest(customer_id=cid, definition="education", identities={"phone": "13912345678"})
+    customers.CreateCustomer(request, metadata=who())
+    code, reason, _ = failure(lambda: customers.CreateCustomer(request, metadata=who()))
+    assert (code, reason) == (grpc.StatusCode.ALREADY_EXISTS, "CUSTOMER_EXISTS")
+    twin = cs.CreateCustomerRequest(
+        customer_id=cid + "b", definition="education", identities={"phone": "+86 139 1234 5678"}
+    )
+    with pytest.raises(grpc.RpcError) as error:
+        customers.CreateCustomer(twin, metadata=who())
+    status = rpc_status.from_call(error.value)
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.metadata["existing_customer_id"] == cid
+
+
+def test_unauthenticated_without_a_valid_token(customers, cid):
+    for metadata in (who(token=""), who(token="forged")):
+        code, reason, _ = failure(
+            lambda m=metadata: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=m)
+        )
+        assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+
+
+def test_a_token_for_one_tenant_cannot_touch_another(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    intruder = who(tenant="globex", token=TOKENS["acme"])
+    code, reason, _ = failure(lambda: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=intruder))
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    # and with its own token, the other tenant simply has no such customer
+    code, _, _ = failure(
+        lambda: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who(tenant="globex"))
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_unavailable_while_redis_is_down(own_redis, clock):
+    settings = Settings(
+        redis_url=f"redis://127.0.0.1:{own_redis.port}", listen="127.0.0.1:0", tokens=TOKENS,
+        config_dir=str(CONFIGS), redis_timeout_seconds=0.3, redis_retries=1,
+    )  # fmt: skip
+    server, port = create_server(settings, clock)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = cs_grpc.CustomerStatusServiceStub(channel)
+            stub.CreateCustomer(cs.CreateCustomerRequest(customer_id="u-1", definition="education"), metadata=who())
+            own_redis.stop()
+            code, reason, _ = failure(
+                lambda: stub.GetCustomer(cs.GetCustomerRequest(customer_id="u-1"), metadata=who())
+            )
+            assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "STORE_UNAVAILABLE")
+            own_redis.start()
+            stub.CreateCustomer(cs.CreateCustomerRequest(customer_id="u-2", definition="education"), metadata=who())
+    finally:
+        server.stop(0)
+
+
+def test_health_is_serving(channel):
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "crmstatus.v1.CustomerStatusService", "crmstatus.v1.DefinitionService"):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_services(channel):
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = {service.name for reply in replies for service in reply.list_services_response.service}
+    assert {"crmstatus.v1.CustomerStatusService", "crmstatus.v1.DefinitionService", "grpc.health.v1.Health"} <= names
+
+
+def test_watch_events_delivers_changes_and_resumes_after_a_reconnect(customers, cid):
+    metadata = who(tenant="globex")
+    received: Queue = Queue()
+    first = customers.WatchEvents(cs.WatchEventsRequest(), metadata=metadata)
+
+    def pump(stream) -> None:
+        try:
+            for event in stream:
+                received.put(event)
+        except grpc.RpcError:
+            pass  # cancelled below
+
+    threading.Thread(target=pump, args=(first,), daemon=True).start()
+    assert dict(first.initial_metadata())["x-crm-watch-position"]  # the stream is in place from here on
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=metadata)
+    created = received.get(timeout=10)
+    assert (created.customer_id, created.version, created.history[0].trigger) == (cid, 1, "create")
+    first.cancel()
+
+    customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="book_trial"), metadata=metadata)
+    customers.UpdateFacts(cs.UpdateFactsRequest(customer_id=cid, facts=facts(remaining_lessons=4)), metadata=metadata)
+    resumed = customers.WatchEvents(cs.WatchEventsRequest(after_event_id=created.event_id), metadata=metadata)
+    missed = [next(resumed), next(resumed)]
+    resumed.cancel()
+    assert [(e.customer_id, e.version) for e in missed] == [(cid, 2), (cid, 3)]
+    assert missed[0].history[0].event == "book_trial"
+
+
+def test_definitions_validate_list_get_and_reload(definitions_api):
+    broken = definitions_api.ValidateDefinition(
+        ds.ValidateDefinitionRequest(content="name: x\nversion: 1\n", file_name="x.yaml"), metadata=who()
+    )
+    assert not broken.valid
+    assert (broken.diagnostics[0].line, broken.diagnostics[0].message) == (1, "missing required field 'dimensions'")
+    good = definitions_api.ValidateDefinition(
+        ds.ValidateDefinitionRequest(content=(CONFIGS / "fitness.yaml").read_text("utf-8")), metadata=who()
+    )
+    assert (good.valid, good.definition.name) == (True, "fitness")
+    listed = definitions_api.ListDefinitions(ds.ListDefinitionsRequest(), metadata=who())
+    assert [d.name for d in listed.definitions] == ["b2b", "education", "finance", "fitness", "real_estate"]
+    education = definitions_api.GetDefinition(ds.GetDefinitionRequest(name="education"), metadata=who())
+    learner = next(d for d in education.dimensions if d.name == "learner")
+    assert next(s for s in learner.states if s.initial).name == "咨询"
+    assert "name: education" in education.source
+    code, reason, _ = failure(lambda: definitions_api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=who()))
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    reloaded = definitions_api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=who(roles="admin"))
+    assert len(reloaded.definitions) == 5
+
+
+def test_reloading_a_broken_folder_keeps_the_running_definitions(redis_url, tmp_path):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "education.yaml").write_text((CONFIGS / "education.yaml").read_text("utf-8"), "utf-8")
+    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(folder))
+    server, port = create_server(settings)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            api = ds_grpc.DefinitionServiceStub(channel)
+            (folder / "education.yaml").write_text(
+                (CONFIGS / "education.yaml").read_text("utf-8").replace("to: 试听学员", "to: 试听"), "utf-8"
+            )
+            admin = who(roles="admin")
+            code, reason, details = failure(
+                lambda: api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=admin)
+            )
+            assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_DEFINITION")
+            assert any("unknown state '试听'" in v.description for v in details[0].violations)
+            # edited in place without a new version: refused too, the published rules stay
+            (folder / "education.yaml").write_text(
+                (CONFIGS / "education.yaml")
+                .read_text("utf-8")
+                .replace("remaining_lessons <= 5", "remaining_lessons <= 6"),
+                "utf-8",
+            )
+            code, _, details = failure(lambda: api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=admin))
+            assert "education@1 is published and its text changed" in details[0].violations[0].description
+            running = api.GetDefinition(ds.GetDefinitionRequest(name="education"), metadata=admin)
+            assert "remaining_lessons <= 5" in running.source
+    finally:
+        server.stop(0)
+
+
+def test_state_counts(customers, cid):
+    metadata = who(tenant="globex")
+    before = customers.GetStateCounts(cs.GetStateCountsRequest(definition="education"), metadata=metadata)
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=metadata)
+
+    def enquiries(reply) -> int:
+        return sum(c.count for c in reply.counts if (c.dimension, c.state) == ("learner", "咨询"))
+
+    after = customers.GetStateCounts(cs.GetStateCountsRequest(definition="education"), metadata=metadata)
+    assert enquiries(after) == enquiries(before) + 1
+    assert {c.definition for c in after.counts} == {"education"}
