@@ -18,6 +18,7 @@ from engine.loader import load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+TOKENS = {"acme": "token-acme", "globex": "token-globex"}
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +131,16 @@ def own_redis(tmp_path):
     if server.process and server.process.poll() is None:
         server.signal(signal.SIGCONT)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def served(redis_url):
+    """The service on a free port, tokens for two tenants, over the test Redis."""
+    from server.app import create_server
+    from server.settings import Settings
+
+    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(CONFIGS), partitions=2)
+    server, port = create_server(settings)
+    server.start()
+    yield server, port
+    server.stop(0)

@@ -22,24 +22,13 @@ from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 from server.app import create_server
 from server.settings import Settings
-from tests.conftest import CONFIGS
-
-TOKENS = {"acme": "token-acme", "globex": "token-globex"}
+from tests.conftest import CONFIGS, TOKENS
 
 
 def who(actor: str = "adv-chen", roles: str = "advisor", tenant: str = "acme", token: str | None = None):
     metadata = [("x-crm-tenant", tenant), ("x-crm-actor", actor), ("x-crm-roles", roles)]
     token = TOKENS.get(tenant) if token is None else token
     return [*metadata, ("authorization", f"Bearer {token}")] if token else metadata
-
-
-@pytest.fixture(scope="module")
-def served(redis_url, tmp_path_factory) -> Iterator[tuple[object, int]]:
-    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(CONFIGS), partitions=2)
-    server, port = create_server(settings)
-    server.start()
-    yield server, port
-    server.stop(0)
 
 
 @pytest.fixture(scope="module")
