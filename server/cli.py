@@ -41,6 +41,7 @@ def _serve(listen: str | None, config_dir: str | None) -> int:
     from .settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every state change at INFO
     settings = Settings.from_env()
     if listen:
         settings = replace(settings, listen=listen)

@@ -1,0 +1,118 @@
+"""FireEvent throughput and latency next to an empty-handler RPC (health Check) on the same server, same run.
+
+The server runs in its own process (`crmstatus serve`, embedded Redis); clients are threads here.
+Prints figures; fails nothing. Goal: FireEvent at >= 0.70 of the empty-handler throughput.
+    python -m bench.grpc_bench
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+
+from .engine_bench import CONFIGS
+
+CLIENTS, SECONDS = 16, 4.0
+METADATA = [("x-crm-tenant", "bench"), ("x-crm-actor", "rep"), ("x-crm-roles", "sales")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "CRMSTATUS_DEV_MODE": "1", "CRMSTATUS_LISTEN": f"127.0.0.1:{port}",
+           "CRMSTATUS_CONFIG_DIR": str(CONFIGS)}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # the server prints this line once it accepts calls
+        if line.startswith("crmstatus serving on"):
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process
+    raise RuntimeError("the server did not start")
+
+
+def measure(calls: list[Callable[[], object]]) -> tuple[float, list[float]]:
+    """Each client thread repeats its call for SECONDS; returns calls per second and every latency (ms)."""
+    latencies: list[list[float]] = [[] for _ in calls]
+    stop = time.monotonic() + SECONDS
+
+    def run(index: int) -> None:
+        call, mine = calls[index], latencies[index]
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            call()
+            mine.append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [ms for mine in latencies for ms in mine]
+    return len(every) / (time.monotonic() - began), every
+
+
+def main() -> None:
+    port = free_port()
+    server = start_server(port)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = cs_grpc.CustomerStatusServiceStub(channel)
+            health = health_pb2_grpc.HealthStub(channel)
+            fire_calls: list[Callable[[], object]] = []
+            for n in range(CLIENTS):
+                customer = f"bench-{n}"
+                stub.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=METADATA)
+                stub.FireEvent(cs.FireEventRequest(customer_id=customer, event="start_follow_up"), metadata=METADATA)
+                fire_calls.append(toggler(stub, customer))
+            empty_calls = [lambda: health.Check(health_pb2.HealthCheckRequest()) for _ in range(CLIENTS)]
+            results = {}
+            for name, calls in (("health Check (empty handler)", empty_calls), ("FireEvent (b2b)", fire_calls),
+                                ("health Check (empty handler) again", empty_calls)):  # fmt: skip
+                results[name] = measure(calls)
+        floor = statistics.mean([results[n][0] for n in results if n.startswith("health")])
+        print(f"{CLIENTS} client threads, {SECONDS:.0f} s each, server in its own process on an embedded Redis")
+        print(f"{'rpc':<36} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'× empty':>8}")
+        for name, (rate, latencies) in results.items():
+            quantiles = statistics.quantiles(latencies, n=100)
+            print(f"{name:<36} {rate:>9,.0f} {quantiles[49]:>8.2f} {quantiles[98]:>8.2f} {rate / floor:>8.2f}")
+        print("goal: FireEvent at >= 0.70 × the empty-handler throughput")
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str) -> Callable[[], object]:
+    """FireEvent that always succeeds: ask_for_help and back_to_follow_up in turn."""
+    events = ["ask_for_help", "back_to_follow_up"]
+    turn = [0]
+
+    def fire() -> object:
+        event = events[turn[0] % 2]
+        turn[0] += 1
+        return stub.FireEvent(cs.FireEventRequest(customer_id=customer, event=event), metadata=METADATA)
+
+    return fire
+
+
+if __name__ == "__main__":
+    main()
