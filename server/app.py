@@ -27,6 +27,7 @@ from .services import CustomerStatusService, DefinitionService
 from .settings import Settings
 from .status import abort
 from .store import Store
+from .timer_worker import TimerWorker
 
 log = logging.getLogger(__name__)
 SERVICES = (
@@ -38,19 +39,26 @@ SERVICES = (
 class Server:
     """A running crmstatus server; stopping it lets in-flight calls finish, then releases Redis."""
 
-    def __init__(self, grpc_server: grpc.Server, connection: RedisConnection, health: Any, store: Store) -> None:
+    def __init__(
+        self, grpc_server: grpc.Server, connection: RedisConnection, health: Any, store: Store, settings: Settings
+    ) -> None:
         self.grpc_server = grpc_server
         self.connection = connection
         self.health = health
         self.store = store
+        self.settings = settings
+        self.worker = TimerWorker(store, interval=settings.timer_interval_seconds)
 
     def start(self) -> None:
         self.grpc_server.start()
+        if self.settings.timer_worker:
+            self.worker.start()
         for name in ("", *SERVICES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self, grace: float | None = None) -> None:
         self.health.enter_graceful_shutdown()
+        self.worker.stop()
         self.grpc_server.stop(grace).wait()
         self.connection.close()
 
@@ -84,7 +92,7 @@ def create_server(settings: Settings, clock: Clock | None = None) -> tuple[Serve
     except RuntimeError as error:
         connection.close()
         raise RuntimeError(f"cannot listen on {settings.listen}: {error}") from None
-    return Server(grpc_server, connection, health_servicer, store), port
+    return Server(grpc_server, connection, health_servicer, store, settings), port
 
 
 def serve(settings: Settings) -> None:

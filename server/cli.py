@@ -19,9 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="start the gRPC service (settings from the environment)")
     serve.add_argument("--listen", help="HOST:PORT (default: $CRMSTATUS_LISTEN or 127.0.0.1:50051)")
     serve.add_argument("--config-dir", help="folder of definition files (default: $CRMSTATUS_CONFIG_DIR or configs)")
+    commands.add_parser("worker", help="run only the timer worker (settings from the environment)")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.paths)
+    if args.command == "worker":
+        return _worker()
     return _serve(args.listen, args.config_dir)
 
 
@@ -57,6 +60,33 @@ def _serve(listen: str | None, config_dir: str | None) -> int:
         print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
         return 1
     serve(settings)
+    return 0
+
+
+def _worker() -> int:
+    import signal
+
+    from engine.clock import SystemClock
+
+    from .catalog import Catalog
+    from .redis_client import RedisConnection
+    from .settings import Settings
+    from .store import Store
+    from .timer_worker import TimerWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    if settings.redis_url is None:
+        print("not starting: a stand-alone worker needs REDIS_URL (the servers' Redis)", file=sys.stderr)
+        return 1
+    connection = RedisConnection(settings)
+    worker = TimerWorker(Store(connection.client, Catalog.load(settings.config_dir), settings, SystemClock()),
+                         interval=settings.timer_interval_seconds)  # fmt: skip
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: worker._stop.set())
+    print(f"crmstatus timer worker on {connection.url}")
+    worker.run_forever()
+    connection.close()
     return 0
 
 

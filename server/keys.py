@@ -33,6 +33,9 @@ def partition(name: str, partitions: int) -> int:
     return zlib.crc32(name.encode()) % partitions
 
 
+TENANTS = "crm:tenants"  # set of tenant names, so the timer worker knows whose timers to sweep
+
+
 def _tag(tenant: str, part: int) -> str:
     return f"crm:{{{tenant}:p{part}}}"
 

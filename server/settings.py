@@ -24,6 +24,8 @@ class Settings:
     max_concurrent_rpcs: int = 256  # CRMSTATUS_MAX_CONCURRENT_RPCS: beyond it calls get RESOURCE_EXHAUSTED
     max_message_bytes: int = 4 * 1024 * 1024  # CRMSTATUS_MAX_MESSAGE_BYTES
     shutdown_grace_seconds: float = 10.0  # CRMSTATUS_SHUTDOWN_GRACE: in-flight calls may finish
+    timer_worker: bool = True  # CRMSTATUS_TIMER_WORKER=0: this server fires no timers (`crmstatus worker` does)
+    timer_interval_seconds: float = 1.0  # CRMSTATUS_TIMER_INTERVAL: pause between sweeps
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +46,8 @@ class Settings:
             max_concurrent_rpcs=int(env.get("CRMSTATUS_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs)),
             max_message_bytes=int(env.get("CRMSTATUS_MAX_MESSAGE_BYTES", d.max_message_bytes)),
             shutdown_grace_seconds=float(env.get("CRMSTATUS_SHUTDOWN_GRACE", d.shutdown_grace_seconds)),
+            timer_worker=env.get("CRMSTATUS_TIMER_WORKER", "1") not in ("0", "false", "no"),
+            timer_interval_seconds=float(env.get("CRMSTATUS_TIMER_INTERVAL", d.timer_interval_seconds)),
         )
 
 

@@ -26,6 +26,7 @@ from engine.errors import (
     CustomerNotFound,
     IdempotencyMismatch,
     InvalidRequest,
+    StaleTimer,
     StoreUnavailable,
     VersionConflict,
 )
@@ -44,7 +45,7 @@ from .codec import (
     ms,
     stored_definition,
 )
-from .keys import Keys, check_customer_id
+from .keys import TENANTS, Keys, check_customer_id
 from .settings import Settings
 
 CONFLICT_RETRIES = 8  # re-read and re-decide this often when the caller did not pin a version
@@ -83,6 +84,8 @@ class Store:
         self._read = client.register_script(_script("read"))
         self._commit = client.register_script(_script("commit"))
         self._release_identity = client.register_script(_script("release_identity"))
+        self._claim_timers = client.register_script(_script("claim_timers"))
+        self._settle_timer = client.register_script(_script("settle_timer"))
 
     def keys(self, tenant: str) -> Keys:
         return Keys(tenant, self.settings.partitions)
@@ -115,6 +118,7 @@ class Store:
                 return self._replay(definition, customer_id, record, digest, idempotency_key or "")
             reserved = self._reserve_identities(keys, customer_id, normalised)
             outcome = runtime.new_customer(definition, customer_id, self.clock, actor, facts or {})
+            self.client.sadd(TENANTS, tenant)
             try:
                 return self._write(keys, definition, None, outcome, idem, digest, ttl)
             except VersionConflict:
@@ -210,6 +214,45 @@ class Store:
             expected_version,
             idempotency_key,
         )
+
+    def fire_timer(self, tenant: str, customer_id: str, timer_key: str) -> CommandResult:
+        """Fire one of the customer's timers as the system, if it is still its own and due.
+
+        StaleTimer when it no longer belongs to the customer's state entry (or is not due yet); firing
+        twice (two workers, or a retry after a crash) applies it once, through its idempotency key.
+        """
+
+        def decide(definition: Definition, snapshot: Snapshot) -> Outcome:
+            timer = next((t for t in runtime.timers(definition, snapshot) if t.key == timer_key), None)
+            if timer is None:
+                raise StaleTimer(f"timer {timer_key} no longer applies to customer {customer_id}")
+            return runtime.fire_timer(definition, snapshot, timer, self.clock)
+
+        request = {"op": "timer", "timer": timer_key}
+        return self._command(tenant, customer_id, request, decide, None, f"timer-{timer_key}")
+
+    def tenants(self) -> list[str]:
+        with _store_errors():
+            return sorted(self.client.smembers(TENANTS))  # type: ignore[arg-type]
+
+    def claim_due_timers(self, tenant: str, part: int, lease_ms: int, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` timers of one partition that are due now, each leased to the caller."""
+        keys = self.keys(tenant)
+        with _store_errors():
+            reply = self._claim_timers(keys=[keys.timers(part)], args=[ms(self.clock.now()), lease_ms, limit])
+        return [(reply[n], int(reply[n + 1])) for n in range(0, len(reply), 2)]
+
+    def settle_timer(self, tenant: str, part: int, member: str, lease: int, due: int | None) -> None:
+        """A claimed timer that did not fire: drop it (due None), or put it back at its due time."""
+        keys = self.keys(tenant)
+        with _store_errors():
+            self._settle_timer(keys=[keys.timers(part)], args=[member, lease, "" if due is None else due])
+
+    def due_of(self, tenant: str, customer_id: str, timer_key: str) -> int | None:
+        """When the customer's timer is due (ms), or None when it no longer has it."""
+        definition, snapshot = self.get_customer(tenant, customer_id)
+        timer = next((t for t in runtime.timers(definition, snapshot) if t.key == timer_key), None)
+        return ms(timer.due) if timer else None
 
     # -- queries ----------------------------------------------------------------------------------------
 

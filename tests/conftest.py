@@ -139,8 +139,15 @@ def served(redis_url):
     from server.app import create_server
     from server.settings import Settings
 
-    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(CONFIGS), partitions=2)
-    server, port = create_server(settings)
+    settings = Settings(
+        redis_url=redis_url,
+        listen="127.0.0.1:0",
+        tokens=TOKENS,
+        config_dir=str(CONFIGS),
+        partitions=2,
+        timer_worker=False,  # tests fire timers themselves, with their own clock
+    )
+    server, port = create_server(settings, ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
     server.start()
     yield server, port
     server.stop(0)

@@ -261,7 +261,7 @@ def test_a_token_for_one_tenant_cannot_touch_another(customers, cid):
 def test_unavailable_while_redis_is_down(own_redis, clock):
     settings = Settings(
         redis_url=f"redis://127.0.0.1:{own_redis.port}", listen="127.0.0.1:0", tokens=TOKENS,
-        config_dir=str(CONFIGS), redis_timeout_seconds=0.3, redis_retries=1,
+        config_dir=str(CONFIGS), redis_timeout_seconds=0.3, redis_retries=1, timer_worker=False,
     )  # fmt: skip
     server, port = create_server(settings, clock)
     server.start()
@@ -348,7 +348,9 @@ def test_reloading_a_broken_folder_keeps_the_running_definitions(redis_url, tmp_
     folder = tmp_path / "configs"
     folder.mkdir()
     (folder / "education.yaml").write_text((CONFIGS / "education.yaml").read_text("utf-8"), "utf-8")
-    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(folder))
+    settings = Settings(
+        redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(folder), timer_worker=False
+    )
     server, port = create_server(settings)
     server.start()
     try:

@@ -1,0 +1,297 @@
+"""Time and data rules through the gRPC server with a test clock, and the timer worker's guarantees."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from google.protobuf import json_format, struct_pb2
+
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+from engine import Actor
+from server.codec import ms
+from server.redis_client import client_for
+from server.store import Store
+from server.timer_worker import TimerWorker
+from tests.conftest import TOKENS
+
+SIGNING = ["contract_approval", "product_configuration", "pricing_approval", "payment_terms_confirmed",
+           "signed_contract_uploaded"]  # fmt: skip
+REP = Actor("rep", frozenset({"sales"}))
+
+
+class Desk:
+    """One tenant's view of the served service, with its clock and its timer worker."""
+
+    def __init__(self, served, channel: grpc.Channel) -> None:
+        self.server = served[0]
+        self.clock = self.server.store.clock
+        self.api = cs_grpc.CustomerStatusServiceStub(channel)
+        self.tenant = f"timers-{uuid.uuid4().hex[:8]}"
+        self.id = f"c-{uuid.uuid4().hex[:8]}"
+
+    def metadata(self, roles: str = "sales,manager,compliance", actor: str = "rep-li"):
+        return [("x-crm-tenant", self.tenant), ("x-crm-actor", actor), ("x-crm-roles", roles),
+                ("authorization", f"Bearer {TOKENS['acme']}")]  # fmt: skip
+
+    def create(self, definition: str = "b2b", **facts):
+        request = cs.CreateCustomerRequest(customer_id=self.id, definition=definition, facts=_struct(facts))
+        return self.api.CreateCustomer(request, metadata=self.metadata()).result
+
+    def fire(self, event: str, **kwargs):
+        return self.api.FireEvent(
+            cs.FireEventRequest(customer_id=self.id, event=event, **kwargs), metadata=self.metadata()
+        ).result
+
+    def update(self, **facts):
+        return self.api.UpdateFacts(
+            cs.UpdateFactsRequest(customer_id=self.id, facts=_struct(facts)), metadata=self.metadata()
+        ).result
+
+    def customer(self):
+        return self.api.GetCustomer(cs.GetCustomerRequest(customer_id=self.id), metadata=self.metadata()).customer
+
+    def state(self, dimension: str) -> str:
+        return next(s.state for s in self.customer().states if s.dimension == dimension)
+
+    def pass_time(self, **delta) -> int:
+        """Move the server's clock and let the timer worker sweep this tenant."""
+        self.clock.advance(timedelta(**delta))
+        return self.server.worker.sweep([self.tenant])
+
+    def watch_from_now(self):
+        stream = self.api.WatchEvents(cs.WatchEventsRequest(), metadata=self.metadata())
+        position = dict(stream.initial_metadata())["x-crm-watch-position"]
+        stream.cancel()
+        return position
+
+    def first_event_after(self, position: str, dimension: str):
+        """The first change after `position` that moved this customer's `dimension`."""
+        stream = self.api.WatchEvents(cs.WatchEventsRequest(after_event_id=position), metadata=self.metadata())
+        try:
+            for event in stream:
+                if event.customer_id == self.id and any(h.dimension == dimension for h in event.history):
+                    return event
+        finally:
+            stream.cancel()
+        raise AssertionError("the stream ended")
+
+
+def _struct(values) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()})
+    return message
+
+
+@pytest.fixture
+def desk(served, tenant_token_for_timers) -> Desk:
+    return tenant_token_for_timers
+
+
+@pytest.fixture
+def tenant_token_for_timers(served):
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        desk = Desk(served, channel)
+        desk.tenant = "acme"  # the served tokens name two tenants; customer ids keep tests apart
+        yield desk
+
+
+def signed(desk: Desk, contract_days: int = 200):
+    desk.create(effective_contacts=4)
+    desk.fire("promote")
+    end = (desk.clock.now() + timedelta(days=contract_days)).date()
+    desk.update(contract_end_date=end.isoformat(), last_order_at=desk.clock.now())
+    evidence = [cs.ChecklistEvidence(checklist="signing", item=item, evidence="ok") for item in SIGNING]
+    desk.fire("sign", evidence=evidence)
+    return end
+
+
+def test_ninety_days_in_potential_hand_the_customer_to_telemarketing(desk):
+    desk.create()
+    desk.pass_time(days=89, hours=23)
+    assert desk.customer().queue == ""
+    desk.pass_time(hours=1)
+    assert desk.customer().queue == "telemarketing"
+    assert desk.state("lifecycle") == "潜在"
+
+
+def test_renewal_window_at_90_60_and_30_days_with_typed_effects_on_the_watch_stream(desk):
+    end = signed(desk)
+    assert desk.state("renewal") == "合同期内"
+    midnight = datetime.combine(end, time(), ZoneInfo("Asia/Shanghai"))
+    steps = [(90, "合同期内", "续约提醒", "renewal_offer"), (60, "续约提醒", "续约拜访", "account_visit"),
+             (30, "续约拜访", "高层介入", "executive_outreach")]  # fmt: skip
+    for days_before, before, after, task in steps:
+        due = midnight - timedelta(days=days_before)
+        position = desk.watch_from_now()
+        desk.clock.set(due - timedelta(minutes=1))
+        desk.server.worker.sweep([desk.tenant])
+        assert desk.state("renewal") == before
+        desk.pass_time(minutes=1)
+        assert desk.state("renewal") == after
+        event = desk.first_event_after(position, "renewal")
+        assert (event.history[0].trigger, event.history[0].to_state) == ("timer", after)
+        (effect,) = [e for e in event.effects if e.kind == "task"]
+        assert json_format.MessageToDict(effect.detail)["name"] == task
+
+
+def _due(desk: Desk, dimension: str):
+    from engine import runtime
+
+    definition, snapshot = desk.server.store.get_customer(desk.tenant, desk.id)
+    return next(t.due for t in runtime.timers(definition, snapshot) if t.dimension == dimension)
+
+
+def test_fitness_course_about_to_expire_fourteen_days_before_its_end(desk):
+    end = (desk.clock.now() + timedelta(days=60)).date()
+    desk.create("fitness", course_end_date=end.isoformat(), remaining_lessons=20)
+    desk.api.FireEvent(
+        cs.FireEventRequest(customer_id=desk.id, event="join"), metadata=desk.metadata(roles="membership_advisor")
+    )
+    due = datetime.combine(end, time(), ZoneInfo("Asia/Shanghai")) - timedelta(days=14)
+    desk.clock.set(due - timedelta(minutes=1))
+    desk.server.worker.sweep([desk.tenant])
+    assert desk.state("membership") == "会员"
+    desk.pass_time(minutes=1)
+    assert desk.state("membership") == "课程即将到期"
+
+
+def test_two_weeks_without_a_response_escalate_the_opportunity(desk):
+    desk.create(effective_contacts=4, last_response_at=desk.clock.now())
+    desk.pass_time(days=14, minutes=1)
+    customer = desk.customer()
+    assert desk.state("follow_up") == "停滞"
+    assert customer.queue == "senior_sales"
+
+
+def test_half_a_year_without_contact_needs_an_update(desk):
+    desk.create(phone="13800138000", company_name="星河科技", last_contact_at=desk.clock.now())
+    desk.fire("verify")
+    desk.pass_time(days=181)
+    assert desk.state("data_quality") == "信息已验证"
+    desk.pass_time(days=1, minutes=1)
+    assert desk.state("data_quality") == "需更新"
+
+
+def test_lead_score_bands_open_a_task_or_nurture(desk):
+    desk.create()
+    nurture = desk.update(budget_confirmed=True, decision_maker_engaged=True, effective_contacts=1, web_visits_30d=4)
+    assert [json_format.MessageToDict(e.detail)["name"] for e in nurture.effects] == ["nurture_sequence"]
+    hot = desk.update(effective_contacts=5, company_size=200)
+    assert desk.state("lead") == "高意向"
+    assert [json_format.MessageToDict(e.detail)["role"] for e in hot.effects if e.kind == "task"] == ["sales"]
+
+
+def test_a_low_health_score_alerts_customer_success(desk):
+    desk.create(core_usage_days_30d=20, satisfaction=8.0, last_core_usage_at=desk.clock.now())
+    result = desk.update(core_usage_days_30d=1, satisfaction=2.0, open_tickets=6)
+    assert desk.state("engagement") == "风险"
+    (alert,) = [e for e in result.effects if e.kind == "alert"]
+    assert json_format.MessageToDict(alert.detail)["role"] == "customer_success"
+
+
+def test_an_abnormal_transaction_restricts_the_customer(desk):
+    desk.create()
+    result = desk.update(abnormal_transaction=True)
+    restrictions = json_format.MessageToDict(result.customer.restrictions)
+    assert restrictions == {"single_transaction_limit": 50000, "second_verification": True}
+
+
+def test_a_timer_is_cancelled_when_the_customer_leaves_its_state_first(desk):
+    desk.create()
+    desk.update(effective_contacts=4)  # 潜在 → 意向 before the 90 days are up
+    members = desk.server.store.client.zrange(_timers_key(desk), 0, -1)
+    assert not [m for m in members if m.startswith(f"{desk.id}|lifecycle:")]
+    desk.pass_time(days=91)
+    assert desk.customer().queue == ""
+
+
+def _timers_key(desk: Desk) -> str:
+    keys = desk.server.store.keys(desk.tenant)
+    return keys.timers(keys.part(desk.id))
+
+
+def test_moving_the_date_moves_the_timer(desk):
+    end = signed(desk)
+    first = _due(desk, "renewal")
+    desk.update(contract_end_date=(end + timedelta(days=30)).isoformat())
+    moved = _due(desk, "renewal")
+    assert moved - first == timedelta(days=30)
+    assert desk.server.store.client.zscore(_timers_key(desk), f"{desk.id}|renewal:4:0") == ms(moved)
+    desk.clock.set(first + timedelta(minutes=1))
+    desk.server.worker.sweep([desk.tenant])
+    assert desk.state("renewal") == "合同期内"
+    desk.clock.set(moved)
+    desk.server.worker.sweep([desk.tenant])
+    assert desk.state("renewal") == "续约提醒"
+
+
+# -- the worker's guarantees (store level, own clock) ---------------------------------------------------------
+
+
+def _customers_with_due_timers(store, tenant, count: int) -> list[str]:
+    ids = [f"w-{n}" for n in range(count)]
+    for customer in ids:
+        store.create_customer(tenant, customer, "b2b", REP)
+    store.clock.advance(timedelta(days=91))  # every recycle (90 days) and weekly review timer is due
+    return ids
+
+
+def _recycles(store, tenant, ids) -> Counter:
+    fired = Counter()
+    for customer in ids:
+        entries, _ = store.history(tenant, customer, limit=1000)
+        fired[customer] = sum(1 for e in entries if e.event == "recycle_to_telemarketing")
+    return fired
+
+
+def test_two_workers_on_one_redis_fire_each_due_timer_exactly_once(store, tenant, redis_url):
+    ids = _customers_with_due_timers(store, tenant, 60)
+    other = Store(client_for(redis_url, store.settings), store.catalog, store.settings, store.clock)
+    workers = [TimerWorker(store, batch=7), TimerWorker(other, batch=7)]
+    counts = [0, 0]
+
+    def run(n: int) -> None:
+        counts[n] = workers[n].sweep([tenant])
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(counts), f"one worker did all the work: {counts}"
+    assert set(_recycles(store, tenant, ids).values()) == {1}
+    assert sum(counts) == 2 * len(ids)  # the recycle and the weekly review of each customer
+    assert TimerWorker(other).sweep([tenant]) == 0
+
+
+class Crash(BaseException):
+    """A worker process dying mid-batch (not an error the worker could handle)."""
+
+
+def test_a_worker_that_dies_mid_batch_loses_nothing(store, tenant, redis_url):
+    ids = _customers_with_due_timers(store, tenant, 20)
+    doomed_store = Store(client_for(redis_url, store.settings), store.catalog, store.settings, store.clock)
+    real_fire, fired = doomed_store.fire_timer, []
+
+    def fire_then_die(*args):
+        if len(fired) == 5:
+            raise Crash
+        fired.append(real_fire(*args))
+
+    doomed_store.fire_timer = fire_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        TimerWorker(doomed_store, batch=50, lease_seconds=60).sweep([tenant])
+    survivor = TimerWorker(store, lease_seconds=60)
+    unclaimed = survivor.sweep([tenant])  # partitions the dead worker never reached
+    store.clock.advance(timedelta(seconds=61))
+    leased = survivor.sweep([tenant])  # its claims come back when their lease ends: nothing is lost
+    assert leased > 0
+    assert 5 + unclaimed + leased == 2 * len(ids)
+    assert set(_recycles(store, tenant, ids).values()) == {1}
