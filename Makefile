@@ -29,6 +29,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.store_bench
+	$(BIN)/python -m bench.grpc_bench
+	$(BIN)/python -m bench.timer_bench
 
 validate: $(STAMP)
 	$(BIN)/crmstatus validate configs
