@@ -35,6 +35,7 @@ from .snapshot import (
     Outcome,
     Snapshot,
     StateEntry,
+    WorkItem,
 )
 
 MAX_STEPS = 32  # transitions one command may cause (its own, emitted and automatic) before it is a cycle
@@ -288,6 +289,7 @@ class _Run:
         self.owner = snapshot.owner
         self.queue = snapshot.queue
         self.restrictions = dict(snapshot.restrictions)
+        self.work = list(snapshot.work)
         self.effects: list[EffectRecord] = []
         self.history: list[HistoryEntry] = []
         self.steps: list[tuple[Transition, str]] = []
@@ -497,6 +499,8 @@ class _Run:
         if len(self.steps) > MAX_STEPS:
             raise AutomationCycle([f"{t.dimension}: {b} → {t.target} ({t.event})" for t, b in self.steps])
         self.states[dimension] = StateEntry(cursor.state, self.now, self.version)
+        if self.work:  # tasks and alerts close when their dimension leaves the state that raised them
+            self.work = [w for w in self.work if w.dimension != dimension or w.state == cursor.state]
         self.names.forget("states")
         self.changed.update(("states", f"dimension:{dimension}"))
         self.record(actor, trigger, event=transition.event, dimension=dimension, before=before,
@@ -530,11 +534,15 @@ class _Run:
         elif effect.kind is EffectKind.EMIT:
             detail = {"event": effect.name}
         else:
+            due = self.now + effect.due if effect.due is not None else None
             detail = {"name": effect.name, "role": effect.role}
-            if effect.due is not None:
-                detail["due"] = (self.now + effect.due).isoformat()
+            if due is not None:
+                detail["due"] = due.isoformat()
             if effect.severity:
                 detail["severity"] = effect.severity
+            item = WorkItem(effect.kind.value, effect.name, effect.role, transition.dimension, transition.target,
+                            transition.event, self.now, due, effect.severity)  # fmt: skip
+            self.work = [w for w in self.work if (w.kind, w.name) != (item.kind, item.name)] + [item]
         self.effects.append(EffectRecord(effect.kind.value, transition.dimension, transition.event, detail))
 
     def settle(self) -> None:
@@ -601,6 +609,7 @@ class _Run:
             self.owner,
             self.queue,
             self.restrictions,
+            tuple(self.work),
         )
         return Outcome(snapshot, tuple(self.effects), tuple(self.history))
 

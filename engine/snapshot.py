@@ -40,6 +40,21 @@ class ChecklistMark:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkItem:
+    """An open task or alert; it stays open while the dimension stays in the state that raised it."""
+
+    kind: str  # task or alert
+    name: str
+    role: str
+    dimension: str
+    state: str
+    event: str
+    raised: datetime
+    due: datetime | None = None
+    severity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     customer_id: str
     definition: str
@@ -52,6 +67,7 @@ class Snapshot:
     owner: str | None = None
     queue: str | None = None
     restrictions: Mapping[str, Any] = field(default_factory=dict)
+    work: tuple[WorkItem, ...] = ()
 
     def state(self, dimension: str) -> str:
         return self.states[dimension].state

@@ -10,7 +10,7 @@ from typing import Any
 from engine.definition import Definition
 from engine.errors import StoredDataError
 from engine.facts import coerce, to_json
-from engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot, StateEntry
+from engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot, StateEntry, WorkItem
 
 
 def ms(moment: datetime) -> int:
@@ -53,6 +53,12 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
             document[key] = value
     if snapshot.restrictions:
         document["r"] = dict(snapshot.restrictions)
+    if snapshot.work:
+        document["w"] = [
+            [w.kind, w.name, w.role, w.dimension, w.state, w.event, ms(w.raised), ms(w.due) if w.due else None,
+             w.severity]
+            for w in snapshot.work
+        ]  # fmt: skip
     return f"{snapshot.version}\n{dumps(document)}"
 
 
@@ -95,6 +101,10 @@ def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Sn
         owner=document.get("o"),
         queue=document.get("q"),
         restrictions=document.get("r", {}),
+        work=tuple(
+            WorkItem(kind, name, role, dimension, state, event, moment(raised), moment(due) if due else None, severity)
+            for kind, name, role, dimension, state, event, raised, due, severity in document.get("w", [])
+        ),
     )
 
 

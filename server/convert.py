@@ -82,6 +82,20 @@ def customer(definition: Definition, snapshot: Snapshot) -> customer_pb2.Custome
         owner=snapshot.owner or "",
         queue=snapshot.queue or "",
         restrictions=struct(snapshot.restrictions),
+        open_work=[
+            customer_pb2.WorkItem(
+                kind=w.kind,
+                name=w.name,
+                role=w.role,
+                dimension=w.dimension,
+                state=w.state,
+                event=w.event,
+                raise_time=timestamp(w.raised),
+                due_time=timestamp(w.due) if w.due else None,
+                severity=w.severity,
+            )
+            for w in snapshot.work
+        ],
     )
 
 

@@ -102,6 +102,17 @@ def test_stall_timer_does_not_escalate_a_customer_that_is_not_an_opportunity(b2b
     assert customer.state("follow_up") == "正常"
 
 
+def test_open_tasks_stay_on_the_customer_until_their_state_is_left(b2b, clock):
+    customer = Customer(b2b, clock)
+    customer.update(overdue_days=5)
+    (task,) = customer.snapshot.work
+    assert (task.name, task.role, task.due) == ("collect_payment", "finance", clock.now() + timedelta(days=3))
+    customer.update(overdue_days=31)  # 付款逾期 → 服务暂停: the collection task closes, an alert opens
+    assert [(w.kind, w.name) for w in customer.snapshot.work] == [("alert", "service_suspended")]
+    customer.update(overdue_days=0)
+    assert customer.snapshot.work == ()
+
+
 def test_long_without_an_order_a_signed_customer_churns_and_a_win_back_task_opens(b2b, clock):
     customer = key_opportunity(b2b, clock)
     customer.complete("signing", SIGNING, SALES)

@@ -194,6 +194,11 @@ def test_a_low_health_score_alerts_customer_success(desk):
     assert desk.state("engagement") == "风险"
     (alert,) = [e for e in result.effects if e.kind == "alert"]
     assert json_format.MessageToDict(alert.detail)["role"] == "customer_success"
+    (shown,) = result.customer.open_work
+    assert (shown.kind, shown.name, shown.role, shown.state) == ("alert", "health_low", "customer_success", "风险")
+    recovered = desk.update(core_usage_days_30d=25, satisfaction=9.0, open_tickets=0)
+    assert desk.state("engagement") == "高活跃"
+    assert not recovered.customer.open_work  # the alert closed with the state that raised it
 
 
 def test_an_abnormal_transaction_restricts_the_customer(desk):

@@ -39,7 +39,7 @@ class Label(_message.Message):
     def __init__(self, zh: _Optional[str] = ..., en: _Optional[str] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("customer_id", "definition", "definition_version", "version", "states", "facts", "scores", "checklists", "owner", "queue", "restrictions")
+    __slots__ = ("customer_id", "definition", "definition_version", "version", "states", "facts", "scores", "checklists", "owner", "queue", "restrictions", "open_work")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class Customer(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     RESTRICTIONS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_WORK_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     definition: str
     definition_version: int
@@ -69,7 +70,30 @@ class Customer(_message.Message):
     owner: str
     queue: str
     restrictions: _struct_pb2.Struct
-    def __init__(self, customer_id: _Optional[str] = ..., definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., version: _Optional[int] = ..., states: _Optional[_Iterable[_Union[DimensionState, _Mapping]]] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., scores: _Optional[_Mapping[str, float]] = ..., checklists: _Optional[_Iterable[_Union[ChecklistProgress, _Mapping]]] = ..., owner: _Optional[str] = ..., queue: _Optional[str] = ..., restrictions: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    open_work: _containers.RepeatedCompositeFieldContainer[WorkItem]
+    def __init__(self, customer_id: _Optional[str] = ..., definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., version: _Optional[int] = ..., states: _Optional[_Iterable[_Union[DimensionState, _Mapping]]] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., scores: _Optional[_Mapping[str, float]] = ..., checklists: _Optional[_Iterable[_Union[ChecklistProgress, _Mapping]]] = ..., owner: _Optional[str] = ..., queue: _Optional[str] = ..., restrictions: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., open_work: _Optional[_Iterable[_Union[WorkItem, _Mapping]]] = ...) -> None: ...
+
+class WorkItem(_message.Message):
+    __slots__ = ("kind", "name", "role", "dimension", "state", "event", "raise_time", "due_time", "severity")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    RAISE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    role: str
+    dimension: str
+    state: str
+    event: str
+    raise_time: _timestamp_pb2.Timestamp
+    due_time: _timestamp_pb2.Timestamp
+    severity: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., dimension: _Optional[str] = ..., state: _Optional[str] = ..., event: _Optional[str] = ..., raise_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[str] = ...) -> None: ...
 
 class DimensionState(_message.Message):
     __slots__ = ("dimension", "state", "label", "since", "locked")
