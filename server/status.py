@@ -158,11 +158,8 @@ def rpc(method: Handler) -> Handler:
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return method(self, request, context)
-        except EngineError as error:
-            abort(error, context)
         except Exception as error:
-            log.exception("internal error in %s", method.__name__)
-            abort(error, context)
+            _fail(error, context, method.__name__)
 
     return handle  # type: ignore[return-value]
 
@@ -174,10 +171,13 @@ def streaming_rpc(method: Handler) -> Handler:
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         try:
             yield from method(self, request, context)
-        except EngineError as error:
-            abort(error, context)
         except Exception as error:
-            log.exception("internal error in %s", method.__name__)
-            abort(error, context)
+            _fail(error, context, method.__name__)
 
     return handle  # type: ignore[return-value]
+
+
+def _fail(error: Exception, context: grpc.ServicerContext, method: str) -> NoReturn:
+    if not isinstance(error, EngineError):
+        log.exception("internal error in %s", method)
+    abort(error, context)

@@ -68,7 +68,7 @@ def _script(name: str) -> str:
 
 
 @contextmanager
-def _store_errors() -> Iterator[None]:
+def store_errors() -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as error:
@@ -112,7 +112,7 @@ class Store:
         normalised = identity_keys(identities or {})
         request = {"op": "create", "definition": definition.key, "facts": facts, "identities": normalised}
         idem, digest, ttl = self._idempotency(keys, customer_id, idempotency_key, request)
-        with _store_errors():
+        with store_errors():
             _, record = self._read(keys=[keys.customer(customer_id), idem])
             if record:
                 return self._replay(definition, customer_id, record, digest, idempotency_key or "")
@@ -232,20 +232,20 @@ class Store:
         return self._command(tenant, customer_id, request, decide, None, f"timer-{timer_key}")
 
     def tenants(self) -> list[str]:
-        with _store_errors():
+        with store_errors():
             return sorted(self.client.smembers(TENANTS))  # type: ignore[arg-type]
 
     def claim_due_timers(self, tenant: str, part: int, lease_ms: int, limit: int) -> list[tuple[str, int]]:
         """Up to `limit` timers of one partition that are due now, each leased to the caller."""
         keys = self.keys(tenant)
-        with _store_errors():
+        with store_errors():
             reply = self._claim_timers(keys=[keys.timers(part)], args=[ms(self.clock.now()), lease_ms, limit])
         return [(reply[n], int(reply[n + 1])) for n in range(0, len(reply), 2)]
 
     def settle_timer(self, tenant: str, part: int, member: str, lease: int, due: int | None) -> None:
         """A claimed timer that did not fire: drop it (due None), or put it back at its due time."""
         keys = self.keys(tenant)
-        with _store_errors():
+        with store_errors():
             self._settle_timer(keys=[keys.timers(part)], args=[member, lease, "" if due is None else due])
 
     def due_of(self, tenant: str, customer_id: str, timer_key: str) -> int | None:
@@ -259,7 +259,7 @@ class Store:
     def get_customer(self, tenant: str, customer_id: str) -> tuple[Definition, Snapshot]:
         keys = self.keys(tenant)
         check_customer_id(customer_id)
-        with _store_errors():
+        with store_errors():
             document, _ = self._read(keys=[keys.customer(customer_id), keys.customer(customer_id)])
         if document is None:
             raise CustomerNotFound(tenant, customer_id)
@@ -281,7 +281,7 @@ class Store:
             raise InvalidRequest("a history page holds 1 to 1000 entries")
         if page_token and not all(part.isdigit() for part in page_token.split("-", 1)):
             raise InvalidRequest(f"page token {page_token!r} was not returned by this service")
-        with _store_errors():
+        with store_errors():
             if newest_first:
                 high = f"({page_token}" if page_token else "+"
                 rows: list[tuple[str, dict[str, str]]] = self.client.xrevrange(
@@ -299,7 +299,7 @@ class Store:
     def state_counts(self, tenant: str) -> dict[tuple[str, str, str], int]:
         """(definition@version, dimension, state) → number of customers, summed over the tenant's partitions."""
         keys = self.keys(tenant)
-        with _store_errors():
+        with store_errors():
             pipeline = self.client.pipeline(transaction=False)
             for part in range(keys.partitions):
                 pipeline.hgetall(keys.counts(part))
@@ -328,7 +328,7 @@ class Store:
         idem, digest, ttl = self._idempotency(keys, customer_id, idempotency_key, request)
         customer_key = keys.customer(customer_id)
         for attempt in range(CONFLICT_RETRIES):
-            with _store_errors():
+            with store_errors():
                 document, record = self._read(keys=[customer_key, idem])
             if document is None:
                 raise CustomerNotFound(tenant, customer_id)
@@ -341,7 +341,7 @@ class Store:
             if not outcome.history:
                 return CommandResult(snapshot)
             try:
-                with _store_errors():
+                with store_errors():
                     return self._write(keys, definition, snapshot, outcome, idem, digest, ttl)
             except VersionConflict:
                 if expected_version is not None or attempt == CONFLICT_RETRIES - 1:

@@ -9,7 +9,7 @@ from typing import Any
 from engine.errors import InvalidRequest
 
 from .keys import Keys
-from .store import Store, _store_errors
+from .store import Store, store_errors
 
 BLOCK_MS = 1000  # how long one XREAD waits before checking that the watcher is still there
 
@@ -37,7 +37,7 @@ def _stream_id(entry: str) -> bool:
 def start(store: Store, tenant: str, after: str) -> dict[int, str]:
     """Where a watcher starts: right after the event id `after`, or after the latest event now."""
     keys = store.keys(tenant)
-    with _store_errors():
+    with store_errors():
         return decode_position(after, keys) if after else _now(store, _streams(keys))
 
 
@@ -49,7 +49,7 @@ def follow(
     streams = _streams(keys)
     positions = dict(positions)
     while active():
-        with _store_errors():
+        with store_errors():
             wanted: dict[Any, Any] = {key: positions[part] for key, part in streams.items()}
             replies: list[tuple[str, list[tuple[str, dict[str, str]]]]] = store.client.xread(
                 wanted, count=100, block=BLOCK_MS
