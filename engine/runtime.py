@@ -113,11 +113,7 @@ def fire(
     """
     run = _Run(definition, snapshot, clock.now())
     for checklist, item, proof in evidence:
-        run.check_item(checklist, item)
-        run.require_write_access(actor)
-        if item not in run.checklists.get(checklist, {}):
-            run.mark_item(checklist, item, ChecklistMark(actor.id, run.now, proof))
-            run.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=proof)
+        run.complete(checklist, item, actor, proof)
     run.fire_event(event, actor, "caller", reason)
     run.settle()
     return run.outcome()
@@ -154,12 +150,8 @@ def complete_item(
 ) -> Outcome:
     """Mark a checklist item done (by whom, when, with what evidence); automatic transitions may follow."""
     run = _Run(definition, snapshot, clock.now())
-    run.check_item(checklist, item)
-    run.require_write_access(actor)
-    if item in snapshot.checklists.get(checklist, {}):
+    if not run.complete(checklist, item, actor, evidence):
         return Outcome(snapshot)
-    run.mark_item(checklist, item, ChecklistMark(actor.id, run.now, evidence))
-    run.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=evidence)
     run.settle()
     return run.outcome()
 
@@ -427,6 +419,16 @@ class _Run:
             raise UnknownName("checklist", checklist, self.definition.checklists)
         if item not in spec.items:
             raise UnknownName(f"item of checklist {checklist}", item, spec.items)
+
+    def complete(self, checklist: str, item: str, actor: Actor, evidence: str) -> bool:
+        """Mark a checklist item done; False when it already was."""
+        self.check_item(checklist, item)
+        self.require_write_access(actor)
+        if item in self.checklists.get(checklist, {}):
+            return False
+        self.mark_item(checklist, item, ChecklistMark(actor.id, self.now, evidence))
+        self.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=evidence)
+        return True
 
     def mark_item(self, checklist: str, item: str, mark: ChecklistMark | None) -> None:
         marks = self.checklists.setdefault(checklist, {})
