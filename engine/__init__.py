@@ -9,9 +9,12 @@ from .clock import Clock, ManualClock, SystemClock
 from .definition import Definition
 from .errors import (
     AutomationCycle,
+    ClaimConflict,
+    ClaimRefused,
     CustomerLocked,
     Diagnostic,
     EngineError,
+    FencedOut,
     InvalidDefinition,
     InvalidFactValue,
     Reason,
@@ -23,6 +26,7 @@ from .errors import (
 from .loader import load_all, load_definition, load_file
 from .runtime import (
     TransitionOption,
+    claim,
     complete_item,
     fire,
     fire_timer,
@@ -30,9 +34,13 @@ from .runtime import (
     lock_holder,
     may_see_locked,
     new_customer,
+    reassign,
+    release,
+    renew,
     reopen_item,
     timers,
     update_facts,
+    view,
 )
 from .snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Outcome, Snapshot, StateEntry, WorkItem
 
@@ -40,6 +48,8 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "AutomationCycle",
+    "ClaimConflict",
+    "ClaimRefused",
     "Clock",
     "CustomerLocked",
     "Definition",
@@ -47,6 +57,7 @@ __all__ = [
     "DueTimer",
     "EffectRecord",
     "EngineError",
+    "FencedOut",
     "HistoryEntry",
     "InvalidDefinition",
     "InvalidFactValue",
@@ -62,6 +73,7 @@ __all__ = [
     "TransitionOption",
     "UnknownName",
     "WorkItem",
+    "claim",
     "complete_item",
     "fire",
     "fire_timer",
@@ -72,7 +84,11 @@ __all__ = [
     "lock_holder",
     "may_see_locked",
     "new_customer",
+    "reassign",
+    "release",
+    "renew",
     "reopen_item",
     "timers",
     "update_facts",
-]  # fmt: skip
+    "view",
+]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from transitions import Machine
 
-from .model import Checklist, Dimension, Fact, Label, Role, Score, Transition
+from .model import Checklist, ClaimPolicy, Dimension, Fact, Label, Role, Score, Transition
 
 
 def _chosen(transition: Transition) -> Any:
@@ -34,6 +34,7 @@ class Definition:
     dimensions: Mapping[str, Dimension]
     source: str
     file: str
+    claims: ClaimPolicy | None = None
     # Lookup tables, derived once in __post_init__.
     machines: Mapping[str, Machine] = field(init=False)
     event_transitions: Mapping[str, tuple[Transition, ...]] = field(init=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -66,6 +67,38 @@ class TransitionNotAllowed(EngineError):
         self.reasons = tuple(reasons)
         detail = "; ".join(r.message for r in self.reasons)
         super().__init__(f"event {event!r} is not allowed: {detail}")
+
+
+class ClaimConflict(EngineError):
+    """Someone else holds the customer: who, and until when."""
+
+    def __init__(self, holder: str, until: datetime | None) -> None:
+        self.holder = holder
+        self.until = until
+        when = f" until {until.isoformat()}" if until else ""
+        super().__init__(f"customer is claimed by {holder}{when}")
+
+
+class ClaimRefused(EngineError):
+    """A claim the rules do not allow: the rep's cooldown on this customer, or a cap."""
+
+    def __init__(self, reason: str, message: str, until: datetime | None = None) -> None:
+        self.reason = reason  # COOLDOWN, HELD_CAP or DAILY_CAP
+        self.until = until
+        super().__init__(message)
+
+
+class FencedOut(EngineError):
+    """A write carried a fence token that is no longer the customer's: its claim lapsed or was taken over."""
+
+    def __init__(self, token: int, current: int, holder: str | None) -> None:
+        self.token = token
+        self.current = current
+        self.holder = holder
+        super().__init__(
+            f"fence token {token} is stale (the customer's is {current}, held by {holder or 'no one'}): "
+            "claim the customer again"
+        )
 
 
 class CustomerLocked(EngineError):

@@ -16,6 +16,7 @@ from .facts import SAMPLES, FactType, coerce, parse_duration
 from .model import (
     SYSTEM_ROLE,
     Checklist,
+    ClaimPolicy,
     Dimension,
     Effect,
     EffectKind,
@@ -92,6 +93,7 @@ class _Builder:
         raw_dimensions: dict[str, Any] = self.data["dimensions"]
         self.state_names = {name: raw["states"] for name, raw in raw_dimensions.items()}
         dimensions = {name: self._dimension(name, raw, zone) for name, raw in raw_dimensions.items()}
+        claims = self._claims()
         for path, name in self.restrictions_lifted:
             if name not in self.restrictions_set:
                 hint = did_you_mean(name, self.restrictions_set)
@@ -113,9 +115,27 @@ class _Builder:
             dimensions=dimensions,
             source=self.document.text,
             file=self.document.file,
+            claims=claims,
         )
 
     # -- declarations ---------------------------------------------------------------------------------
+
+    def _claims(self) -> ClaimPolicy | None:
+        raw = self.data.get("claims")
+        if raw is None:
+            return None
+        for key in ("claim_event", "release_event"):
+            event = raw.get(key)
+            if event is not None and event not in self.event_dimension:
+                self.error(("claims", key), f"unknown event {event!r}{did_you_mean(event, self.event_dimension)}")
+        return ClaimPolicy(
+            protection=parse_duration(raw["protection"]),
+            claim_event=raw.get("claim_event"),
+            release_event=raw.get("release_event"),
+            max_held=raw.get("max_held"),
+            max_daily=raw.get("max_daily"),
+            cooldown=parse_duration(raw.get("cooldown", "P0D")),
+        )
 
     def _timezone(self) -> ZoneInfo:
         name = self.data.get("timezone", "UTC")

@@ -114,6 +114,18 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class ClaimPolicy:
+    """How reps claim customers: a lease of `protection`, caps per rep, and a cooldown for ex-owners."""
+
+    protection: timedelta
+    claim_event: str | None = None  # fired, when it applies, in the same change as a claim
+    release_event: str | None = None  # fired, when it applies, in the same change as a release
+    max_held: int | None = None  # customers one rep holds at once
+    max_daily: int | None = None  # claims one rep makes per day
+    cooldown: timedelta = timedelta(0)  # an ex-owner waits this long before claiming the customer again
+
+
+@dataclass(frozen=True)
 class Dimension:
     name: str
     states: Mapping[str, State]

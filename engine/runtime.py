@@ -7,7 +7,7 @@ the history entries; nothing is stored here. The compiled machines are shared an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +15,13 @@ from .clock import Clock
 from .definition import Definition
 from .errors import (
     AutomationCycle,
+    ClaimConflict,
+    ClaimRefused,
     CustomerLocked,
+    FencedOut,
     InvalidFactValue,
+    InvalidRequest,
+    PermissionDenied,
     Reason,
     ReasonKind,
     StaleTimer,
@@ -24,7 +29,7 @@ from .errors import (
     UnknownName,
 )
 from .facts import coerce, to_cel, to_json
-from .model import Effect, EffectKind, Label, Transition
+from .model import ClaimPolicy, Effect, EffectKind, Label, Transition
 from .snapshot import (
     SYSTEM,
     Actor,
@@ -112,6 +117,7 @@ def fire(
     the items are completed and the event applied, or nothing happens.
     """
     run = _Run(definition, snapshot, clock.now())
+    run.check_fence(actor)
     for checklist, item, proof in evidence:
         run.complete(checklist, item, actor, proof)
     run.fire_event(event, actor, "caller", reason)
@@ -174,6 +180,92 @@ def reopen_item(
     run.record(actor, "checklist", event=f"reopen {checklist}.{item}", reason=reason)
     run.settle()
     return run.outcome()
+
+
+def claim(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> Outcome:
+    """Take the customer for `actor` with a lease and a new fence token, unless someone else holds it.
+
+    The definition's claim event (e.g. start_follow_up) follows in the same change when it applies.
+    A claim by the current holder renews its lease.
+    """
+    policy = _policy(definition)
+    run = _Run(definition, snapshot, clock.now())
+    if run.owner == actor.id and snapshot.claim_active(run.now):
+        run.lease_until = run.now + policy.protection
+        run.record(actor, "claim", reason="renewed")
+        return run.outcome()
+    if snapshot.claim_active(run.now) and run.owner is not None:
+        raise ClaimConflict(run.owner, run.lease_until)
+    cooldown = run.former.get(actor.id)
+    if cooldown is not None:
+        raise ClaimRefused("COOLDOWN", f"{actor.id} lost this customer recently and may claim it again from "
+                           f"{cooldown.isoformat()}", cooldown)  # fmt: skip
+    run.set_owner(actor.id)
+    run.record(actor, "claim", reason=f"fence token {run.fence}")
+    run.follow_up_event(policy.claim_event, actor)
+    run.settle()
+    return run.outcome()
+
+
+def renew(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> Outcome:
+    """Extend the holder's lease; the write must carry the holder's current fence token."""
+    policy = _policy(definition)
+    run = _Run(definition, snapshot, clock.now())
+    run.check_fence(_with_token(actor))
+    run.lease_until = run.now + policy.protection
+    run.record(actor, "renew")
+    return run.outcome()
+
+
+def release(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> Outcome:
+    """Give the customer back to the pool; the write must carry the holder's current fence token."""
+    policy = _policy(definition)
+    run = _Run(definition, snapshot, clock.now())
+    run.check_fence(_with_token(actor))
+    run.record(actor, "release")
+    run.follow_up_event(policy.release_event, actor)  # while the actor still holds it
+    run.set_owner(None)
+    run.settle()
+    return run.outcome()
+
+
+def reassign(
+    definition: Definition, snapshot: Snapshot, manager: Actor, owner: str, reason: str, clock: Clock
+) -> Outcome:
+    """A manager's audited override: the customer goes to `owner` (with a new lease and fence token)."""
+    run = _Run(definition, snapshot, clock.now())
+    if manager.is_system or not _sees_locked(definition, None, manager):
+        raise PermissionDenied("reassigning a customer needs a role that sees locked customers (a manager)")
+    if not reason.strip():
+        raise InvalidRequest("a reassignment needs a reason: it is kept in the history")
+    if not owner.strip():
+        raise InvalidRequest("a reassignment names the new owner")
+    previous = run.owner or "no one"
+    run.set_owner(owner)
+    run.record(manager, "reassign", reason=f"{previous} → {owner}: {reason}")
+    run.settle()
+    return run.outcome()
+
+
+def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
+    """The customer as `actor` may see it: while it is locked, others see its states and owner only."""
+    if lock_holder(definition, snapshot) is None or may_see_locked(definition, snapshot, actor):
+        return snapshot
+    return replace(
+        snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, redacted=True
+    )
+
+
+def _policy(definition: Definition) -> ClaimPolicy:
+    if definition.claims is None:
+        raise InvalidRequest(f"definition {definition.key} has no claims section: its customers are not claimed")
+    return definition.claims
+
+
+def _with_token(actor: Actor) -> Actor:
+    if actor.fence_token is None:
+        raise InvalidRequest("renewing or releasing a claim needs the claim's fence token")
+    return actor
 
 
 def timers(definition: Definition, snapshot: Snapshot) -> list[DueTimer]:
@@ -282,6 +374,9 @@ class _Run:
         self.queue = snapshot.queue
         self.restrictions = dict(snapshot.restrictions)
         self.work = list(snapshot.work)
+        self.lease_until = snapshot.lease_until
+        self.fence = snapshot.fence
+        self.former = {rep: until for rep, until in snapshot.former.items() if until > now}
         self.effects: list[EffectRecord] = []
         self.history: list[HistoryEntry] = []
         self.steps: list[tuple[Transition, str]] = []
@@ -359,7 +454,17 @@ class _Run:
             dimension, state = locked
             holder = self.owner or "no one"
             found.append(Reason(ReasonKind.LOCKED, holder, f"locked by {holder} while {dimension} is {state}"))
+        elif self._claimed_by_other(actor):
+            until = self.lease_until.isoformat() if self.lease_until else "released"
+            found.append(Reason(ReasonKind.LOCKED, str(self.owner), f"claimed by {self.owner} until {until}"))
         return found
+
+    def _claimed_by_other(self, actor: Actor) -> bool:
+        """In a definition with claims, a customer someone else holds is theirs (and their managers') alone."""
+        if self.definition.claims is None or self.owner is None or self.owner == actor.id:
+            return False
+        active = self.lease_until is None or self.lease_until > self.now
+        return active and not self._may_see_locked(actor)
 
     def _guard_reasons(self, transition: Transition) -> list[Reason]:
         expr = transition.when
@@ -409,9 +514,34 @@ class _Run:
     # -- changing -----------------------------------------------------------------------------------
 
     def require_write_access(self, actor: Actor) -> None:
+        self.check_fence(actor)
         locked = self._lock()
         if locked and not self._may_see_locked(actor):
             raise CustomerLocked(self.owner, *locked)
+        if self._claimed_by_other(actor):
+            raise ClaimConflict(str(self.owner), self.lease_until)
+
+    def check_fence(self, actor: Actor) -> None:
+        """A write that carries a fence token is made on behalf of a claim: that claim must still hold."""
+        token = actor.fence_token
+        if token is None:
+            return
+        active = self.lease_until is None or self.lease_until > self.now
+        if token != self.fence or self.owner != actor.id or not active:
+            raise FencedOut(token, self.fence, self.owner if active else None)
+
+    def set_owner(self, owner: str | None) -> None:
+        """Change hands: a new owner gets the next fence token and, with claims, a lease; the previous
+        owner starts its cooldown."""
+        if owner == self.owner:
+            return
+        policy = self.definition.claims
+        if self.owner is not None and policy is not None and policy.cooldown:
+            self.former[self.owner] = self.now + policy.cooldown
+        self.owner = owner
+        self.lease_until = self.now + policy.protection if owner is not None and policy is not None else None
+        if owner is not None:
+            self.fence += 1
 
     def check_item(self, checklist: str, item: str) -> None:
         spec = self.definition.checklists.get(checklist)
@@ -480,6 +610,13 @@ class _Run:
                 self.names.forget(score.name)
                 self.changed.add(score.name)
 
+    def follow_up_event(self, event: str | None, actor: Actor) -> None:
+        """Fire a claim's or release's companion event, if the definition names one and it applies now."""
+        for transition in self.definition.event_transitions.get(event or "", ()):
+            if self.passes(transition, actor):
+                self.take(transition, actor, "caller")
+                return
+
     def fire_event(self, event: str, actor: Actor, trigger: str, reason: str = "") -> None:
         candidates = self.definition.event_transitions.get(event)
         if not candidates:
@@ -521,10 +658,11 @@ class _Run:
         detail: dict[str, Any] = {}
         if effect.kind is EffectKind.ASSIGN:
             if effect.name:
-                self.queue, self.owner = effect.name, None
+                self.queue = effect.name
+                self.set_owner(None)
                 detail = {"queue": effect.name}
             else:
-                self.owner = None if effect.owner == "none" or actor.is_system else actor.id
+                self.set_owner(None if effect.owner == "none" or actor.is_system else actor.id)
                 detail = {"owner": self.owner}
         elif effect.kind is EffectKind.RESTRICT:
             self.restrictions.update(effect.values)
@@ -612,6 +750,9 @@ class _Run:
             self.queue,
             self.restrictions,
             tuple(self.work),
+            self.lease_until,
+            self.fence,
+            self.former,
         )
         return Outcome(snapshot, tuple(self.effects), tuple(self.history))
 

@@ -14,6 +14,7 @@ from .model import SYSTEM_ROLE
 class Actor:
     id: str
     roles: frozenset[str] = frozenset()
+    fence_token: int | None = None  # carried by writes made on behalf of a claim
 
     @property
     def is_system(self) -> bool:
@@ -68,6 +69,13 @@ class Snapshot:
     queue: str | None = None
     restrictions: Mapping[str, Any] = field(default_factory=dict)
     work: tuple[WorkItem, ...] = ()
+    lease_until: datetime | None = None  # when the owner's claim lapses (None: owned without a lease)
+    fence: int = 0  # the token of the latest claim; every new owner gets the next one
+    former: Mapping[str, datetime] = field(default_factory=dict)  # ex-owner → may claim again from
+    redacted: bool = False  # a view for someone who may not see a locked customer's details
+
+    def claim_active(self, now: datetime) -> bool:
+        return self.owner is not None and (self.lease_until is None or self.lease_until > now)
 
     def state(self, dimension: str) -> str:
         return self.states[dimension].state

@@ -53,6 +53,12 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
             document[key] = value
     if snapshot.restrictions:
         document["r"] = dict(snapshot.restrictions)
+    if snapshot.lease_until is not None:
+        document["lu"] = ms(snapshot.lease_until)
+    if snapshot.fence:
+        document["fc"] = snapshot.fence
+    if snapshot.former:
+        document["fo"] = {rep: ms(until) for rep, until in snapshot.former.items()}
     if snapshot.work:
         document["w"] = [
             [w.kind, w.name, w.role, w.dimension, w.state, w.event, ms(w.raised), ms(w.due) if w.due else None,
@@ -105,6 +111,9 @@ def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Sn
             WorkItem(kind, name, role, dimension, state, event, moment(raised), moment(due) if due else None, severity)
             for kind, name, role, dimension, state, event, raised, due, severity in document.get("w", [])
         ),
+        lease_until=moment(document["lu"]) if "lu" in document else None,
+        fence=document.get("fc", 0),
+        former={rep: moment(until) for rep, until in document.get("fo", {}).items()},
     )
 
 

@@ -73,6 +73,19 @@ class Keys:
         """Stream of changes, for watchers."""
         return f"{_tag(self.tenant, part)}:events"
 
+    def pool(self, part: int) -> str:
+        """Sorted set: customers of this partition by when they are free to claim (ms): since they became
+        unowned, or when their owner's lease lapses."""
+        return f"{_tag(self.tenant, part)}:pool"
+
+    def held(self, rep: str) -> str:
+        """Sorted set in the rep's own slot: the customers it holds, by lease end (ms)."""
+        return f"{_tag(self.tenant, partition(f'rep:{rep}', self.partitions))}:rep:{rep}:held"
+
+    def daily_claims(self, rep: str, day: str) -> str:
+        """Counter in the rep's own slot: claims made on one day."""
+        return f"{_tag(self.tenant, partition(f'rep:{rep}', self.partitions))}:rep:{rep}:claims:{day}"
+
     def identity(self, kind: str, value: str) -> str:
         """String: normalised identity → the customer id that holds it."""
         return f"{_tag(self.tenant, partition(f'{kind}:{value}', self.partitions))}:id:{kind}:{value}"

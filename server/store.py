@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -22,6 +23,7 @@ from engine import runtime
 from engine.clock import Clock
 from engine.definition import Definition
 from engine.errors import (
+    ClaimRefused,
     CustomerExists,
     CustomerNotFound,
     IdempotencyMismatch,
@@ -42,6 +44,7 @@ from .codec import (
     encode_effects,
     encode_snapshot,
     history_document,
+    moment,
     ms,
     stored_definition,
 )
@@ -85,6 +88,8 @@ class Store:
         self._commit = client.register_script(_script("commit"))
         self._release_identity = client.register_script(_script("release_identity"))
         self._claim_timers = client.register_script(_script("claim_timers"))
+        self._reserve = client.register_script(_script("reserve_claim"))
+        self._unreserve = client.register_script(_script("unreserve_claim"))
         self._settle_timer = client.register_script(_script("settle_timer"))
 
     def keys(self, tenant: str) -> Keys:
@@ -214,6 +219,54 @@ class Store:
             expected_version,
             idempotency_key,
         )
+
+    def claim(
+        self, tenant: str, customer_id: str, actor: Actor, *, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """Take the customer with a lease; the result's snapshot carries the new fence token."""
+        request = {"op": "claim", "actor": actor.id}
+        decide: Decision = lambda d, s: runtime.claim(d, s, actor, self.clock)  # noqa: E731
+        return self._command(tenant, customer_id, request, decide, None, idempotency_key)
+
+    def renew(self, tenant: str, customer_id: str, actor: Actor) -> CommandResult:
+        request = {"op": "renew", "actor": actor.id, "token": actor.fence_token}
+        return self._command(
+            tenant, customer_id, request, lambda d, s: runtime.renew(d, s, actor, self.clock), None, None
+        )
+
+    def release(self, tenant: str, customer_id: str, actor: Actor) -> CommandResult:
+        request = {"op": "release", "actor": actor.id, "token": actor.fence_token}
+        return self._command(
+            tenant, customer_id, request, lambda d, s: runtime.release(d, s, actor, self.clock), None, None
+        )
+
+    def reassign(
+        self,
+        tenant: str,
+        customer_id: str,
+        manager: Actor,
+        owner: str,
+        reason: str,
+        *,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        request = {"op": "reassign", "actor": manager.id, "owner": owner, "reason": reason}
+        decide: Decision = lambda d, s: runtime.reassign(d, s, manager, owner, reason, self.clock)  # noqa: E731
+        return self._command(tenant, customer_id, request, decide, expected_version, None)
+
+    def pool(self, tenant: str, *, limit: int = 100) -> list[tuple[str, datetime]]:
+        """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when."""
+        keys = self.keys(tenant)
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("a pool page holds 1 to 1000 customers")
+        now = ms(self.clock.now())
+        with store_errors():
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                pipeline.zrangebyscore(keys.pool(part), "-inf", now, start=0, num=limit, withscores=True)
+            shares = pipeline.execute()
+        free = sorted((score, member) for share in shares for member, score in share)
+        return [(member, moment(int(score))) for score, member in free[:limit]]
 
     def fire_timer(self, tenant: str, customer_id: str, timer_key: str) -> CommandResult:
         """Fire one of the customer's timers as the system, if it is still its own and due.
@@ -378,20 +431,31 @@ class Store:
             *plan.cancel,
             len(plan.schedule),
             *[x for member, due in plan.schedule.items() for x in (due, member)],
+            *_pool_change(after, self.clock.now()),
         ]
         customer_key = keys.customer(customer_id)
-        reply = self._commit(
-            keys=[
-                customer_key,
-                keys.history(customer_id),
-                keys.counts(part),
-                keys.timers(part),
-                keys.events(part),
-                idem,
-            ],
-            args=args,
-        )
+        reserved = self._reserve_claim(keys, definition, before, after)
+        try:
+            reply = self._commit(
+                keys=[
+                    customer_key,
+                    keys.history(customer_id),
+                    keys.counts(part),
+                    keys.timers(part),
+                    keys.events(part),
+                    idem,
+                    keys.pool(part),
+                ],
+                args=args,
+            )
+        except BaseException:
+            self._unreserve_claim(keys, customer_id, reserved)
+            raise
         status = reply[0]
+        if status != "ok":
+            self._unreserve_claim(keys, customer_id, reserved)
+        else:
+            self._track_holder(keys, before, after)
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(reply[1]))
         if status == "mismatch":
@@ -424,6 +488,50 @@ class Store:
         snapshot = decode_snapshot(definition, customer_id, stored["doc"])
         history = tuple(decode_history(snapshot.version, entry) for entry in stored["h"])
         return CommandResult(snapshot, decode_effects(stored["fx"]), history, replayed=True)
+
+    # -- claim caps -------------------------------------------------------------------------------------
+
+    def _reserve_claim(
+        self, keys: Keys, definition: Definition, before: Snapshot | None, after: Snapshot
+    ) -> tuple[str, str] | None:
+        """Count a change of hands against the new owner's caps (in the rep's own slot) before the write.
+
+        Returns the (held set, day counter) keys to undo when the write fails; ClaimRefused at a cap.
+        """
+        policy = definition.claims
+        owner = after.owner
+        if policy is None or owner is None or (before is not None and before.owner == owner):
+            return None
+        now = self.clock.now()
+        day = now.astimezone(definition.timezone).date().isoformat()
+        held, daily = keys.held(owner), keys.daily_claims(owner, day)
+        lease = ms(after.lease_until) if after.lease_until else ms(now + policy.protection)
+        caps = [
+            "" if policy.max_held is None else policy.max_held,
+            "" if policy.max_daily is None else policy.max_daily,
+        ]
+        verdict = self._reserve(keys=[held, daily], args=[after.customer_id, lease, ms(now), *caps])
+        if verdict == "held":
+            raise ClaimRefused("HELD_CAP", f"{owner} already holds {policy.max_held} customers (the most at once)")
+        if verdict == "daily":
+            raise ClaimRefused("DAILY_CAP", f"{owner} made {policy.max_daily} claims today (the most per day)")
+        return held, daily
+
+    def _unreserve_claim(self, keys: Keys, customer_id: str, reserved: tuple[str, str] | None) -> None:
+        if reserved is not None:
+            self._unreserve(keys=list(reserved), args=[customer_id])
+
+    def _track_holder(self, keys: Keys, before: Snapshot | None, after: Snapshot) -> None:
+        """After a write: the previous owner no longer holds the customer; a renewed lease moves its end.
+
+        Not atomic with the write (another slot); a missed update heals itself, as lapsed leases stop counting.
+        """
+        previous = before.owner if before else None
+        if previous is not None and previous != after.owner:
+            self.client.zrem(keys.held(previous), after.customer_id)
+        if after.owner is not None and after.owner == previous and after.lease_until != before.lease_until:  # type: ignore[union-attr]
+            lease = ms(after.lease_until) if after.lease_until else ms(self.clock.now())
+            self.client.zadd(keys.held(after.owner), {after.customer_id: lease}, xx=True)
 
     # -- identities -------------------------------------------------------------------------------------
 
@@ -485,6 +593,15 @@ class WritePlan:
             event=dumps({"by": outcome.history[0].actor, "h": history, "fx": effects}),
             result=dumps({"doc": stored, "h": history, "fx": effects}),
         )
+
+
+def _pool_change(after: Snapshot, now: datetime) -> tuple[str, int]:
+    """Where the customer stands in its partition's pool of claimable customers."""
+    if after.owner is None:
+        return "free", ms(now)
+    if after.lease_until is not None:
+        return "lease", ms(after.lease_until)
+    return "owned", 0
 
 
 def _count_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> dict[str, int]:

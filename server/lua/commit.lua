@@ -6,6 +6,7 @@
 -- KEYS[4]  partition's timer sorted set
 -- KEYS[5]  partition's event stream
 -- KEYS[6]  idempotency record of the command
+-- KEYS[7]  partition's pool of claimable customers
 --
 -- ARGV[1]  expected version ('0': the customer must not exist yet)
 -- ARGV[2]  new version
@@ -20,6 +21,8 @@
 -- then     n, followed by n (count field, delta) pairs
 -- then     n, followed by n timer members to cancel
 -- then     n, followed by n (due ms, timer member) pairs to schedule
+-- then     pool change: 'free' (unowned: in the pool since now, ms next), 'lease' (claimable when the
+--          lease ends, ms next) or 'owned' (held without a lease: not in the pool), then that ms
 --
 -- Returns  {'ok', result} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
 
@@ -65,6 +68,18 @@ at = at + n + 1
 n = tonumber(ARGV[at])
 for i = 1, n do
   redis.call('ZADD', KEYS[4], ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+end
+at = at + 2 * n + 1
+
+if ARGV[at] == 'free' then
+  local since = redis.call('ZSCORE', KEYS[7], ARGV[8])
+  if not since or tonumber(since) > tonumber(ARGV[at + 1]) then
+    redis.call('ZADD', KEYS[7], ARGV[at + 1], ARGV[8])
+  end
+elseif ARGV[at] == 'lease' then
+  redis.call('ZADD', KEYS[7], ARGV[at + 1], ARGV[8])
+else
+  redis.call('ZREM', KEYS[7], ARGV[8])
 end
 
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[8], 'v', ARGV[2], 'd', ARGV[9])

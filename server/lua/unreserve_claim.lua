@@ -1,0 +1,8 @@
+-- unreserve_claim.lua: a reserved claim whose customer write failed no longer counts.
+-- KEYS[1]  the rep's held set   KEYS[2]  the rep's claim counter for that day
+-- ARGV[1]  customer id
+redis.call('ZREM', KEYS[1], ARGV[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('DECR', KEYS[2])
+end
+return 1
