@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -23,6 +23,10 @@ OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructur
 class Caller:
     tenant: str
     actor: Actor
+
+    def holding(self, fence_token: int) -> Actor:
+        """The actor writing on behalf of its claim with this fence token (0: no claim)."""
+        return replace(self.actor, fence_token=fence_token or None)
 
 
 def caller(metadata: Sequence[tuple[str, Any]]) -> Caller:

@@ -82,6 +82,8 @@ def customer(definition: Definition, snapshot: Snapshot) -> customer_pb2.Custome
         owner=snapshot.owner or "",
         queue=snapshot.queue or "",
         restrictions=struct(snapshot.restrictions),
+        lease_expire_time=timestamp(snapshot.lease_until) if snapshot.lease_until else None,
+        redacted=snapshot.redacted,
         open_work=[
             customer_pb2.WorkItem(
                 kind=w.kind,

@@ -32,6 +32,13 @@ from .store import Store
 from .watch import encode_position, follow, start
 
 ADMIN_ROLE = "admin"  # may reload definitions
+
+
+def _lease(result: Any) -> Any:
+    lease = result.snapshot.lease_until
+    return convert.timestamp(lease) if lease else None
+
+
 WATCH_POSITION = "x-crm-watch-position"  # WatchEvents' initial metadata: the event id it starts after
 
 
@@ -63,7 +70,9 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
     def GetCustomer(self, request: cs.GetCustomerRequest, context: grpc.ServicerContext) -> Any:
         who = caller(context.invocation_metadata())
         definition, snapshot = self.store.get_customer(who.tenant, request.customer_id)
-        return cs.GetCustomerResponse(customer=convert.customer(definition, snapshot))
+        return cs.GetCustomerResponse(
+            customer=convert.customer(definition, runtime.view(definition, snapshot, who.actor))
+        )
 
     @rpc
     def ListTransitions(self, request: cs.ListTransitionsRequest, context: grpc.ServicerContext) -> Any:
@@ -83,7 +92,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             who.tenant,
             request.customer_id,
             request.event,
-            who.actor,
+            who.holding(options.fence_token),
             expected_version=_version(options.expected_version),
             idempotency_key=options.idempotency_key or None,
             reason=options.reason,
@@ -99,7 +108,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             who.tenant,
             request.customer_id,
             convert.plain(request.facts),
-            who.actor,
+            who.holding(options.fence_token),
             expected_version=_version(options.expected_version),
             idempotency_key=options.idempotency_key or None,
             reason=options.reason,
@@ -115,7 +124,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             request.customer_id,
             request.checklist,
             request.item,
-            who.actor,
+            who.holding(options.fence_token),
             evidence=request.evidence,
             expected_version=_version(options.expected_version),
             idempotency_key=options.idempotency_key or None,
@@ -131,7 +140,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             request.customer_id,
             request.checklist,
             request.item,
-            who.actor,
+            who.holding(options.fence_token),
             reason=options.reason,
             expected_version=_version(options.expected_version),
             idempotency_key=options.idempotency_key or None,
@@ -181,6 +190,45 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
                 )
             )
         return cs.GetStateCountsResponse(counts=counts)
+
+    @rpc
+    def ClaimCustomer(self, request: cs.ClaimCustomerRequest, context: grpc.ServicerContext) -> Any:
+        who = caller(context.invocation_metadata())
+        result = self.store.claim(
+            who.tenant, request.customer_id, who.actor, idempotency_key=request.idempotency_key or None
+        )
+        return cs.ClaimCustomerResponse(
+            result=self._change(result), fence_token=result.snapshot.fence, lease_expire_time=_lease(result)
+        )
+
+    @rpc
+    def RenewClaim(self, request: cs.RenewClaimRequest, context: grpc.ServicerContext) -> Any:
+        who = caller(context.invocation_metadata())
+        result = self.store.renew(who.tenant, request.customer_id, who.holding(request.fence_token))
+        return cs.RenewClaimResponse(result=self._change(result), lease_expire_time=_lease(result))
+
+    @rpc
+    def ReleaseCustomer(self, request: cs.ReleaseCustomerRequest, context: grpc.ServicerContext) -> Any:
+        who = caller(context.invocation_metadata())
+        result = self.store.release(who.tenant, request.customer_id, who.holding(request.fence_token))
+        return cs.ReleaseCustomerResponse(result=self._change(result))
+
+    @rpc
+    def ReassignCustomer(self, request: cs.ReassignCustomerRequest, context: grpc.ServicerContext) -> Any:
+        who = caller(context.invocation_metadata())
+        result = self.store.reassign(
+            who.tenant, request.customer_id, who.actor, request.owner, request.reason,
+            expected_version=_version(request.expected_version),
+        )  # fmt: skip
+        return cs.ReassignCustomerResponse(result=self._change(result), fence_token=result.snapshot.fence)
+
+    @rpc
+    def ListPool(self, request: cs.ListPoolRequest, context: grpc.ServicerContext) -> Any:
+        who = caller(context.invocation_metadata())
+        free = self.store.pool(who.tenant, limit=request.page_size or 100)
+        return cs.ListPoolResponse(
+            customers=[cs.PoolEntry(customer_id=c, free_time=convert.timestamp(since)) for c, since in free]
+        )
 
     def _change(self, result: Any) -> cs.ChangeResult:
         snapshot = result.snapshot

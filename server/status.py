@@ -18,11 +18,14 @@ from grpc_status import rpc_status
 
 from engine.errors import (
     AutomationCycle,
+    ClaimConflict,
+    ClaimRefused,
     CustomerExists,
     CustomerLocked,
     CustomerNotFound,
     DefinitionNotFound,
     EngineError,
+    FencedOut,
     IdempotencyMismatch,
     InvalidDefinition,
     InvalidFactValue,
@@ -53,6 +56,9 @@ _TABLE: list[tuple[type[EngineError], int, str]] = [
     (CustomerNotFound, code_pb2.NOT_FOUND, "CUSTOMER_NOT_FOUND"),
     (CustomerExists, code_pb2.ALREADY_EXISTS, "CUSTOMER_EXISTS"),
     (TransitionNotAllowed, code_pb2.FAILED_PRECONDITION, "TRANSITION_NOT_ALLOWED"),
+    (ClaimConflict, code_pb2.FAILED_PRECONDITION, "CUSTOMER_CLAIMED"),
+    (FencedOut, code_pb2.FAILED_PRECONDITION, "STALE_FENCE_TOKEN"),
+    (ClaimRefused, code_pb2.FAILED_PRECONDITION, "CLAIM_COOLDOWN"),
     (CustomerLocked, code_pb2.FAILED_PRECONDITION, "CUSTOMER_LOCKED"),
     (StaleTimer, code_pb2.FAILED_PRECONDITION, "STALE_TIMER"),
     (InvalidDefinition, code_pb2.FAILED_PRECONDITION, "INVALID_DEFINITION"),
@@ -73,6 +79,8 @@ def to_status(error: Exception) -> status_pb2.Status:
         return _status(code, "internal error; it has been logged", reason, {})
     if isinstance(error, TransitionNotAllowed) and all(r.kind is ReasonKind.ROLE for r in error.reasons):
         code, reason = code_pb2.PERMISSION_DENIED, "ROLE_REQUIRED"
+    if isinstance(error, ClaimRefused) and error.reason != "COOLDOWN":
+        code, reason = code_pb2.RESOURCE_EXHAUSTED, "CLAIM_CAP_REACHED"
     status = _status(code, str(error), reason, _metadata(error))
     detail = _detail(error)
     if detail is not None:
@@ -99,6 +107,16 @@ def _metadata(error: EngineError) -> dict[str, str]:
         return {"event": error.event}
     if isinstance(error, CustomerNotFound):
         return {"customer_id": error.customer_id}
+    if isinstance(error, ClaimConflict):
+        return {"holder": error.holder, "until": error.until.isoformat() if error.until else ""}
+    if isinstance(error, ClaimRefused):
+        return {"rule": error.reason, "until": error.until.isoformat() if error.until else ""}
+    if isinstance(error, FencedOut):
+        return {
+            "fence_token": str(error.token),
+            "current_fence_token": str(error.current),
+            "holder": error.holder or "",
+        }
     return {}
 
 

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rmstatus/v1/customer.proto\x12\x0c\x63rmstatus.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n\x05Label\x12\n\n\x02zh\x18\x01 \x01(\t\x12\n\n\x02\x65n\x18\x02 \x01(\t\"\xc6\x03\n\x08\x43ustomer\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x12\n\ndefinition\x18\x02 \x01(\t\x12\x1a\n\x12\x64\x65\x66inition_version\x18\x03 \x01(\x05\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12,\n\x06states\x18\x05 \x03(\x0b\x32\x1c.crmstatus.v1.DimensionState\x12&\n\x05\x66\x61\x63ts\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x06scores\x18\x07 \x03(\x0b\x32\".crmstatus.v1.Customer.ScoresEntry\x12\x33\n\nchecklists\x18\x08 \x03(\x0b\x32\x1f.crmstatus.v1.ChecklistProgress\x12\r\n\x05owner\x18\t \x01(\t\x12\r\n\x05queue\x18\n \x01(\t\x12-\n\x0crestrictions\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\topen_work\x18\x0c \x03(\x0b\x32\x16.crmstatus.v1.WorkItem\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xd5\x01\n\x08WorkItem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tdimension\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\r\n\x05\x65vent\x18\x06 \x01(\t\x12.\n\nraise_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08severity\x18\t \x01(\t\"\x91\x01\n\x0e\x44imensionState\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\"\n\x05label\x18\x03 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06locked\x18\x05 \x01(\x08\"R\n\x11\x43hecklistProgress\x12\x11\n\tchecklist\x18\x01 \x01(\t\x12*\n\x05items\x18\x02 \x03(\x0b\x32\x1b.crmstatus.v1.ChecklistItem\"\xaa\x01\n\rChecklistItem\x12\x0c\n\x04item\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08\x12\x14\n\x0c\x63ompleted_by\x18\x04 \x01(\t\x12\x31\n\rcomplete_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vidence\x18\x06 \x01(\t\"`\n\x0b\x42lockReason\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.crmstatus.v1.BlockReasonKind\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xcf\x01\n\x10TransitionOption\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x13\n\x0b\x66rom_states\x18\x03 \x03(\t\x12\x10\n\x08to_state\x18\x04 \x01(\t\x12\"\n\x05label\x18\x05 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x11\n\tautomatic\x18\x06 \x01(\x08\x12\x0f\n\x07\x61llowed\x18\x07 \x01(\x08\x12*\n\x07reasons\x18\x08 \x03(\x0b\x32\x19.crmstatus.v1.BlockReason\"a\n\x06\x45\x66\x66\x65\x63t\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tdimension\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\'\n\x06\x64\x65tail\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8d\x02\n\x0cHistoryEntry\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\x12\x11\n\tdimension\x18\x06 \x01(\t\x12\x12\n\nfrom_state\x18\x07 \x01(\t\x12\x10\n\x08to_state\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x1a\n\x12\x64\x65\x66inition_version\x18\n \x01(\x05\x12.\n\rfacts_changed\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct*\x96\x02\n\x0f\x42lockReasonKind\x12!\n\x1d\x42LOCK_REASON_KIND_UNSPECIFIED\x10\x00\x12!\n\x1d\x42LOCK_REASON_KIND_WRONG_STATE\x10\x01\x12\x1a\n\x16\x42LOCK_REASON_KIND_ROLE\x10\x02\x12\x1c\n\x18\x42LOCK_REASON_KIND_LOCKED\x10\x03\x12\x1b\n\x17\x42LOCK_REASON_KIND_GUARD\x10\x04\x12 \n\x1c\x42LOCK_REASON_KIND_FACT_UNSET\x10\x05\x12\x1f\n\x1b\x42LOCK_REASON_KIND_CHECKLIST\x10\x06\x12#\n\x1f\x42LOCK_REASON_KIND_REQUIRED_FACT\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rmstatus/v1/customer.proto\x12\x0c\x63rmstatus.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n\x05Label\x12\n\n\x02zh\x18\x01 \x01(\t\x12\n\n\x02\x65n\x18\x02 \x01(\t\"\x8f\x04\n\x08\x43ustomer\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x12\n\ndefinition\x18\x02 \x01(\t\x12\x1a\n\x12\x64\x65\x66inition_version\x18\x03 \x01(\x05\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12,\n\x06states\x18\x05 \x03(\x0b\x32\x1c.crmstatus.v1.DimensionState\x12&\n\x05\x66\x61\x63ts\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x06scores\x18\x07 \x03(\x0b\x32\".crmstatus.v1.Customer.ScoresEntry\x12\x33\n\nchecklists\x18\x08 \x03(\x0b\x32\x1f.crmstatus.v1.ChecklistProgress\x12\r\n\x05owner\x18\t \x01(\t\x12\r\n\x05queue\x18\n \x01(\t\x12-\n\x0crestrictions\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\topen_work\x18\x0c \x03(\x0b\x32\x16.crmstatus.v1.WorkItem\x12\x35\n\x11lease_expire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08redacted\x18\x0e \x01(\x08\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xd5\x01\n\x08WorkItem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tdimension\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\r\n\x05\x65vent\x18\x06 \x01(\t\x12.\n\nraise_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08severity\x18\t \x01(\t\"\x91\x01\n\x0e\x44imensionState\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\"\n\x05label\x18\x03 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06locked\x18\x05 \x01(\x08\"R\n\x11\x43hecklistProgress\x12\x11\n\tchecklist\x18\x01 \x01(\t\x12*\n\x05items\x18\x02 \x03(\x0b\x32\x1b.crmstatus.v1.ChecklistItem\"\xaa\x01\n\rChecklistItem\x12\x0c\n\x04item\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08\x12\x14\n\x0c\x63ompleted_by\x18\x04 \x01(\t\x12\x31\n\rcomplete_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vidence\x18\x06 \x01(\t\"`\n\x0b\x42lockReason\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.crmstatus.v1.BlockReasonKind\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xcf\x01\n\x10TransitionOption\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x13\n\x0b\x66rom_states\x18\x03 \x03(\t\x12\x10\n\x08to_state\x18\x04 \x01(\t\x12\"\n\x05label\x18\x05 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x11\n\tautomatic\x18\x06 \x01(\x08\x12\x0f\n\x07\x61llowed\x18\x07 \x01(\x08\x12*\n\x07reasons\x18\x08 \x03(\x0b\x32\x19.crmstatus.v1.BlockReason\"a\n\x06\x45\x66\x66\x65\x63t\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tdimension\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\'\n\x06\x64\x65tail\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8d\x02\n\x0cHistoryEntry\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\x12\x11\n\tdimension\x18\x06 \x01(\t\x12\x12\n\nfrom_state\x18\x07 \x01(\t\x12\x10\n\x08to_state\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x1a\n\x12\x64\x65\x66inition_version\x18\n \x01(\x05\x12.\n\rfacts_changed\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct*\x96\x02\n\x0f\x42lockReasonKind\x12!\n\x1d\x42LOCK_REASON_KIND_UNSPECIFIED\x10\x00\x12!\n\x1d\x42LOCK_REASON_KIND_WRONG_STATE\x10\x01\x12\x1a\n\x16\x42LOCK_REASON_KIND_ROLE\x10\x02\x12\x1c\n\x18\x42LOCK_REASON_KIND_LOCKED\x10\x03\x12\x1b\n\x17\x42LOCK_REASON_KIND_GUARD\x10\x04\x12 \n\x1c\x42LOCK_REASON_KIND_FACT_UNSET\x10\x05\x12\x1f\n\x1b\x42LOCK_REASON_KIND_CHECKLIST\x10\x06\x12#\n\x1f\x42LOCK_REASON_KIND_REQUIRED_FACT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CUSTOMER_SCORESENTRY']._loaded_options = None
   _globals['_CUSTOMER_SCORESENTRY']._serialized_options = b'8\001'
-  _globals['_BLOCKREASONKIND']._serialized_start=1899
-  _globals['_BLOCKREASONKIND']._serialized_end=2177
+  _globals['_BLOCKREASONKIND']._serialized_start=1972
+  _globals['_BLOCKREASONKIND']._serialized_end=2250
   _globals['_LABEL']._serialized_start=108
   _globals['_LABEL']._serialized_end=139
   _globals['_CUSTOMER']._serialized_start=142
-  _globals['_CUSTOMER']._serialized_end=596
-  _globals['_CUSTOMER_SCORESENTRY']._serialized_start=551
-  _globals['_CUSTOMER_SCORESENTRY']._serialized_end=596
-  _globals['_WORKITEM']._serialized_start=599
-  _globals['_WORKITEM']._serialized_end=812
-  _globals['_DIMENSIONSTATE']._serialized_start=815
-  _globals['_DIMENSIONSTATE']._serialized_end=960
-  _globals['_CHECKLISTPROGRESS']._serialized_start=962
-  _globals['_CHECKLISTPROGRESS']._serialized_end=1044
-  _globals['_CHECKLISTITEM']._serialized_start=1047
-  _globals['_CHECKLISTITEM']._serialized_end=1217
-  _globals['_BLOCKREASON']._serialized_start=1219
-  _globals['_BLOCKREASON']._serialized_end=1315
-  _globals['_TRANSITIONOPTION']._serialized_start=1318
-  _globals['_TRANSITIONOPTION']._serialized_end=1525
-  _globals['_EFFECT']._serialized_start=1527
-  _globals['_EFFECT']._serialized_end=1624
-  _globals['_HISTORYENTRY']._serialized_start=1627
-  _globals['_HISTORYENTRY']._serialized_end=1896
+  _globals['_CUSTOMER']._serialized_end=669
+  _globals['_CUSTOMER_SCORESENTRY']._serialized_start=624
+  _globals['_CUSTOMER_SCORESENTRY']._serialized_end=669
+  _globals['_WORKITEM']._serialized_start=672
+  _globals['_WORKITEM']._serialized_end=885
+  _globals['_DIMENSIONSTATE']._serialized_start=888
+  _globals['_DIMENSIONSTATE']._serialized_end=1033
+  _globals['_CHECKLISTPROGRESS']._serialized_start=1035
+  _globals['_CHECKLISTPROGRESS']._serialized_end=1117
+  _globals['_CHECKLISTITEM']._serialized_start=1120
+  _globals['_CHECKLISTITEM']._serialized_end=1290
+  _globals['_BLOCKREASON']._serialized_start=1292
+  _globals['_BLOCKREASON']._serialized_end=1388
+  _globals['_TRANSITIONOPTION']._serialized_start=1391
+  _globals['_TRANSITIONOPTION']._serialized_end=1598
+  _globals['_EFFECT']._serialized_start=1600
+  _globals['_EFFECT']._serialized_end=1697
+  _globals['_HISTORYENTRY']._serialized_start=1700
+  _globals['_HISTORYENTRY']._serialized_end=1969
 # @@protoc_insertion_point(module_scope)

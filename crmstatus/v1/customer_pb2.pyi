@@ -39,7 +39,7 @@ class Label(_message.Message):
     def __init__(self, zh: _Optional[str] = ..., en: _Optional[str] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("customer_id", "definition", "definition_version", "version", "states", "facts", "scores", "checklists", "owner", "queue", "restrictions", "open_work")
+    __slots__ = ("customer_id", "definition", "definition_version", "version", "states", "facts", "scores", "checklists", "owner", "queue", "restrictions", "open_work", "lease_expire_time", "redacted")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,8 @@ class Customer(_message.Message):
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     RESTRICTIONS_FIELD_NUMBER: _ClassVar[int]
     OPEN_WORK_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REDACTED_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     definition: str
     definition_version: int
@@ -71,7 +73,9 @@ class Customer(_message.Message):
     queue: str
     restrictions: _struct_pb2.Struct
     open_work: _containers.RepeatedCompositeFieldContainer[WorkItem]
-    def __init__(self, customer_id: _Optional[str] = ..., definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., version: _Optional[int] = ..., states: _Optional[_Iterable[_Union[DimensionState, _Mapping]]] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., scores: _Optional[_Mapping[str, float]] = ..., checklists: _Optional[_Iterable[_Union[ChecklistProgress, _Mapping]]] = ..., owner: _Optional[str] = ..., queue: _Optional[str] = ..., restrictions: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., open_work: _Optional[_Iterable[_Union[WorkItem, _Mapping]]] = ...) -> None: ...
+    lease_expire_time: _timestamp_pb2.Timestamp
+    redacted: bool
+    def __init__(self, customer_id: _Optional[str] = ..., definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., version: _Optional[int] = ..., states: _Optional[_Iterable[_Union[DimensionState, _Mapping]]] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., scores: _Optional[_Mapping[str, float]] = ..., checklists: _Optional[_Iterable[_Union[ChecklistProgress, _Mapping]]] = ..., owner: _Optional[str] = ..., queue: _Optional[str] = ..., restrictions: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., open_work: _Optional[_Iterable[_Union[WorkItem, _Mapping]]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., redacted: _Optional[bool] = ...) -> None: ...
 
 class WorkItem(_message.Message):
     __slots__ = ("kind", "name", "role", "dimension", "state", "event", "raise_time", "due_time", "severity")

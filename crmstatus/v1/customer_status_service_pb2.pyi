@@ -1,5 +1,8 @@
+import datetime
+
 from crmstatus.v1 import customer_pb2 as _customer_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -9,14 +12,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CommandOptions(_message.Message):
-    __slots__ = ("expected_version", "idempotency_key", "reason")
+    __slots__ = ("expected_version", "idempotency_key", "reason", "fence_token")
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     expected_version: int
     idempotency_key: str
     reason: str
-    def __init__(self, expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    fence_token: int
+    def __init__(self, expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ..., fence_token: _Optional[int] = ...) -> None: ...
 
 class ChangeResult(_message.Message):
     __slots__ = ("customer", "effects", "history", "replayed")
@@ -236,3 +241,91 @@ class StateCount(_message.Message):
     state: str
     count: int
     def __init__(self, definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., dimension: _Optional[str] = ..., state: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ClaimCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "idempotency_key")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    idempotency_key: str
+    def __init__(self, customer_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class ClaimCustomerResponse(_message.Message):
+    __slots__ = ("result", "fence_token", "lease_expire_time")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    fence_token: int
+    lease_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ..., fence_token: _Optional[int] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RenewClaimRequest(_message.Message):
+    __slots__ = ("customer_id", "fence_token")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    fence_token: int
+    def __init__(self, customer_id: _Optional[str] = ..., fence_token: _Optional[int] = ...) -> None: ...
+
+class RenewClaimResponse(_message.Message):
+    __slots__ = ("result", "lease_expire_time")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    lease_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReleaseCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "fence_token")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    fence_token: int
+    def __init__(self, customer_id: _Optional[str] = ..., fence_token: _Optional[int] = ...) -> None: ...
+
+class ReleaseCustomerResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class ReassignCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "owner", "reason", "expected_version")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    owner: str
+    reason: str
+    expected_version: int
+    def __init__(self, customer_id: _Optional[str] = ..., owner: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class ReassignCustomerResponse(_message.Message):
+    __slots__ = ("result", "fence_token")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    fence_token: int
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ..., fence_token: _Optional[int] = ...) -> None: ...
+
+class ListPoolRequest(_message.Message):
+    __slots__ = ("page_size",)
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    def __init__(self, page_size: _Optional[int] = ...) -> None: ...
+
+class ListPoolResponse(_message.Message):
+    __slots__ = ("customers",)
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    customers: _containers.RepeatedCompositeFieldContainer[PoolEntry]
+    def __init__(self, customers: _Optional[_Iterable[_Union[PoolEntry, _Mapping]]] = ...) -> None: ...
+
+class PoolEntry(_message.Message):
+    __slots__ = ("customer_id", "free_time")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    FREE_TIME_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    free_time: _timestamp_pb2.Timestamp
+    def __init__(self, customer_id: _Optional[str] = ..., free_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -90,6 +90,31 @@ class CustomerStatusServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsResponse.FromString,
                 _registered_method=True)
+        self.ClaimCustomer = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/ClaimCustomer',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerResponse.FromString,
+                _registered_method=True)
+        self.RenewClaim = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/RenewClaim',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.RenewClaimRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.RenewClaimResponse.FromString,
+                _registered_method=True)
+        self.ReleaseCustomer = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/ReleaseCustomer',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReleaseCustomerRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReleaseCustomerResponse.FromString,
+                _registered_method=True)
+        self.ReassignCustomer = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/ReassignCustomer',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReassignCustomerRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReassignCustomerResponse.FromString,
+                _registered_method=True)
+        self.ListPool = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/ListPool',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerStatusServiceServicer:
@@ -174,6 +199,42 @@ class CustomerStatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClaimCustomer(self, request, context):
+        """Claims a customer for the caller: a lease with a new fence token, which every later write made on
+        behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewClaim(self, request, context):
+        """Extends the caller's lease; refused (STALE_FENCE_TOKEN) once the claim lapsed or was taken over.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseCustomer(self, request, context):
+        """Gives the customer back to the public pool.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReassignCustomer(self, request, context):
+        """A manager hands the customer to another rep; the reason is kept in the history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPool(self, request, context):
+        """Lists customers free to claim now (the public pool), longest free first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerStatusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -226,6 +287,31 @@ def add_CustomerStatusServiceServicer_to_server(servicer, server):
                     servicer.GetStateCounts,
                     request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsResponse.SerializeToString,
+            ),
+            'ClaimCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimCustomer,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerResponse.SerializeToString,
+            ),
+            'RenewClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewClaim,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.RenewClaimRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.RenewClaimResponse.SerializeToString,
+            ),
+            'ReleaseCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseCustomer,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReleaseCustomerRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReleaseCustomerResponse.SerializeToString,
+            ),
+            'ReassignCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignCustomer,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReassignCustomerRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ReassignCustomerResponse.SerializeToString,
+            ),
+            'ListPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPool,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -504,6 +590,141 @@ class CustomerStatusService:
             '/crmstatus.v1.CustomerStatusService/GetStateCounts',
             crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsRequest.SerializeToString,
             crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/ClaimCustomer',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/RenewClaim',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.RenewClaimRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.RenewClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/ReleaseCustomer',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ReleaseCustomerRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ReleaseCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/ReassignCustomer',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ReassignCustomerRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ReassignCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/ListPool',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,18 @@ class CustomerStatusServiceStub:
     """
     GetStateCounts: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetStateCountsRequest, _customer_status_service_pb2.GetStateCountsResponse]
     """Counts the tenant's customers per definition, dimension and state."""
+    ClaimCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ClaimCustomerRequest, _customer_status_service_pb2.ClaimCustomerResponse]
+    """Claims a customer for the caller: a lease with a new fence token, which every later write made on
+    behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
+    """
+    RenewClaim: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.RenewClaimRequest, _customer_status_service_pb2.RenewClaimResponse]
+    """Extends the caller's lease; refused (STALE_FENCE_TOKEN) once the claim lapsed or was taken over."""
+    ReleaseCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ReleaseCustomerRequest, _customer_status_service_pb2.ReleaseCustomerResponse]
+    """Gives the customer back to the public pool."""
+    ReassignCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ReassignCustomerRequest, _customer_status_service_pb2.ReassignCustomerResponse]
+    """A manager hands the customer to another rep; the reason is kept in the history."""
+    ListPool: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ListPoolRequest, _customer_status_service_pb2.ListPoolResponse]
+    """Lists customers free to claim now (the public pool), longest free first."""
 
 @_typing.type_check_only
 class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
@@ -101,6 +113,18 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     """
     GetStateCounts: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetStateCountsRequest, _customer_status_service_pb2.GetStateCountsResponse]  # type: ignore[assignment]
     """Counts the tenant's customers per definition, dimension and state."""
+    ClaimCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ClaimCustomerRequest, _customer_status_service_pb2.ClaimCustomerResponse]  # type: ignore[assignment]
+    """Claims a customer for the caller: a lease with a new fence token, which every later write made on
+    behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
+    """
+    RenewClaim: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.RenewClaimRequest, _customer_status_service_pb2.RenewClaimResponse]  # type: ignore[assignment]
+    """Extends the caller's lease; refused (STALE_FENCE_TOKEN) once the claim lapsed or was taken over."""
+    ReleaseCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ReleaseCustomerRequest, _customer_status_service_pb2.ReleaseCustomerResponse]  # type: ignore[assignment]
+    """Gives the customer back to the public pool."""
+    ReassignCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ReassignCustomerRequest, _customer_status_service_pb2.ReassignCustomerResponse]  # type: ignore[assignment]
+    """A manager hands the customer to another rep; the reason is kept in the history."""
+    ListPool: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ListPoolRequest, _customer_status_service_pb2.ListPoolResponse]  # type: ignore[assignment]
+    """Lists customers free to claim now (the public pool), longest free first."""
 
 class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
     """Customer status: read it, see which moves are open and why the others are not, and change it.
@@ -195,5 +219,47 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_customer_status_service_pb2.GetStateCountsResponse, _abc.Awaitable[_customer_status_service_pb2.GetStateCountsResponse]]:
         """Counts the tenant's customers per definition, dimension and state."""
+
+    @_abc_1.abstractmethod
+    def ClaimCustomer(
+        self,
+        request: _customer_status_service_pb2.ClaimCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.ClaimCustomerResponse, _abc.Awaitable[_customer_status_service_pb2.ClaimCustomerResponse]]:
+        """Claims a customer for the caller: a lease with a new fence token, which every later write made on
+        behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
+        """
+
+    @_abc_1.abstractmethod
+    def RenewClaim(
+        self,
+        request: _customer_status_service_pb2.RenewClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.RenewClaimResponse, _abc.Awaitable[_customer_status_service_pb2.RenewClaimResponse]]:
+        """Extends the caller's lease; refused (STALE_FENCE_TOKEN) once the claim lapsed or was taken over."""
+
+    @_abc_1.abstractmethod
+    def ReleaseCustomer(
+        self,
+        request: _customer_status_service_pb2.ReleaseCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.ReleaseCustomerResponse, _abc.Awaitable[_customer_status_service_pb2.ReleaseCustomerResponse]]:
+        """Gives the customer back to the public pool."""
+
+    @_abc_1.abstractmethod
+    def ReassignCustomer(
+        self,
+        request: _customer_status_service_pb2.ReassignCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.ReassignCustomerResponse, _abc.Awaitable[_customer_status_service_pb2.ReassignCustomerResponse]]:
+        """A manager hands the customer to another rep; the reason is kept in the history."""
+
+    @_abc_1.abstractmethod
+    def ListPool(
+        self,
+        request: _customer_status_service_pb2.ListPoolRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.ListPoolResponse, _abc.Awaitable[_customer_status_service_pb2.ListPoolResponse]]:
+        """Lists customers free to claim now (the public pool), longest free first."""
 
 def add_CustomerStatusServiceServicer_to_server(servicer: CustomerStatusServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
