@@ -1,0 +1,369 @@
+"""Collision-free claims (撞单 prevention): leases, fencing, locked details, reassignment, the public pool."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+from engine import Actor, ClaimConflict, ClaimRefused, FencedOut, claim, load_definition, reassign, release, view
+from engine.errors import InvalidRequest, PermissionDenied
+from server.catalog import Catalog
+from server.store import Store
+from tests.conftest import TOKENS
+from tests.customers import Customer, actor
+
+LI, WANG, ZHAO = actor("rep-li", "sales"), actor("rep-wang", "sales"), actor("mgr-zhao", "manager")
+
+
+# -- the rules, in the engine --------------------------------------------------------------------------------
+
+
+def test_a_claim_is_a_lease_with_a_new_fence_token_and_puts_the_customer_in_follow_up(definitions, clock):
+    customer = Customer(definitions["b2b"], clock)
+    customer.snapshot = claim(definitions["b2b"], customer.snapshot, LI, clock).snapshot
+    snapshot = customer.snapshot
+    assert (snapshot.owner, snapshot.fence, snapshot.lease_until) == ("rep-li", 1, clock.now() + timedelta(days=7))
+    assert snapshot.state("team") == "跟进中"  # the definition's claim event followed in the same change
+    with pytest.raises(ClaimConflict) as held:
+        claim(definitions["b2b"], snapshot, WANG, clock)
+    assert (held.value.holder, held.value.until) == ("rep-li", clock.now() + timedelta(days=7))
+
+
+def test_a_lapsed_claim_can_be_taken_over_and_the_old_token_is_fenced_out(definitions, clock):
+    b2b = definitions["b2b"]
+    first = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
+    clock.advance(timedelta(days=7, seconds=1))
+    second = claim(b2b, first, WANG, clock).snapshot
+    assert (second.owner, second.fence) == ("rep-wang", 2)
+    from engine import fire, update_facts
+
+    stale = Actor("rep-li", frozenset({"sales"}), fence_token=1)
+    with pytest.raises(FencedOut, match="fence token 1 is stale"):
+        update_facts(b2b, second, {"effective_contacts": 9}, stale, clock)
+    with pytest.raises(FencedOut):
+        fire(b2b, second, "ask_for_help", stale, clock)
+    with pytest.raises(FencedOut):
+        release(b2b, second, stale, clock)
+
+
+def test_an_ex_owner_waits_out_its_cooldown_before_claiming_again(definitions, clock):
+    b2b = definitions["b2b"]
+    held = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
+    free = release(b2b, held, Actor("rep-li", frozenset({"sales"}), fence_token=held.fence), clock).snapshot
+    assert (free.owner, free.state("team")) == (None, "新分配")
+    with pytest.raises(ClaimRefused, match="may claim it again from") as refused:
+        claim(b2b, free, LI, clock)
+    assert refused.value.reason == "COOLDOWN"
+    assert claim(b2b, free, WANG, clock).snapshot.owner == "rep-wang"
+    clock.advance(timedelta(days=30))
+    assert claim(b2b, free, LI, clock).snapshot.owner == "rep-li"
+
+
+def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
+    b2b = definitions["b2b"]
+    held = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
+    with pytest.raises(PermissionDenied):
+        reassign(b2b, held, WANG, "rep-wang", "mine now", clock)
+    with pytest.raises(InvalidRequest, match="needs a reason"):
+        reassign(b2b, held, ZHAO, "rep-wang", " ", clock)
+    outcome = reassign(b2b, held, ZHAO, "rep-wang", "rep-li is on leave", clock)
+    assert (outcome.snapshot.owner, outcome.snapshot.fence) == ("rep-wang", 2)
+    (entry,) = outcome.history
+    assert (entry.trigger, entry.actor, entry.reason) == (
+        "reassign",
+        "mgr-zhao",
+        "rep-li → rep-wang: rep-li is on leave",
+    )
+
+
+def test_others_see_a_locked_customer_redacted(definitions, clock):
+    b2b = definitions["b2b"]
+    customer = Customer(b2b, clock, phone="13800138000", effective_contacts=2)
+    held = claim(b2b, customer.snapshot, LI, clock).snapshot
+    seen = view(b2b, held, WANG)
+    assert seen.redacted and seen.facts == {} and seen.owner == "rep-li"
+    assert seen.state("team") == "跟进中"
+    assert view(b2b, held, LI).facts["phone"] == "13800138000"
+    assert not view(b2b, held, ZHAO).redacted
+
+
+# -- caps, through the store -----------------------------------------------------------------------------------
+
+CAPPED = """
+name: capped
+industry: test
+version: 1
+owner: qa@crm.example
+roles: {sales: {}}
+claims: {protection: P1D, max_held: 2, max_daily: 3}
+dimensions:
+  team:
+    states:
+      open: {initial: true}
+      closed: {}
+    transitions:
+      - {event: close, from: open, to: closed, roles: [sales]}
+      - {event: reopen, from: closed, to: open, roles: [sales]}
+"""
+
+
+@pytest.fixture
+def capped_store(store):
+    definitions = [*store.catalog, load_definition(CAPPED, "capped.yaml")]
+    return Store(store.client, Catalog(definitions), store.settings, store.clock)
+
+
+def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant):
+    store = capped_store
+    for n in range(5):
+        store.create_customer(tenant, f"k-{n}", "capped", LI)
+    first, second = store.claim(tenant, "k-0", LI), store.claim(tenant, "k-1", LI)
+    with pytest.raises(ClaimRefused) as refused:
+        store.claim(tenant, "k-2", LI)
+    assert refused.value.reason == "HELD_CAP"
+    store.release(tenant, "k-0", Actor(LI.id, LI.roles, fence_token=first.snapshot.fence))
+    store.claim(tenant, "k-2", LI)  # holds 2 again, third claim today
+    store.release(tenant, "k-1", Actor(LI.id, LI.roles, fence_token=second.snapshot.fence))
+    with pytest.raises(ClaimRefused) as refused:
+        store.claim(tenant, "k-3", LI)
+    assert refused.value.reason == "DAILY_CAP"
+    assert store.get_customer(tenant, "k-3")[1].owner is None  # a refused claim changes nothing
+    store.clock.advance(timedelta(days=1))  # a new day, and the held leases lapsed
+    store.claim(tenant, "k-3", LI)
+    store.claim(tenant, "k-4", LI)
+
+
+# -- through the gRPC server ------------------------------------------------------------------------------------
+
+
+def md(rep: str, roles: str = "sales", tenant: str = "globex"):
+    return [
+        ("x-crm-tenant", tenant),
+        ("x-crm-actor", rep),
+        ("x-crm-roles", roles),
+        ("authorization", f"Bearer {TOKENS[tenant]}"),
+    ]
+
+
+@pytest.fixture
+def api(served):
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        yield cs_grpc.CustomerStatusServiceStub(channel)
+
+
+def _error(call) -> tuple[grpc.StatusCode, dict[str, str], str]:
+    with pytest.raises(grpc.RpcError) as error:
+        call()
+    info = error_details_pb2.ErrorInfo()
+    rpc_status.from_call(error.value).details[0].Unpack(info)
+    return error.value.code(), dict(info.metadata), info.reason
+
+
+def test_sixty_four_claimers_on_each_of_a_thousand_customers_give_exactly_one_owner(api):
+    batch = uuid.uuid4().hex[:6]
+    ids = [f"race-{batch}-{n}" for n in range(1000)]
+    for customer in ids:
+        api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=md("setup"))
+    winners: dict[str, list[str]] = defaultdict(list)
+    told: Counter = Counter()
+    capped: Counter = Counter()
+    wrong: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(n: int) -> None:
+        rep = f"rep-{n:02d}"
+        order = ids[:]
+        random.Random(n).shuffle(order)
+        for customer in order:
+            try:
+                reply = api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md(rep))
+                with lock:
+                    winners[customer].append(rep)
+                assert reply.fence_token >= 1
+            except grpc.RpcError as error:
+                info = error_details_pb2.ErrorInfo()
+                rpc_status.from_call(error).details[0].Unpack(info)
+                with lock:
+                    if info.reason == "CUSTOMER_CLAIMED":
+                        told[(customer, info.metadata["holder"])] += 1
+                    elif info.reason == "CLAIM_CAP_REACHED":
+                        capped[rep] += 1
+                    else:
+                        wrong.append(f"{customer}: {info.reason}")
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not wrong, wrong[:5]
+    assert sorted(winners) == sorted(ids), "a customer was left without an owner"
+    assert all(len(reps) == 1 for reps in winners.values()), "a customer got two owners"
+    for (customer, holder), _ in told.items():
+        assert holder == winners[customer][0], f"{customer}: loser told {holder}, owner is {winners[customer][0]}"
+    assert sum(told.values()) + sum(capped.values()) == 63 * 1000
+    for customer in ids[:50]:
+        owner = api.GetCustomer(
+            cs.GetCustomerRequest(customer_id=customer), metadata=md("mgr", "manager")
+        ).customer.owner
+        assert owner == winners[customer][0]
+
+
+def test_a_stale_holder_is_fenced_out_of_every_write(api, served):
+    clock = served[0].store.clock
+    customer = f"fence-{uuid.uuid4().hex[:8]}"
+    api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=md("setup"))
+    li = api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-li"))
+    clock.advance(timedelta(days=7, minutes=1))  # rep-li is slow: its lease lapses
+    wang = api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-wang"))
+    assert wang.fence_token == li.fence_token + 1
+    old = cs.CommandOptions(fence_token=li.fence_token)
+    writes = [
+        lambda: api.FireEvent(
+            cs.FireEventRequest(customer_id=customer, event="ask_for_help", options=old), metadata=md("rep-li")
+        ),
+        lambda: api.UpdateFacts(
+            cs.UpdateFactsRequest(customer_id=customer, facts=_facts(effective_contacts=5), options=old),
+            metadata=md("rep-li"),
+        ),
+        lambda: api.RenewClaim(
+            cs.RenewClaimRequest(customer_id=customer, fence_token=li.fence_token), metadata=md("rep-li")
+        ),
+        lambda: api.ReleaseCustomer(
+            cs.ReleaseCustomerRequest(customer_id=customer, fence_token=li.fence_token), metadata=md("rep-li")
+        ),
+    ]
+    for write in writes:
+        code, metadata, reason = _error(write)
+        assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "STALE_FENCE_TOKEN")
+        assert metadata["holder"] == "rep-wang"
+    code, _, reason = _error(
+        lambda: api.UpdateFacts(
+            cs.UpdateFactsRequest(customer_id=customer, facts=_facts(effective_contacts=5)), metadata=md("rep-li")
+        )
+    )  # without a token: the customer is locked to its new owner
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CUSTOMER_LOCKED")
+    current = cs.CommandOptions(fence_token=wang.fence_token)
+    api.UpdateFacts(
+        cs.UpdateFactsRequest(customer_id=customer, facts=_facts(effective_contacts=5), options=current),
+        metadata=md("rep-wang"),
+    )
+
+
+def _facts(**values) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def test_non_owners_get_a_redacted_view_and_cannot_write_managers_reassign_with_a_reason(api):
+    customer = f"lock-{uuid.uuid4().hex[:8]}"
+    api.CreateCustomer(
+        cs.CreateCustomerRequest(customer_id=customer, definition="b2b", facts=_facts(phone="13800138000")),
+        metadata=md("setup"),
+    )
+    api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-li"))
+    seen = api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=md("rep-wang")).customer
+    assert seen.redacted and seen.owner == "rep-li" and not seen.facts.fields
+    assert api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=md("rep-li")).customer.facts["phone"]
+    code, metadata, reason = _error(
+        lambda: api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-wang"))
+    )
+    assert (code, reason, metadata["holder"]) == (grpc.StatusCode.FAILED_PRECONDITION, "CUSTOMER_CLAIMED", "rep-li")
+    assert metadata["until"]
+    code, _, reason = _error(
+        lambda: api.FireEvent(cs.FireEventRequest(customer_id=customer, event="ask_for_help"), metadata=md("rep-wang"))
+    )
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    code, _, _ = _error(
+        lambda: api.ReassignCustomer(
+            cs.ReassignCustomerRequest(customer_id=customer, owner="rep-wang"), metadata=md("mgr-zhao", "manager")
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    moved = api.ReassignCustomer(
+        cs.ReassignCustomerRequest(customer_id=customer, owner="rep-wang", reason="rep-li is on leave"),
+        metadata=md("mgr-zhao", "manager"),
+    )
+    assert moved.result.customer.owner == "rep-wang"
+    latest = api.GetHistory(cs.GetHistoryRequest(customer_id=customer, page_size=1), metadata=md("rep-wang")).entries[0]
+    assert (latest.trigger, latest.actor, latest.reason) == (
+        "reassign",
+        "mgr-zhao",
+        "rep-li → rep-wang: rep-li is on leave",
+    )
+
+
+def test_the_pool_rule_reminds_then_returns_an_idle_customer_and_watchers_see_it(api, served):
+    server = served[0]
+    clock = server.store.clock
+    customer = f"pool-{uuid.uuid4().hex[:8]}"
+    api.CreateCustomer(
+        cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=md("setup", tenant="acme")
+    )
+    free = {
+        c.customer_id
+        for c in api.ListPool(cs.ListPoolRequest(page_size=1000), metadata=md("rep-li", tenant="acme")).customers
+    }
+    assert customer in free
+    claimed = api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-li", tenant="acme"))
+    token = cs.CommandOptions(fence_token=claimed.fence_token)
+    api.UpdateFacts(
+        cs.UpdateFactsRequest(
+            customer_id=customer, facts=_facts(last_contact_at=clock.now().isoformat()), options=token
+        ),
+        metadata=md("rep-li", tenant="acme"),
+    )
+    api.RenewClaim(
+        cs.RenewClaimRequest(customer_id=customer, fence_token=claimed.fence_token),
+        metadata=md("rep-li", tenant="acme"),
+    )
+    free = {
+        c.customer_id
+        for c in api.ListPool(cs.ListPoolRequest(page_size=1000), metadata=md("rep-li", tenant="acme")).customers
+    }
+    assert customer not in free
+
+    watch = api.WatchEvents(cs.WatchEventsRequest(), metadata=md("rep-li", tenant="acme"))
+    position = dict(watch.initial_metadata())["x-crm-watch-position"]
+    watch.cancel()
+    clock.advance(timedelta(days=12, minutes=1))  # the advance reminder
+    server.worker.sweep(["acme"])
+    seen = api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=md("rep-li", tenant="acme")).customer
+    assert next(s.state for s in seen.states if s.dimension == "team") == "即将回收"
+    assert [(w.kind, w.name, w.role) for w in seen.open_work] == [("alert", "recycle_soon", "sales")]
+    clock.advance(timedelta(days=2))  # 14 days without follow-up: back to the pool
+    server.worker.sweep(["acme"])
+    seen = api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=md("rep-li", tenant="acme")).customer
+    assert (seen.owner, next(s.state for s in seen.states if s.dimension == "team")) == ("", "新分配")
+    free = {
+        c.customer_id
+        for c in api.ListPool(cs.ListPoolRequest(page_size=1000), metadata=md("rep-li", tenant="acme")).customers
+    }
+    assert customer in free
+    code, _, reason = _error(
+        lambda: api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-li", tenant="acme"))
+    )
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CLAIM_COOLDOWN")  # the ex-owner waits
+
+    resumed = api.WatchEvents(cs.WatchEventsRequest(after_event_id=position), metadata=md("rep-li", tenant="acme"))
+    triggers = []
+    for event in resumed:
+        if event.customer_id == customer:
+            triggers += [(h.trigger, h.event) for h in event.history]
+            if ("timer", "recycle_to_pool") in triggers:
+                break
+    resumed.cancel()
+    assert ("timer", "recycle_warning") in triggers
