@@ -89,6 +89,7 @@ def main() -> None:
             for name, calls in (("health Check (empty handler)", empty_calls), ("FireEvent (b2b)", fire_calls),
                                 ("health Check (empty handler) again", empty_calls)):  # fmt: skip
                 results[name] = measure(calls)
+            claim_results = claims(stub)
         floor = statistics.mean([results[n][0] for n in results if n.startswith("health")])
         print(f"{CLIENTS} client threads, {SECONDS:.0f} s each, server in its own process on an embedded Redis")
         print(f"{'rpc':<36} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'× empty':>8}")
@@ -96,9 +97,50 @@ def main() -> None:
             quantiles = statistics.quantiles(latencies, n=100)
             print(f"{name:<36} {rate:>9,.0f} {quantiles[49]:>8.2f} {quantiles[98]:>8.2f} {rate / floor:>8.2f}")
         print("goal: FireEvent at >= 0.70 × the empty-handler throughput")
+        print(f"\n{CLAIMERS} claimers, {SECONDS:.0f} s each")
+        for name, (rate, latencies) in claim_results.items():
+            quantiles = statistics.quantiles(latencies, n=100)
+            print(f"{name:<36} {rate:>9,.0f} {quantiles[49]:>8.2f} {quantiles[98]:>8.2f}")
     finally:
         server.terminate()
         server.wait(30)
+
+
+CLAIMERS = 32
+
+
+def claims(stub: cs_grpc.CustomerStatusServiceStub) -> dict[str, tuple[float, list[float]]]:
+    """ClaimCustomer at 32 clients: winning claims on free customers, and claims of customers already held."""
+    free = [f"pool-{n}" for n in range(6000)]
+    for customer in free:
+        stub.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=METADATA)
+    queue = iter(free)
+    lock = threading.Lock()
+
+    def winner(n: int) -> Callable[[], object]:
+        def claim() -> object:
+            with lock:
+                customer = next(queue)
+            rep = [("x-crm-tenant", "bench"), ("x-crm-actor", f"rep-{customer}"), ("x-crm-roles", "sales")]
+            return stub.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=rep)
+
+        return claim
+
+    def loser(n: int) -> Callable[[], object]:
+        rep = [("x-crm-tenant", "bench"), ("x-crm-actor", f"late-{n}"), ("x-crm-roles", "sales")]
+
+        def claim() -> object:
+            try:
+                return stub.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=f"pool-{n}"), metadata=rep)
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
+                return error
+
+        return claim
+
+    won = measure([winner(n) for n in range(CLAIMERS)])
+    lost = measure([loser(n) for n in range(CLAIMERS)])
+    return {"ClaimCustomer (wins)": won, "ClaimCustomer (already held)": lost}
 
 
 def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str) -> Callable[[], object]:

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -32,6 +32,7 @@ from engine.errors import (
     StoreUnavailable,
     VersionConflict,
 )
+from engine.facts import parse_duration
 from engine.identity import identity_keys
 from engine.snapshot import Actor, EffectRecord, HistoryEntry, Outcome, Snapshot
 
@@ -89,6 +90,7 @@ class Store:
         self._release_identity = client.register_script(_script("release_identity"))
         self._claim_timers = client.register_script(_script("claim_timers"))
         self._reserve = client.register_script(_script("reserve_claim"))
+        self._tailored: dict[tuple[str, str, str], Definition] = {}
         self._unreserve = client.register_script(_script("unreserve_claim"))
         self._settle_timer = client.register_script(_script("settle_timer"))
 
@@ -113,7 +115,7 @@ class Store:
         key (normalised phone, email, company registration number) is already taken in the tenant."""
         keys = self.keys(tenant)
         check_customer_id(customer_id)
-        definition = self.catalog.get(definition_name, definition_version)
+        definition = self._for_tenant(tenant, self.catalog.get(definition_name, definition_version))
         normalised = identity_keys(identities or {})
         request = {"op": "create", "definition": definition.key, "facts": facts, "identities": normalised}
         idem, digest, ttl = self._idempotency(keys, customer_id, idempotency_key, request)
@@ -316,7 +318,8 @@ class Store:
             document, _ = self._read(keys=[keys.customer(customer_id), keys.customer(customer_id)])
         if document is None:
             raise CustomerNotFound(tenant, customer_id)
-        return self._decode(customer_id, document)
+        definition, snapshot = self._decode(customer_id, document)
+        return self._for_tenant(tenant, definition), snapshot
 
     def history(
         self,
@@ -386,6 +389,7 @@ class Store:
             if document is None:
                 raise CustomerNotFound(tenant, customer_id)
             definition, snapshot = self._decode(customer_id, document)
+            definition = self._for_tenant(tenant, definition)
             if record:
                 return self._replay(definition, customer_id, record, digest, idempotency_key or "")
             if expected_version is not None and expected_version != snapshot.version:
@@ -463,6 +467,18 @@ class Store:
         if status == "replay":
             return self._replay(definition, customer_id, f"{digest}\n{reply[1]}", digest, "")
         return CommandResult(after, outcome.effects, outcome.history)
+
+    def _for_tenant(self, tenant: str, definition: Definition) -> Definition:
+        """The definition with the tenant's own claim lease, when it has one (built once per tenant)."""
+        protection = self.settings.claim_protection.get(tenant)
+        if protection is None or definition.claims is None:
+            return definition
+        key = (tenant, definition.key, definition.digest)
+        tailored = self._tailored.get(key)
+        if tailored is None:
+            claims = replace(definition.claims, protection=parse_duration(protection))
+            tailored = self._tailored[key] = replace(definition, claims=claims)
+        return tailored
 
     def _decode(self, customer_id: str, stored: str) -> tuple[Definition, Snapshot]:
         definition = self.catalog.get(*stored_definition(stored))

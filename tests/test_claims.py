@@ -144,6 +144,23 @@ def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant):
     store.claim(tenant, "k-4", LI)
 
 
+def test_a_tenant_may_set_its_own_claim_lease(store, tenant):
+    from dataclasses import replace as with_settings
+
+    from server.settings import Settings
+
+    assert Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=P2D"}).claim_protection == {tenant: "P2D"}
+    with pytest.raises(ValueError, match="not a duration"):
+        Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=2 days"})
+    tailored = Store(
+        store.client, store.catalog, with_settings(store.settings, claim_protection={tenant: "P2D"}), store.clock
+    )
+    tailored.create_customer(tenant, "c-1", "b2b", LI)
+    assert tailored.claim(tenant, "c-1", LI).snapshot.lease_until == store.clock.now() + timedelta(days=2)
+    store.create_customer(tenant + "x", "c-1", "b2b", LI)  # other tenants keep the definition's 7 days
+    assert tailored.claim(tenant + "x", "c-1", LI).snapshot.lease_until == store.clock.now() + timedelta(days=7)
+
+
 # -- through the gRPC server ------------------------------------------------------------------------------------
 
 
