@@ -407,6 +407,7 @@ class _Run:
             (transition.auto and not transition.roles)
             or (transition.roles and not transition.roles & actor.roles)
             or (self._lock() and not self._may_see_locked(actor))
+            or self._claimed_by_other(actor)
         ):
             return False
         names = self.names

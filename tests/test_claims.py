@@ -87,6 +87,22 @@ def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
     )
 
 
+def test_a_claim_keeps_other_reps_out_even_where_the_state_is_not_locked(definitions, clock):
+    b2b = definitions["b2b"]
+    customer = Customer(b2b, clock)
+    customer.snapshot = claim(b2b, customer.snapshot, LI, clock).snapshot
+    customer.fire("ask_for_help", LI)  # 跟进中 → 需要协作: not a locked state, still rep-li's customer
+    blocked = customer.options(WANG)["back_to_follow_up"]
+    assert [r.message for r in blocked.reasons] == [
+        f"claimed by rep-li until {customer.snapshot.lease_until.isoformat()}"
+    ]
+    with pytest.raises(Exception, match="not allowed"):
+        customer.fire("back_to_follow_up", WANG)
+    with pytest.raises(ClaimConflict):
+        customer.update(WANG, effective_contacts=3)
+    customer.fire("back_to_follow_up", ZHAO)  # managers may
+
+
 def test_others_see_a_locked_customer_redacted(definitions, clock):
     b2b = definitions["b2b"]
     customer = Customer(b2b, clock, phone="13800138000", effective_contacts=2)

@@ -8,9 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import (
+    ClaimConflict,
+    ClaimRefused,
     CustomerLocked,
     ManualClock,
     TransitionNotAllowed,
+    claim,
     fire,
     fire_timer,
     list_transitions,
@@ -58,21 +61,31 @@ commands = st.one_of(
     st.tuples(st.just("fire"), st.sampled_from(B2B.events), st.sampled_from(ACTORS)),
     st.tuples(st.just("facts"), st.sampled_from(sorted(FACT_VALUES)).flatmap(
         lambda name: FACT_VALUES[name].map(lambda value: {name: value})), st.sampled_from(ACTORS)),
-    st.tuples(st.just("wait"), st.integers(1, 120), st.just(None)),
+    st.tuples(st.just("wait"), st.sampled_from([1, 6, 24, 72, 24 * 10, 24 * 95]), st.just(None)),  # hours
+    st.tuples(st.just("claim"), st.just(None), st.sampled_from(ACTORS)),
 )  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.booleans(), st.lists(commands, min_size=1, max_size=40))
-def test_random_commands_keep_every_invariant(rep_a_follows_up_first, script):
-    if rep_a_follows_up_first:  # half the runs start locked to rep-a, so the lock rules get exercised
-        script = [("fire", "start_follow_up", ACTORS[0]), *script]
+# Most runs start with rep-a holding the customer, locked (跟进中) or not (需要协作), so that the lock and
+# claim rules meet the other reps' commands often.
+OPENINGS = [
+    [],
+    [("fire", "start_follow_up", ACTORS[0])],
+    [("claim", None, ACTORS[0])],
+    [("claim", None, ACTORS[0]), ("fire", "ask_for_help", ACTORS[0])],
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(OPENINGS), st.lists(commands, min_size=1, max_size=40))
+def test_random_commands_keep_every_invariant(opening, script):
+    script = [*opening, *script]
     clock = ManualClock(START)
     snapshot = new_customer(B2B, "c-1", clock).snapshot
     for kind, argument, who in script:
         before = snapshot
         if kind == "wait":
-            clock.advance(timedelta(days=argument))
+            clock.advance(timedelta(hours=argument))
             for timer in [t for t in timers(B2B, snapshot) if t.due <= clock.now()]:
                 try:
                     snapshot = fire_timer(B2B, snapshot, timer, clock).snapshot
@@ -80,7 +93,16 @@ def test_random_commands_keep_every_invariant(rep_a_follows_up_first, script):
                     continue  # a guard on the timer's transition said no; the timer is spent
                 break  # the state changed: timers are recomputed at the next step
             continue
+        if kind == "claim":
+            try:
+                snapshot = claim(B2B, before, who, clock).snapshot
+            except (ClaimConflict, ClaimRefused):
+                assert before.claim_active(clock.now()) or before.former.get(who.id), "a free customer was refused"
+                continue
+            assert not (before.claim_active(clock.now()) and before.owner != who.id), "two owners at once"
+            continue
         locked_out = lock_holder(B2B, before) is not None and not may_see_locked(B2B, before, who)
+        held = before.claim_active(clock.now()) and before.owner != who.id and not may_see_locked(B2B, before, who)
         try:
             if kind == "fire":
                 listed = {o.event: o for o in list_transitions(B2B, before, who, clock)}[argument]
@@ -88,11 +110,12 @@ def test_random_commands_keep_every_invariant(rep_a_follows_up_first, script):
                 assert listed.allowed, f"fired although listed as blocked: {listed.reasons}"
             else:
                 outcome = update_facts(B2B, before, argument, who, clock)
-        except (TransitionNotAllowed, CustomerLocked) as refused:
+        except (TransitionNotAllowed, CustomerLocked, ClaimConflict) as refused:
             if kind == "fire":
                 assert not listed.allowed, f"listed as allowed but refused: {refused}"
             continue
         assert not locked_out, "a rep changed a customer locked by someone else"
+        assert not held, "a rep changed a customer someone else holds"
         snapshot = outcome.snapshot
         if outcome.history:
             assert snapshot.version == before.version + 1
