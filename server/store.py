@@ -542,12 +542,12 @@ class Store:
 
         Not atomic with the write (another slot); a missed update heals itself, as lapsed leases stop counting.
         """
-        previous = before.owner if before else None
-        if previous is not None and previous != after.owner:
-            self.client.zrem(keys.held(previous), after.customer_id)
-        if after.owner is not None and after.owner == previous and after.lease_until != before.lease_until:  # type: ignore[union-attr]
-            lease = ms(after.lease_until) if after.lease_until else ms(self.clock.now())
-            self.client.zadd(keys.held(after.owner), {after.customer_id: lease}, xx=True)
+        if before is None or before.owner is None:
+            return
+        if before.owner != after.owner:
+            self.client.zrem(keys.held(before.owner), after.customer_id)
+        elif after.lease_until != before.lease_until and after.lease_until is not None:
+            self.client.zadd(keys.held(before.owner), {after.customer_id: ms(after.lease_until)}, xx=True)
 
     # -- identities -------------------------------------------------------------------------------------
 
