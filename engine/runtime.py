@@ -190,16 +190,18 @@ def claim(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock
     """
     policy = _policy(definition)
     run = _Run(definition, snapshot, clock.now())
-    if run.owner == actor.id and snapshot.claim_active(run.now):
+    if snapshot.claim_active(run.now) and run.owner is not None:
+        if run.owner != actor.id:
+            raise ClaimConflict(run.owner, run.lease_until)
         run.lease_until = run.now + policy.protection
         run.record(actor, "claim", reason="renewed")
         return run.outcome()
-    if snapshot.claim_active(run.now) and run.owner is not None:
-        raise ClaimConflict(run.owner, run.lease_until)
     cooldown = run.former.get(actor.id)
     if cooldown is not None:
         raise ClaimRefused("COOLDOWN", f"{actor.id} lost this customer recently and may claim it again from "
                            f"{cooldown.isoformat()}", cooldown)  # fmt: skip
+    if run.owner == actor.id:  # its own lapsed claim: a fresh one, with a fresh token
+        run.owner = None
     run.set_owner(actor.id)
     run.record(actor, "claim", reason=f"fence token {run.fence}")
     run.follow_up_event(policy.claim_event, actor)

@@ -516,8 +516,8 @@ class Store:
         """
         policy = definition.claims
         owner = after.owner
-        if policy is None or owner is None or (before is not None and before.owner == owner):
-            return None
+        if policy is None or owner is None or (before is not None and before.fence == after.fence):
+            return None  # no new claim: the same owner, or a renewal
         now = self.clock.now()
         day = now.astimezone(definition.timezone).date().isoformat()
         held, daily = keys.held(owner), keys.daily_claims(owner, day)

@@ -57,6 +57,17 @@ def test_a_lapsed_claim_can_be_taken_over_and_the_old_token_is_fenced_out(defini
         release(b2b, second, stale, clock)
 
 
+def test_claiming_again_after_ones_own_lease_lapsed_is_a_fresh_claim(definitions, clock):
+    b2b = definitions["b2b"]
+    first = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
+    assert claim(b2b, first, LI, clock).snapshot.fence == 1  # while it holds: a renewal, same token
+    clock.advance(timedelta(days=8))
+    again = claim(b2b, first, LI, clock).snapshot
+    assert (again.fence, again.lease_until) == (2, clock.now() + timedelta(days=7))
+    with pytest.raises(FencedOut):
+        release(b2b, again, Actor("rep-li", frozenset({"sales"}), fence_token=1), clock)
+
+
 def test_an_ex_owner_waits_out_its_cooldown_before_claiming_again(definitions, clock):
     b2b = definitions["b2b"]
     held = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
