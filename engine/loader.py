@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Any
@@ -358,6 +359,12 @@ class _Builder:
         raw: Mapping[str, Any],
         transitions: tuple[Transition, ...],
     ) -> Timer:
+        kinds = [key for key in ("event", "task", "alert") if key in raw]
+        if len(kinds) != 1:
+            self.error(path, "a timer fires an `event`, or raises a `task` or an `alert` as a reminder: exactly one")
+            return Timer("", index)
+        if kinds[0] != "event":  # a reminder: raised once per state entry, moves nothing
+            return replace(self._moment(path, raw, index), effect=self._effect(path, {kinds[0]: raw[kinds[0]]}))
         event = raw["event"]
         takes = [t for t in transitions if t.event == event]
         if not takes:
@@ -365,17 +372,27 @@ class _Builder:
             self.error((*path, "event"), f"unknown event {event!r} in dimension {dimension!r}{hint}")
         elif not any(state in t.sources for t in takes):
             self.error((*path, "event"), f"no transition takes event {event!r} from state {state!r}")
+        timer = replace(self._moment(path, raw, index), event=event)
+        if timer.fact is not None and any(t.target == state for t in takes if state in t.sources):
+            self.error(
+                (*path, "event"),
+                f"event {event!r} leads back to {state!r}: a timer tied to a date would fire again at once",
+            )
+        return timer
+
+    def _moment(self, path: Path, raw: Mapping[str, Any], index: int) -> Timer:
+        """When a timer is due: `after` a duration in the state, or `before`/`after` a date fact by `offset`."""
         if ("after" in raw) == ("before" in raw):
             self.error(path, "a timer needs exactly one of `after` or `before`")
-            return Timer(event, index)
+            return Timer("", index)
         anchor = raw.get("after", raw.get("before"))
         offset = parse_duration(raw["offset"]) if "offset" in raw else None
         if "after" in raw and offset is None and _DURATION_LIKE.match(anchor):
             try:
-                return Timer(event, index, delay=parse_duration(anchor))
+                return Timer("", index, delay=parse_duration(anchor))
             except ValueError as error:
                 self.error((*path, "after"), str(error))
-                return Timer(event, index)
+                return Timer("", index)
         key = "after" if "after" in raw else "before"
         fact = self.facts.get(anchor)
         if fact is None:
@@ -383,13 +400,8 @@ class _Builder:
             self.error((*path, key), f"unknown fact {anchor!r}{hint}; a timer counts from a date or timestamp fact")
         elif not fact.type.is_moment:
             self.error((*path, key), f"fact {anchor!r} is {fact.type}: a timer needs a date or timestamp fact")
-        if any(t.target == state for t in takes if state in t.sources):
-            self.error(
-                (*path, "event"),
-                f"event {event!r} leads back to {state!r}: a timer tied to a date would fire again at once",
-            )
         signed = offset or parse_duration("P0D")
-        return Timer(event, index, fact=anchor, offset=-signed if key == "before" else signed)
+        return Timer("", index, fact=anchor, offset=-signed if key == "before" else signed)
 
     def _flow_checks(
         self, base: Path, initial: str, states: Mapping[str, State], transitions: tuple[Transition, ...]

@@ -57,13 +57,15 @@ class Checklist:
 
 @dataclass(frozen=True)
 class Timer:
-    """Fires `event` as the system: `delay` after entering the state, or `offset` before/after a date fact."""
+    """Fires `event` as the system (or, as a reminder, raises `effect` once): `delay` after entering the
+    state, or `offset` before/after a date fact."""
 
-    event: str
+    event: str  # "" for a reminder
     index: int  # position in the state's list, part of the timer's identity
     delay: timedelta | None = None
     fact: str | None = None
     offset: timedelta = timedelta(0)  # signed: negative means before the fact
+    effect: Effect | None = None  # a reminder's task or alert
 
 
 class EffectKind(StrEnum):

@@ -284,7 +284,9 @@ def timers(definition: Definition, snapshot: Snapshot) -> list[DueTimer]:
                 if value is None:
                     continue
                 due = to_cel(fact.type, value, definition.timezone) + timer.offset
-            found.append(DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due))
+            due_timer = DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due)
+            if due_timer.key not in snapshot.fired:
+                found.append(due_timer)
     return sorted(found, key=lambda t: (t.due, t.key))
 
 
@@ -298,7 +300,13 @@ def fire_timer(definition: Definition, snapshot: Snapshot, timer: DueTimer, cloc
         raise StaleTimer(f"timer {timer.key} ({timer.event}) is not due before {timer.due.isoformat()}")
     run = _Run(definition, snapshot, now)
     run.recompute_scores()  # time has passed: scores that read the clock (RFM recency) move on
-    run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
+    reminder = definition.dimensions[timer.dimension].states[timer.state].timers[timer.index].effect
+    if reminder is None:
+        run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
+    else:  # a reminder raises its task or alert once per state entry, and moves nothing
+        run.fired.add(timer.key)
+        run._apply(reminder, timer.dimension, "", timer.state, SYSTEM)
+        run.record(SYSTEM, "timer", dimension=timer.dimension, reason=f"reminder {reminder.name}")
     run.settle()
     return run.outcome()
 
@@ -379,6 +387,7 @@ class _Run:
         self.lease_until = snapshot.lease_until
         self.fence = snapshot.fence
         self.former = {rep: until for rep, until in snapshot.former.items() if until > now}
+        self.fired = set(snapshot.fired)
         self.effects: list[EffectRecord] = []
         self.history: list[HistoryEntry] = []
         self.steps: list[tuple[Transition, str]] = []
@@ -643,13 +652,15 @@ class _Run:
         self.states[dimension] = StateEntry(cursor.state, self.now, self.version)
         if self.work:  # tasks and alerts close when their dimension leaves the state that raised them
             self.work = [w for w in self.work if w.dimension != dimension or w.state == cursor.state]
+        if self.fired:  # reminders belong to the state entry that just ended
+            self.fired = {key for key in self.fired if not key.startswith(f"{dimension}:")}
         self.names.forget("states")
         self.changed.update(("states", f"dimension:{dimension}"))
         self.record(actor, trigger, event=transition.event, dimension=dimension, before=before,
                     after=cursor.state, reason=reason)  # fmt: skip
         emitted = [effect.name for effect in transition.effects if effect.kind is EffectKind.EMIT]
         for effect in transition.effects:
-            self._apply(effect, transition, actor)
+            self._apply(effect, dimension, transition.event, transition.target, actor)
         for event in emitted:  # it moves the dimension it applies to, if it can; otherwise it is ignored
             follower = next(
                 (t for t in self.definition.event_transitions.get(event, ()) if self.passes(t, SYSTEM)), None
@@ -657,7 +668,8 @@ class _Run:
             if follower is not None:
                 self.take(follower, SYSTEM, "emit", f"emitted by {transition.event}")
 
-    def _apply(self, effect: Effect, transition: Transition, actor: Actor) -> None:
+    def _apply(self, effect: Effect, dimension: str, event: str, state: str, actor: Actor) -> None:
+        """Carry out one effect of `event`, which left `dimension` in `state`."""
         detail: dict[str, Any] = {}
         if effect.kind is EffectKind.ASSIGN:
             if effect.name:
@@ -683,10 +695,10 @@ class _Run:
                 detail["due"] = due.isoformat()
             if effect.severity:
                 detail["severity"] = effect.severity
-            item = WorkItem(effect.kind.value, effect.name, effect.role, transition.dimension, transition.target,
-                            transition.event, self.now, due, effect.severity)  # fmt: skip
+            item = WorkItem(effect.kind.value, effect.name, effect.role, dimension, state, event, self.now, due,
+                            effect.severity)  # fmt: skip
             self.work = [w for w in self.work if (w.kind, w.name) != (item.kind, item.name)] + [item]
-        self.effects.append(EffectRecord(effect.kind.value, transition.dimension, transition.event, detail))
+        self.effects.append(EffectRecord(effect.kind.value, dimension, event, detail))
 
     def settle(self) -> None:
         """Fire automatic transitions until none applies (a fixed point), bounded by MAX_STEPS.
@@ -756,6 +768,7 @@ class _Run:
             self.lease_until,
             self.fence,
             self.former,
+            frozenset(self.fired),
         )
         return Outcome(snapshot, tuple(self.effects), tuple(self.history))
 

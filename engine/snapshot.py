@@ -72,6 +72,7 @@ class Snapshot:
     lease_until: datetime | None = None  # when the owner's claim lapses (None: owned without a lease)
     fence: int = 0  # the token of the latest claim; every new owner gets the next one
     former: Mapping[str, datetime] = field(default_factory=dict)  # ex-owner → may claim again from
+    fired: frozenset[str] = frozenset()  # reminder timers already raised in the current state entries
     redacted: bool = False  # a view for someone who may not see a locked customer's details
 
     def claim_active(self, now: datetime) -> bool:

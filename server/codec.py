@@ -59,6 +59,8 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
         document["fc"] = snapshot.fence
     if snapshot.former:
         document["fo"] = {rep: ms(until) for rep, until in snapshot.former.items()}
+    if snapshot.fired:
+        document["ft"] = sorted(snapshot.fired)
     if snapshot.work:
         document["w"] = [
             [w.kind, w.name, w.role, w.dimension, w.state, w.event, ms(w.raised), ms(w.due) if w.due else None,
@@ -114,6 +116,7 @@ def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Sn
         lease_until=moment(document["lu"]) if "lu" in document else None,
         fence=document.get("fc", 0),
         former={rep: moment(until) for rep, until in document.get("fo", {}).items()},
+        fired=frozenset(document.get("ft", ())),
     )
 
 

@@ -109,6 +109,22 @@ def test_comprehension_variables_are_not_taken_for_facts():
     assert load_definition(text, "inline.yaml").name == "broken"
 
 
+def test_a_timer_either_fires_an_event_or_raises_a_reminder():
+    text = (
+        (BROKEN / "timer_on_wrong_fact.yaml")
+        .read_text()
+        .replace(
+            "- {before: contract_end, offset: P90D, event: remind}",
+            "- {after: P30D, event: remind, alert: {name: soon, role: sales}}",
+        )
+    )
+    with pytest.raises(InvalidDefinition, match="a timer fires an `event`, or raises a `task` or an `alert`"):
+        load_definition(text, "inline.yaml")
+    text = text.replace("event: remind, alert: {name: soon, role: sales}", "alert: {name: soon, role: salse}")
+    with pytest.raises(InvalidDefinition, match="unknown role 'salse'"):
+        load_definition(text, "inline.yaml")
+
+
 def test_an_editor_schema_reference_is_accepted():
     text = "$schema: ./schema/definition.schema.json\n" + (CONFIGS / "fitness.yaml").read_text("utf-8")
     assert load_definition(text, "fitness.yaml").name == "fitness"

@@ -173,13 +173,15 @@ def test_timers_are_scheduled_moved_and_cancelled_with_the_state(store, tenant, 
     timers_key = keys.timers(keys.part("c-1"))
     store.create_customer(tenant, "c-1", "b2b", REP, facts={"last_response_at": clock.now().isoformat()})
     due = dict(store.client.zrange(timers_key, 0, -1, withscores=True))
-    assert due["c-1|lifecycle:1:0"] == ms(clock.now() + timedelta(days=90))
+    assert due["c-1|lifecycle:1:0"] == ms(clock.now() + timedelta(days=83))  # the advance reminder
+    assert due["c-1|lifecycle:1:1"] == ms(clock.now() + timedelta(days=90))
     assert due["c-1|follow_up:1:0"] == ms(clock.now() + timedelta(days=14))
     later = clock.now() + timedelta(days=3)
     store.update_facts(tenant, "c-1", {"last_response_at": later.isoformat()}, REP)
     assert store.client.zscore(timers_key, "c-1|follow_up:1:0") == ms(later + timedelta(days=14))
     store.update_facts(tenant, "c-1", {"effective_contacts": 4}, REP)  # leaves 潜在: its timer goes
     assert store.client.zscore(timers_key, "c-1|lifecycle:1:0") is None
+    assert store.client.zscore(timers_key, "c-1|lifecycle:1:1") is None
 
 
 def test_every_change_is_published_on_the_tenant_event_stream(store, tenant):

@@ -162,6 +162,19 @@ def test_fitness_course_about_to_expire_fourteen_days_before_its_end(desk):
     assert desk.state("membership") == "课程即将到期"
 
 
+def test_a_week_before_the_move_to_telemarketing_the_owner_is_reminded_once(desk):
+    desk.create()
+    desk.pass_time(days=83, minutes=1)
+    reminded = desk.customer()
+    assert [(w.kind, w.name) for w in reminded.open_work] == [("alert", "telemarketing_soon")]
+    assert (reminded.queue, desk.state("lifecycle")) == ("", "潜在")  # a reminder moves nothing
+    version = reminded.version
+    desk.pass_time(days=1)
+    assert desk.customer().version == version  # and is raised once per stay in 潜在
+    desk.pass_time(days=6)
+    assert desk.customer().queue == "telemarketing"
+
+
 def test_two_weeks_without_a_response_escalate_the_opportunity(desk):
     desk.create(effective_contacts=4, last_response_at=desk.clock.now())
     desk.pass_time(days=14, minutes=1)
@@ -244,7 +257,7 @@ def _customers_with_due_timers(store, tenant, count: int) -> list[str]:
     ids = [f"w-{n}" for n in range(count)]
     for customer in ids:
         store.create_customer(tenant, customer, "b2b", REP)
-    store.clock.advance(timedelta(days=91))  # every recycle (90 days) and weekly review timer is due
+    store.clock.advance(timedelta(days=91))  # every recycle (90 days), its reminder and weekly review are due
     return ids
 
 
@@ -272,7 +285,7 @@ def test_two_workers_on_one_redis_fire_each_due_timer_exactly_once(store, tenant
         thread.join()
     assert all(counts), f"one worker did all the work: {counts}"
     assert set(_recycles(store, tenant, ids).values()) == {1}
-    assert sum(counts) == 2 * len(ids)  # the recycle and the weekly review of each customer
+    assert sum(counts) == 3 * len(ids)  # each customer's recycle, its advance reminder and the weekly review
     assert TimerWorker(other).sweep([tenant]) == 0
 
 
@@ -298,5 +311,5 @@ def test_a_worker_that_dies_mid_batch_loses_nothing(store, tenant, redis_url):
     store.clock.advance(timedelta(seconds=61))
     leased = survivor.sweep([tenant])  # its claims come back when their lease ends: nothing is lost
     assert leased > 0
-    assert 5 + unclaimed + leased == 2 * len(ids)
+    assert 5 + unclaimed + leased == 3 * len(ids)
     assert set(_recycles(store, tenant, ids).values()) == {1}
