@@ -37,8 +37,8 @@ def caller(metadata: Sequence[tuple[str, Any]]) -> Caller:
     if not actor_id:
         raise Unauthenticated(f"metadata {ACTOR} names no actor")
     roles = frozenset(role.strip() for role in values.get(ROLES, "").split(",") if role.strip())
-    if "system" in roles:
-        raise PermissionDenied("the system role belongs to the engine's own timers and rules")
+    if "system" in roles or actor_id == "system":
+        raise PermissionDenied("the system actor and role belong to the engine's own timers and rules")
     return Caller(tenant, Actor(actor_id, roles))
 
 

@@ -246,6 +246,14 @@ def test_unauthenticated_without_a_valid_token(customers, cid):
         assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
 
 
+def test_no_caller_may_act_as_the_system(customers, cid):
+    for metadata in (who(actor="system"), who(roles="sales,system")):
+        code, reason, _ = failure(
+            lambda m=metadata: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=m)
+        )
+        assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+
+
 def test_a_token_for_one_tenant_cannot_touch_another(customers, cid):
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
     intruder = who(tenant="globex", token=TOKENS["acme"])
