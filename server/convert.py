@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,9 +21,8 @@ from .store import CommandResult
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    # Built directly: Timestamp.FromDatetime costs several times more, and a customer carries a dozen.
+    return timestamp_pb2.Timestamp(seconds=calendar.timegm(moment.utctimetuple()), nanos=moment.microsecond * 1000)
 
 
 def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:

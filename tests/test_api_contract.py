@@ -70,3 +70,20 @@ def test_buf_curl_drives_the_service_through_reflection(buf, served):
     listed = call("ListTransitions", {"customerId": "curl-1", "dimension": "learner"})
     enroll = next(t for t in listed["transitions"] if t["event"] == "enroll")
     assert enroll["reasons"][0]["kind"] == "BLOCK_REASON_KIND_GUARD"
+
+
+def test_timestamps_are_what_protobuf_itself_would_make():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from google.protobuf import timestamp_pb2
+
+    from server.convert import timestamp
+
+    for moment in (
+        datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+        datetime(2026, 1, 5, 17, 0, tzinfo=timezone(timedelta(hours=8))),
+    ):
+        expected = timestamp_pb2.Timestamp()
+        expected.FromDatetime(moment)
+        assert timestamp(moment) == expected
