@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -75,8 +76,15 @@ def _state(definition: Definition, dimension: str, entry: StateEntry, common: tu
     return position if (entry.since, entry.seq) == common else [position, ms(entry.since), entry.seq]
 
 
+_HEADER = re.compile(r'\d+\n\{"d":"([a-z][a-z0-9_]*)","dv":(\d+),')
+
+
 def stored_definition(stored: str) -> tuple[str, int]:
-    """The definition name and version a stored snapshot is pinned to."""
+    """The definition name and version a stored snapshot is pinned to (read from its first fields, which
+    encode_snapshot always writes first, so the document is parsed once, by decode_snapshot)."""
+    match = _HEADER.match(stored)
+    if match:
+        return match[1], int(match[2])
     header = json.loads(stored.partition("\n")[2])
     return header["d"], header["dv"]
 
