@@ -19,6 +19,7 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 
@@ -26,6 +27,10 @@ from .engine_bench import CONFIGS
 
 CLIENTS, SECONDS = 16, 4.0
 METADATA = [("x-crm-tenant", "bench"), ("x-crm-actor", "rep"), ("x-crm-roles", "sales")]
+
+
+def rep(customer: str) -> list[tuple[str, str]]:
+    return [("x-crm-tenant", "bench"), ("x-crm-actor", f"rep-{customer}"), ("x-crm-roles", "sales")]
 
 
 def free_port() -> int:
@@ -79,14 +84,23 @@ def main() -> None:
             stub = cs_grpc.CustomerStatusServiceStub(channel)
             health = health_pb2_grpc.HealthStub(channel)
             fire_calls: list[Callable[[], object]] = []
+            basic_calls: list[Callable[[], object]] = []
             for n in range(CLIENTS):
-                customer = f"bench-{n}"
-                stub.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=METADATA)
-                stub.FireEvent(cs.FireEventRequest(customer_id=customer, event="start_follow_up"), metadata=METADATA)
-                fire_calls.append(toggler(stub, customer))
+                for calls, view in (
+                    (fire_calls, customer_pb2.CUSTOMER_VIEW_FULL),
+                    (basic_calls, customer_pb2.CUSTOMER_VIEW_BASIC),
+                ):
+                    customer = f"bench-{view}-{n}"
+                    owner = rep(customer)  # one rep per customer: the definition caps claims per rep and day
+                    stub.CreateCustomer(
+                        cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=owner
+                    )
+                    stub.FireEvent(cs.FireEventRequest(customer_id=customer, event="start_follow_up"), metadata=owner)
+                    calls.append(toggler(stub, customer, view))
             empty_calls = [lambda: health.Check(health_pb2.HealthCheckRequest()) for _ in range(CLIENTS)]
             results = {}
             for name, calls in (("health Check (empty handler)", empty_calls), ("FireEvent (b2b)", fire_calls),
+                                ("FireEvent (b2b, basic view)", basic_calls),
                                 ("health Check (empty handler) again", empty_calls)):  # fmt: skip
                 results[name] = measure(calls)
             claim_results = claims(stub)
@@ -143,7 +157,7 @@ def claims(stub: cs_grpc.CustomerStatusServiceStub) -> dict[str, tuple[float, li
     return {"ClaimCustomer (wins)": won, "ClaimCustomer (already held)": lost}
 
 
-def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str) -> Callable[[], object]:
+def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str, view: int) -> Callable[[], object]:
     """FireEvent that always succeeds: ask_for_help and back_to_follow_up in turn."""
     events = ["ask_for_help", "back_to_follow_up"]
     turn = [0]
@@ -151,7 +165,8 @@ def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str) -> Callable[
     def fire() -> object:
         event = events[turn[0] % 2]
         turn[0] += 1
-        return stub.FireEvent(cs.FireEventRequest(customer_id=customer, event=event), metadata=METADATA)
+        request = cs.FireEventRequest(customer_id=customer, event=event, options=cs.CommandOptions(view=view))
+        return stub.FireEvent(request, metadata=rep(customer))
 
     return fire
 

@@ -41,7 +41,13 @@ def label(value: Label) -> customer_pb2.Label:
     return customer_pb2.Label(zh=value.zh, en=value.en)
 
 
-def customer(definition: Definition, snapshot: Snapshot) -> customer_pb2.Customer:
+BASIC = customer_pb2.CUSTOMER_VIEW_BASIC
+
+
+def customer(
+    definition: Definition, snapshot: Snapshot, view: int = customer_pb2.CUSTOMER_VIEW_FULL
+) -> customer_pb2.Customer:
+    """The customer as a message; the basic view leaves out facts, scores, checklists, restrictions and work."""
     states = []
     for name, dimension in definition.dimensions.items():
         entry = snapshot.states[name]
@@ -52,6 +58,19 @@ def customer(definition: Definition, snapshot: Snapshot) -> customer_pb2.Custome
                 locked=state.locked,
             )
         )  # fmt: skip
+    message = customer_pb2.Customer(
+        customer_id=snapshot.customer_id,
+        definition=snapshot.definition,
+        definition_version=snapshot.definition_version,
+        version=snapshot.version,
+        states=states,
+        owner=snapshot.owner or "",
+        queue=snapshot.queue or "",
+        lease_expire_time=timestamp(snapshot.lease_until) if snapshot.lease_until else None,
+        redacted=snapshot.redacted,
+    )
+    if view == BASIC:
+        return message
     checklists = []
     for checklist in definition.checklists.values():
         marks = snapshot.checklists.get(checklist.name, {})
@@ -70,35 +89,18 @@ def customer(definition: Definition, snapshot: Snapshot) -> customer_pb2.Custome
             )
         checklists.append(customer_pb2.ChecklistProgress(checklist=checklist.name, items=items))
     facts = {name: to_json(definition.facts[name].type, value) for name, value in snapshot.facts.items()}
-    return customer_pb2.Customer(
-        customer_id=snapshot.customer_id,
-        definition=snapshot.definition,
-        definition_version=snapshot.definition_version,
-        version=snapshot.version,
-        states=states,
-        facts=struct(facts),
-        scores=dict(snapshot.scores),
-        checklists=checklists,
-        owner=snapshot.owner or "",
-        queue=snapshot.queue or "",
-        restrictions=struct(snapshot.restrictions),
-        lease_expire_time=timestamp(snapshot.lease_until) if snapshot.lease_until else None,
-        redacted=snapshot.redacted,
-        open_work=[
-            customer_pb2.WorkItem(
-                kind=w.kind,
-                name=w.name,
-                role=w.role,
-                dimension=w.dimension,
-                state=w.state,
-                event=w.event,
-                raise_time=timestamp(w.raised),
-                due_time=timestamp(w.due) if w.due else None,
-                severity=w.severity,
-            )
-            for w in snapshot.work
-        ],
-    )
+    message.facts.update(facts)
+    message.scores.update(snapshot.scores)
+    message.checklists.extend(checklists)
+    message.restrictions.update(dict(snapshot.restrictions))
+    message.open_work.extend(
+        customer_pb2.WorkItem(
+            kind=w.kind, name=w.name, role=w.role, dimension=w.dimension, state=w.state, event=w.event,
+            raise_time=timestamp(w.raised), due_time=timestamp(w.due) if w.due else None, severity=w.severity,
+        )
+        for w in snapshot.work
+    )  # fmt: skip
+    return message
 
 
 def effect(record: EffectRecord) -> customer_pb2.Effect:
@@ -123,9 +125,11 @@ def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
     )
 
 
-def change(definition: Definition, result: CommandResult) -> customer_status_service_pb2.ChangeResult:
+def change(
+    definition: Definition, result: CommandResult, view: int = customer_pb2.CUSTOMER_VIEW_FULL
+) -> customer_status_service_pb2.ChangeResult:
     return customer_status_service_pb2.ChangeResult(
-        customer=customer(definition, result.snapshot),
+        customer=customer(definition, result.snapshot, view),
         effects=[effect(e) for e in result.effects],
         history=[history_entry(h) for h in result.history],
         replayed=result.replayed,

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import (
     customer_status_service_pb2 as cs,
 )
@@ -70,9 +71,8 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
     def GetCustomer(self, request: cs.GetCustomerRequest, context: grpc.ServicerContext) -> Any:
         who = caller(context.invocation_metadata())
         definition, snapshot = self.store.get_customer(who.tenant, request.customer_id)
-        return cs.GetCustomerResponse(
-            customer=convert.customer(definition, runtime.view(definition, snapshot, who.actor))
-        )
+        seen = runtime.view(definition, snapshot, who.actor)
+        return cs.GetCustomerResponse(customer=convert.customer(definition, seen, request.view))
 
     @rpc
     def ListTransitions(self, request: cs.ListTransitionsRequest, context: grpc.ServicerContext) -> Any:
@@ -98,7 +98,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             reason=options.reason,
             evidence=[(e.checklist, e.item, e.evidence) for e in request.evidence],
         )
-        return cs.FireEventResponse(result=self._change(result))
+        return cs.FireEventResponse(result=self._change(result, options.view))
 
     @rpc
     def UpdateFacts(self, request: cs.UpdateFactsRequest, context: grpc.ServicerContext) -> Any:
@@ -113,7 +113,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             idempotency_key=options.idempotency_key or None,
             reason=options.reason,
         )
-        return cs.UpdateFactsResponse(result=self._change(result))
+        return cs.UpdateFactsResponse(result=self._change(result, options.view))
 
     @rpc
     def CompleteChecklistItem(self, request: cs.CompleteChecklistItemRequest, context: grpc.ServicerContext) -> Any:
@@ -129,7 +129,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             expected_version=_version(options.expected_version),
             idempotency_key=options.idempotency_key or None,
         )
-        return cs.CompleteChecklistItemResponse(result=self._change(result))
+        return cs.CompleteChecklistItemResponse(result=self._change(result, options.view))
 
     @rpc
     def ReopenChecklistItem(self, request: cs.ReopenChecklistItemRequest, context: grpc.ServicerContext) -> Any:
@@ -145,7 +145,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             expected_version=_version(options.expected_version),
             idempotency_key=options.idempotency_key or None,
         )
-        return cs.ReopenChecklistItemResponse(result=self._change(result))
+        return cs.ReopenChecklistItemResponse(result=self._change(result, options.view))
 
     @rpc
     def GetHistory(self, request: cs.GetHistoryRequest, context: grpc.ServicerContext) -> Any:
@@ -230,9 +230,9 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             customers=[cs.PoolEntry(customer_id=c, free_time=convert.timestamp(since)) for c, since in free]
         )
 
-    def _change(self, result: Any) -> cs.ChangeResult:
+    def _change(self, result: Any, view: int = customer_pb2.CUSTOMER_VIEW_FULL) -> cs.ChangeResult:
         snapshot = result.snapshot
-        return convert.change(self.store.catalog.get(snapshot.definition, snapshot.definition_version), result)
+        return convert.change(self.store.catalog.get(snapshot.definition, snapshot.definition_version), result, view)
 
 
 class DefinitionService(ds_grpc.DefinitionServiceServicer):

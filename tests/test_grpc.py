@@ -136,6 +136,27 @@ def test_worked_example_trial_student_to_enrolled(customers, cid):
     assert [h.version for h in rest.entries] == [5, 4, 3, 2, 1]
 
 
+def test_the_basic_view_carries_states_and_owner_without_the_details(customers, cid):
+    customers.CreateCustomer(
+        cs.CreateCustomerRequest(customer_id=cid, definition="education", facts=facts(student_name="李雷")),
+        metadata=who(),
+    )
+    basic = customers.GetCustomer(
+        cs.GetCustomerRequest(customer_id=cid, view=customer_pb2.CUSTOMER_VIEW_BASIC), metadata=who()
+    ).customer
+    assert [s.dimension for s in basic.states] == ["learner", "team", "data_quality"]
+    assert not basic.facts.fields and not basic.checklists
+    fired = customers.FireEvent(
+        cs.FireEventRequest(
+            customer_id=cid, event="book_trial", options=cs.CommandOptions(view=customer_pb2.CUSTOMER_VIEW_BASIC)
+        ),
+        metadata=who(),
+    )
+    assert fired.result.customer.version == 2 and not fired.result.customer.checklists
+    full = customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()).customer
+    assert full.facts["student_name"] == "李雷" and full.checklists
+
+
 def test_a_retried_fire_with_its_idempotency_key_is_not_applied_twice(customers, cid):
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
     request = cs.FireEventRequest(customer_id=cid, event="book_trial", options=cs.CommandOptions(idempotency_key="k"))

@@ -11,6 +11,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CustomerView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CUSTOMER_VIEW_UNSPECIFIED: _ClassVar[CustomerView]
+    CUSTOMER_VIEW_BASIC: _ClassVar[CustomerView]
+    CUSTOMER_VIEW_FULL: _ClassVar[CustomerView]
+
 class BlockReasonKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BLOCK_REASON_KIND_UNSPECIFIED: _ClassVar[BlockReasonKind]
@@ -21,6 +27,9 @@ class BlockReasonKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOCK_REASON_KIND_FACT_UNSET: _ClassVar[BlockReasonKind]
     BLOCK_REASON_KIND_CHECKLIST: _ClassVar[BlockReasonKind]
     BLOCK_REASON_KIND_REQUIRED_FACT: _ClassVar[BlockReasonKind]
+CUSTOMER_VIEW_UNSPECIFIED: CustomerView
+CUSTOMER_VIEW_BASIC: CustomerView
+CUSTOMER_VIEW_FULL: CustomerView
 BLOCK_REASON_KIND_UNSPECIFIED: BlockReasonKind
 BLOCK_REASON_KIND_WRONG_STATE: BlockReasonKind
 BLOCK_REASON_KIND_ROLE: BlockReasonKind

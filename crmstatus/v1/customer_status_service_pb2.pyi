@@ -12,16 +12,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CommandOptions(_message.Message):
-    __slots__ = ("expected_version", "idempotency_key", "reason", "fence_token")
+    __slots__ = ("expected_version", "idempotency_key", "reason", "fence_token", "view")
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     expected_version: int
     idempotency_key: str
     reason: str
     fence_token: int
-    def __init__(self, expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ..., fence_token: _Optional[int] = ...) -> None: ...
+    view: _customer_pb2.CustomerView
+    def __init__(self, expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ..., fence_token: _Optional[int] = ..., view: _Optional[_Union[_customer_pb2.CustomerView, str]] = ...) -> None: ...
 
 class ChangeResult(_message.Message):
     __slots__ = ("customer", "effects", "history", "replayed")
@@ -65,10 +67,12 @@ class CreateCustomerResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
 
 class GetCustomerRequest(_message.Message):
-    __slots__ = ("customer_id",)
+    __slots__ = ("customer_id", "view")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
-    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+    view: _customer_pb2.CustomerView
+    def __init__(self, customer_id: _Optional[str] = ..., view: _Optional[_Union[_customer_pb2.CustomerView, str]] = ...) -> None: ...
 
 class GetCustomerResponse(_message.Message):
     __slots__ = ("customer",)
