@@ -172,12 +172,8 @@ def reopen_item(
     reason: str = "",
 ) -> Outcome:
     run = _Run(definition, snapshot, clock.now())
-    run.check_item(checklist, item)
-    run.require_write_access(actor)
-    if item not in snapshot.checklists.get(checklist, {}):
+    if not run.reopen(checklist, item, actor, reason):
         return Outcome(snapshot)
-    run.mark_item(checklist, item, None)
-    run.record(actor, "checklist", event=f"reopen {checklist}.{item}", reason=reason)
     run.settle()
     return run.outcome()
 
@@ -290,11 +286,15 @@ def timers(definition: Definition, snapshot: Snapshot) -> list[DueTimer]:
     return sorted(found, key=lambda t: (t.due, t.key))
 
 
+def find_timer(definition: Definition, snapshot: Snapshot, key: str) -> DueTimer | None:
+    """The snapshot's timer with this key, or None when its state entry has no such timer (any more)."""
+    return next((t for t in timers(definition, snapshot) if t.key == key), None)
+
+
 def fire_timer(definition: Definition, snapshot: Snapshot, timer: DueTimer, clock: Clock) -> Outcome:
     """Fire a due timer as the system, if it still belongs to the customer's current state entry."""
     now = clock.now()
-    current = {t.key: t for t in timers(definition, snapshot)}
-    if current.get(timer.key) != timer:
+    if find_timer(definition, snapshot, timer.key) != timer:
         raise StaleTimer(f"timer {timer.key} ({timer.event}) no longer applies to customer {snapshot.customer_id}")
     if timer.due > now:
         raise StaleTimer(f"timer {timer.key} ({timer.event}) is not due before {timer.due.isoformat()}")
@@ -475,8 +475,10 @@ class _Run:
         """In a definition with claims, a customer someone else holds is theirs (and their managers') alone."""
         if self.definition.claims is None or self.owner is None or self.owner == actor.id:
             return False
-        active = self.lease_until is None or self.lease_until > self.now
-        return active and not self._may_see_locked(actor)
+        return self._claim_active() and not self._may_see_locked(actor)
+
+    def _claim_active(self) -> bool:
+        return self.owner is not None and (self.lease_until is None or self.lease_until > self.now)
 
     def _guard_reasons(self, transition: Transition) -> list[Reason]:
         expr = transition.when
@@ -538,7 +540,7 @@ class _Run:
         token = actor.fence_token
         if token is None:
             return
-        active = self.lease_until is None or self.lease_until > self.now
+        active = self._claim_active()
         if token != self.fence or self.owner != actor.id or not active:
             raise FencedOut(token, self.fence, self.owner if active else None)
 
@@ -570,6 +572,16 @@ class _Run:
             return False
         self.mark_item(checklist, item, ChecklistMark(actor.id, self.now, evidence))
         self.record(actor, "checklist", event=f"complete {checklist}.{item}", reason=evidence)
+        return True
+
+    def reopen(self, checklist: str, item: str, actor: Actor, reason: str) -> bool:
+        """Mark a checklist item open again; False when it was open."""
+        self.check_item(checklist, item)
+        self.require_write_access(actor)
+        if item not in self.checklists.get(checklist, {}):
+            return False
+        self.mark_item(checklist, item, None)
+        self.record(actor, "checklist", event=f"reopen {checklist}.{item}", reason=reason)
         return True
 
     def mark_item(self, checklist: str, item: str, mark: ChecklistMark | None) -> None:

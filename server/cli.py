@@ -83,7 +83,7 @@ def _worker() -> int:
     worker = TimerWorker(Store(connection.client, Catalog.load(settings.config_dir), settings, SystemClock()),
                          interval=settings.timer_interval_seconds)  # fmt: skip
     for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: worker._stop.set())
+        signal.signal(number, lambda *_: worker.stop())
     print(f"crmstatus timer worker on {connection.url}")
     worker.run_forever()
     connection.close()

@@ -80,11 +80,14 @@ class Keys:
 
     def held(self, rep: str) -> str:
         """Sorted set in the rep's own slot: the customers it holds, by lease end (ms)."""
-        return f"{_tag(self.tenant, partition(f'rep:{rep}', self.partitions))}:rep:{rep}:held"
+        return f"{self._rep(rep)}:held"
 
     def daily_claims(self, rep: str, day: str) -> str:
         """Counter in the rep's own slot: claims made on one day."""
-        return f"{_tag(self.tenant, partition(f'rep:{rep}', self.partitions))}:rep:{rep}:claims:{day}"
+        return f"{self._rep(rep)}:claims:{day}"
+
+    def _rep(self, rep: str) -> str:
+        return f"{_tag(self.tenant, partition(f'rep:{rep}', self.partitions))}:rep:{rep}"
 
     def identity(self, kind: str, value: str) -> str:
         """String: normalised identity → the customer id that holds it."""

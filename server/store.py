@@ -278,7 +278,7 @@ class Store:
         """
 
         def decide(definition: Definition, snapshot: Snapshot) -> Outcome:
-            timer = next((t for t in runtime.timers(definition, snapshot) if t.key == timer_key), None)
+            timer = runtime.find_timer(definition, snapshot, timer_key)
             if timer is None:
                 raise StaleTimer(f"timer {timer_key} no longer applies to customer {customer_id}")
             return runtime.fire_timer(definition, snapshot, timer, self.clock)
@@ -306,7 +306,7 @@ class Store:
     def due_of(self, tenant: str, customer_id: str, timer_key: str) -> int | None:
         """When the customer's timer is due (ms), or None when it no longer has it."""
         definition, snapshot = self.get_customer(tenant, customer_id)
-        timer = next((t for t in runtime.timers(definition, snapshot) if t.key == timer_key), None)
+        timer = runtime.find_timer(definition, snapshot, timer_key)
         return ms(timer.due) if timer else None
 
     # -- queries ----------------------------------------------------------------------------------------
