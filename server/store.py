@@ -318,8 +318,7 @@ class Store:
             document, _ = self._read(keys=[keys.customer(customer_id), keys.customer(customer_id)])
         if document is None:
             raise CustomerNotFound(tenant, customer_id)
-        definition, snapshot = self._decode(customer_id, document)
-        return self._for_tenant(tenant, definition), snapshot
+        return self._decode(tenant, customer_id, document)
 
     def history(
         self,
@@ -388,8 +387,7 @@ class Store:
                 document, record = self._read(keys=[customer_key, idem])
             if document is None:
                 raise CustomerNotFound(tenant, customer_id)
-            definition, snapshot = self._decode(customer_id, document)
-            definition = self._for_tenant(tenant, definition)
+            definition, snapshot = self._decode(tenant, customer_id, document)
             if record:
                 return self._replay(definition, customer_id, record, digest, idempotency_key or "")
             if expected_version is not None and expected_version != snapshot.version:
@@ -480,9 +478,10 @@ class Store:
             tailored = self._tailored[key] = replace(definition, claims=claims)
         return tailored
 
-    def _decode(self, customer_id: str, stored: str) -> tuple[Definition, Snapshot]:
+    def _decode(self, tenant: str, customer_id: str, stored: str) -> tuple[Definition, Snapshot]:
+        """The stored snapshot, and the definition it is pinned to as this tenant runs it."""
         definition = self.catalog.get(*stored_definition(stored))
-        return definition, decode_snapshot(definition, customer_id, stored)
+        return self._for_tenant(tenant, definition), decode_snapshot(definition, customer_id, stored)
 
     def _idempotency(
         self, keys: Keys, customer_id: str, key: str | None, request: dict[str, Any]
