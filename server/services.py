@@ -64,8 +64,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
             definition_version=_version(request.definition_version),
             idempotency_key=request.idempotency_key or None,
         )
-        definition = self.store.catalog.get(result.snapshot.definition, result.snapshot.definition_version)
-        return cs.CreateCustomerResponse(result=convert.change(definition, result))
+        return cs.CreateCustomerResponse(result=self._change(result))
 
     @rpc
     def GetCustomer(self, request: cs.GetCustomerRequest, context: grpc.ServicerContext) -> Any:
