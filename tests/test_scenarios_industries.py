@@ -28,12 +28,17 @@ def test_education_trial_student_enrolls_only_after_a_trial_and_the_enrollment_c
     assert customer.state("learner") == "正式学员"
 
 
-def test_education_suspension_ends_on_its_date_and_the_student_is_back(definitions, clock):
+def enrolled(definitions, clock, remaining_lessons: int) -> Customer:
     customer = Customer(definitions["education"], clock, trial_lessons_attended=1, lesson_package="48课时",
-                        remaining_lessons=30)  # fmt: skip
+                        remaining_lessons=remaining_lessons)  # fmt: skip
     customer.fire("book_trial", ADVISOR)
     customer.complete("enrollment", ENROLLMENT, ADVISOR)
     customer.fire("enroll", ADVISOR)
+    return customer
+
+
+def test_education_suspension_ends_on_its_date_and_the_student_is_back(definitions, clock):
+    customer = enrolled(definitions, clock, remaining_lessons=30)
     with pytest.raises(TransitionNotAllowed, match="requires fact suspension_end_date"):
         customer.fire("suspend", ADVISOR)
     customer.update(suspension_end_date="2026-03-01")
@@ -45,11 +50,7 @@ def test_education_suspension_ends_on_its_date_and_the_student_is_back(definitio
 
 
 def test_education_lesson_package_renewal_when_few_lessons_remain(definitions, clock):
-    customer = Customer(definitions["education"], clock, trial_lessons_attended=1, lesson_package="48课时",
-                        remaining_lessons=6)  # fmt: skip
-    customer.fire("book_trial", ADVISOR)
-    customer.complete("enrollment", ENROLLMENT, ADVISOR)
-    customer.fire("enroll", ADVISOR)
+    customer = enrolled(definitions, clock, remaining_lessons=6)
     customer.update(remaining_lessons=5)
     assert customer.state("learner") == "待续费"
     assert customer.effect_names("task") == ["lesson_package_renewal"]
