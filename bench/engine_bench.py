@@ -16,8 +16,8 @@ from pathlib import Path
 
 from transitions import Machine
 
-from engine import SYSTEM, Actor, ManualClock, fire, list_transitions, new_customer, update_facts
-from engine.loader import load_all
+from crmstatus.engine import SYSTEM, Actor, ManualClock, fire, list_transitions, new_customer, update_facts
+from crmstatus.engine.loader import load_all
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 ROUNDS, NUMBER = 7, 2000

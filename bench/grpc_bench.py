@@ -44,7 +44,7 @@ def start_server(port: int) -> subprocess.Popen[str]:
            "CRMSTATUS_CONFIG_DIR": str(CONFIGS)}  # fmt: skip
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "crmstatus.server.cli", "serve"], env=env, stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     for line in process.stdout:  # the server prints this line once it accepts calls

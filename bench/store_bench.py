@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 
 import redis
 
-from engine import Actor, ManualClock, update_facts
-from engine.loader import load_all
-from server.catalog import Catalog
-from server.codec import decode_snapshot
-from server.redis_client import client_for
-from server.settings import Settings
-from server.store import Store, WritePlan
+from crmstatus.engine import Actor, ManualClock, update_facts
+from crmstatus.engine.loader import load_all
+from crmstatus.server.catalog import Catalog
+from crmstatus.server.codec import decode_snapshot
+from crmstatus.server.redis_client import client_for
+from crmstatus.server.settings import Settings
+from crmstatus.server.store import Store, WritePlan
 
 from .engine_bench import CONFIGS
 

@@ -11,15 +11,15 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from engine import Actor, ManualClock
-from engine.loader import load_all
-from server.catalog import Catalog
-from server.codec import ms
-from server.keys import TENANTS
-from server.redis_client import client_for
-from server.settings import Settings
-from server.store import Store
-from server.timer_worker import TimerWorker
+from crmstatus.engine import Actor, ManualClock
+from crmstatus.engine.loader import load_all
+from crmstatus.server.catalog import Catalog
+from crmstatus.server.codec import ms
+from crmstatus.server.keys import TENANTS
+from crmstatus.server.redis_client import client_for
+from crmstatus.server.settings import Settings
+from crmstatus.server.store import Store
+from crmstatus.server.timer_worker import TimerWorker
 
 from .engine_bench import CONFIGS
 

@@ -18,7 +18,7 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "inte
 
 @cache
 def definition_schema() -> dict[str, Any]:
-    text = resources.files("engine").joinpath("schema/definition.schema.json").read_text("utf-8")
+    text = resources.files("crmstatus.engine").joinpath("schema/definition.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

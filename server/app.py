@@ -12,13 +12,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from crmstatus.engine.clock import Clock, SystemClock
 from crmstatus.v1 import (
     customer_status_service_pb2,
     customer_status_service_pb2_grpc,
     definition_service_pb2,
     definition_service_pb2_grpc,
 )
-from engine.clock import Clock, SystemClock
 
 from .auth import AuthInterceptor
 from .catalog import Catalog

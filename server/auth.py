@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 
-from engine.errors import EngineError, PermissionDenied, Unauthenticated
-from engine.snapshot import Actor
+from crmstatus.engine.errors import EngineError, PermissionDenied, Unauthenticated
+from crmstatus.engine.snapshot import Actor
 
 from .keys import check_tenant
 from .settings import Settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from engine.definition import Definition
-from engine.errors import DefinitionNotFound, Diagnostic, InvalidDefinition
-from engine.loader import load_all
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import DefinitionNotFound, Diagnostic, InvalidDefinition
+from crmstatus.engine.loader import load_all
 
 
 class Catalog:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from engine.loader import load_all
+from crmstatus.engine.loader import load_all
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +66,7 @@ def _serve(listen: str | None, config_dir: str | None) -> int:
 def _worker() -> int:
     import signal
 
-    from engine.clock import SystemClock
+    from crmstatus.engine.clock import SystemClock
 
     from .catalog import Catalog
     from .redis_client import RedisConnection

@@ -8,10 +8,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.definition import Definition
-from engine.errors import StoredDataError
-from engine.facts import coerce, to_json
-from engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot, StateEntry, WorkItem
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import StoredDataError
+from crmstatus.engine.facts import coerce, to_json
+from crmstatus.engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot, StateEntry, WorkItem
 
 
 def ms(moment: datetime) -> int:

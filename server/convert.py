@@ -9,13 +9,13 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import Diagnostic, Reason
+from crmstatus.engine.facts import to_json
+from crmstatus.engine.model import Label
+from crmstatus.engine.runtime import TransitionOption
+from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
-from engine.definition import Definition
-from engine.errors import Diagnostic, Reason
-from engine.facts import to_json
-from engine.model import Label
-from engine.runtime import TransitionOption
-from engine.snapshot import EffectRecord, HistoryEntry, Snapshot
 
 from .store import CommandResult
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zlib
 
-from engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")

@@ -7,6 +7,9 @@ from typing import Any
 
 import grpc
 
+from crmstatus.engine import runtime
+from crmstatus.engine.errors import InvalidDefinition, InvalidRequest, PermissionDenied
+from crmstatus.engine.loader import load_definition
 from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import (
     customer_status_service_pb2 as cs,
@@ -20,9 +23,6 @@ from crmstatus.v1 import (
 from crmstatus.v1 import (
     definition_service_pb2_grpc as ds_grpc,
 )
-from engine import runtime
-from engine.errors import InvalidDefinition, InvalidRequest, PermissionDenied
-from engine.loader import load_definition
 
 from . import convert
 from .auth import caller

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.facts import parse_duration
+from crmstatus.engine.facts import parse_duration
 
 
 @dataclass(frozen=True)

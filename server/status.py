@@ -16,7 +16,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from engine.errors import (
+from crmstatus.engine.errors import (
     AutomationCycle,
     ClaimConflict,
     ClaimRefused,

@@ -19,10 +19,10 @@ from typing import Any
 
 import redis
 
-from engine import runtime
-from engine.clock import Clock
-from engine.definition import Definition
-from engine.errors import (
+from crmstatus.engine import runtime
+from crmstatus.engine.clock import Clock
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import (
     ClaimRefused,
     CustomerExists,
     CustomerNotFound,
@@ -32,9 +32,9 @@ from engine.errors import (
     StoreUnavailable,
     VersionConflict,
 )
-from engine.facts import parse_duration
-from engine.identity import identity_keys
-from engine.snapshot import Actor, EffectRecord, HistoryEntry, Outcome, Snapshot
+from crmstatus.engine.facts import parse_duration
+from crmstatus.engine.identity import identity_keys
+from crmstatus.engine.snapshot import Actor, EffectRecord, HistoryEntry, Outcome, Snapshot
 
 from .catalog import Catalog
 from .codec import (
@@ -68,7 +68,7 @@ class CommandResult:
 
 
 def _script(name: str) -> str:
-    return resources.files("server").joinpath(f"lua/{name}.lua").read_text("utf-8")
+    return resources.files("crmstatus.server").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine.errors import (
+from crmstatus.engine.errors import (
     AutomationCycle,
     CustomerLocked,
     CustomerNotFound,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest
 
 from .keys import Keys
 from .store import Store, store_errors

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import ManualClock
-from engine.definition import Definition
-from engine.loader import load_all
+from crmstatus.engine.clock import ManualClock
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.loader import load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -46,7 +46,7 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def catalog(definitions):
-    from server.catalog import Catalog
+    from crmstatus.server.catalog import Catalog
 
     return Catalog(definitions.values())
 
@@ -61,9 +61,9 @@ def tenant() -> str:
 
 @pytest.fixture
 def store(redis_url, catalog, clock):
-    from server.redis_client import client_for
-    from server.settings import Settings
-    from server.store import Store
+    from crmstatus.server.redis_client import client_for
+    from crmstatus.server.settings import Settings
+    from crmstatus.server.store import Store
 
     settings = Settings(redis_url=redis_url, partitions=4)
     client = client_for(redis_url, settings)
@@ -136,8 +136,8 @@ def own_redis(tmp_path):
 @pytest.fixture(scope="session")
 def served(redis_url):
     """The service on a free port, tokens for two tenants, over the test Redis."""
-    from server.app import create_server
-    from server.settings import Settings
+    from crmstatus.server.app import create_server
+    from crmstatus.server.settings import Settings
 
     settings = Settings(
         redis_url=redis_url,

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from engine import runtime
-from engine.clock import ManualClock
-from engine.definition import Definition
-from engine.snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Snapshot
+from crmstatus.engine import runtime
+from crmstatus.engine.clock import ManualClock
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Snapshot
 
 
 def actor(name: str, *roles: str) -> Actor:

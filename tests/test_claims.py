@@ -14,12 +14,22 @@ from google.protobuf import struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from crmstatus.engine import (
+    Actor,
+    ClaimConflict,
+    ClaimRefused,
+    FencedOut,
+    claim,
+    load_definition,
+    reassign,
+    release,
+    view,
+)
+from crmstatus.engine.errors import InvalidRequest, PermissionDenied
+from crmstatus.server.catalog import Catalog
+from crmstatus.server.store import Store
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
-from engine import Actor, ClaimConflict, ClaimRefused, FencedOut, claim, load_definition, reassign, release, view
-from engine.errors import InvalidRequest, PermissionDenied
-from server.catalog import Catalog
-from server.store import Store
 from tests.conftest import TOKENS
 from tests.customers import Customer, actor
 
@@ -46,7 +56,7 @@ def test_a_lapsed_claim_can_be_taken_over_and_the_old_token_is_fenced_out(defini
     clock.advance(timedelta(days=7, seconds=1))
     second = claim(b2b, first, WANG, clock).snapshot
     assert (second.owner, second.fence) == ("rep-wang", 2)
-    from engine import fire, update_facts
+    from crmstatus.engine import fire, update_facts
 
     stale = Actor("rep-li", frozenset({"sales"}), fence_token=1)
     with pytest.raises(FencedOut, match="fence token 1 is stale"):
@@ -174,7 +184,7 @@ def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant):
 def test_a_tenant_may_set_its_own_claim_lease(store, tenant):
     from dataclasses import replace as with_settings
 
-    from server.settings import Settings
+    from crmstatus.server.settings import Settings
 
     assert Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=P2D"}).claim_protection == {tenant: "P2D"}
     with pytest.raises(ValueError, match="not a duration"):

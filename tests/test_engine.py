@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import transitions
 
-import engine.expressions
-from engine import (
+import crmstatus.engine.expressions
+from crmstatus.engine import (
     AutomationCycle,
     InvalidFactValue,
     ReasonKind,
@@ -197,7 +197,7 @@ def test_a_score_cannot_be_set_from_outside(definitions, clock):
 
 
 def test_reopening_a_checklist_item_blocks_the_transition_again(gated, clock):
-    from engine import reopen_item
+    from crmstatus.engine import reopen_item
 
     customer = Customer(gated, clock, contacts=5, contract_end="2027-01-01")
     customer.complete("signing", ["approval", "upload"], REP)
@@ -224,7 +224,7 @@ def test_requests_build_no_machines_and_compile_no_expressions(definitions, cloc
         raise AssertionError("built during a request")
 
     monkeypatch.setattr(transitions.Machine, "__init__", refuse)
-    monkeypatch.setattr(engine.expressions.cel, "compile", refuse)
+    monkeypatch.setattr(crmstatus.engine.expressions.cel, "compile", refuse)
     customer = Customer(b2b, clock, effective_contacts=4, last_order_at=clock.now(), orders_12m=5)
     customer.fire("promote", actor("rep", "sales"))
     customer.options(actor("rep", "sales"))

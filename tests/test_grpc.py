@@ -15,13 +15,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
+from crmstatus.server.app import create_server
+from crmstatus.server.settings import Settings
 from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
-from server.app import create_server
-from server.settings import Settings
 from tests.conftest import CONFIGS, TOKENS
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import InvalidDefinition, load_definition, load_file
-from engine.schema import definition_schema
-from server.cli import main
+from crmstatus.engine import InvalidDefinition, load_definition, load_file
+from crmstatus.engine.schema import definition_schema
+from crmstatus.server.cli import main
 from tests.conftest import CONFIGS, ROOT
 
 BROKEN = Path(__file__).parent / "definitions" / "broken"

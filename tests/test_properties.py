@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import (
+from crmstatus.engine import (
     ClaimConflict,
     ClaimRefused,
     CustomerLocked,
@@ -23,7 +23,7 @@ from engine import (
     timers,
     update_facts,
 )
-from engine.loader import load_file
+from crmstatus.engine.loader import load_file
 from tests.conftest import CONFIGS
 from tests.customers import actor
 

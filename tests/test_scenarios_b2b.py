@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import CustomerLocked, ReasonKind, StaleTimer, TransitionNotAllowed, fire_timer
-from engine.clock import ManualClock
-from engine.definition import Definition
+from crmstatus.engine import CustomerLocked, ReasonKind, StaleTimer, TransitionNotAllowed, fire_timer
+from crmstatus.engine.clock import ManualClock
+from crmstatus.engine.definition import Definition
 from tests.customers import Customer, actor
 
 SALES = actor("rep-li", "sales")

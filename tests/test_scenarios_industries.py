@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import ReasonKind, TransitionNotAllowed
+from crmstatus.engine import ReasonKind, TransitionNotAllowed
 from tests.customers import Customer, actor
 
 ADVISOR = actor("adv-chen", "advisor")

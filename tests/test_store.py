@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine import Actor, TransitionNotAllowed
-from engine.errors import (
+from crmstatus.engine import Actor, TransitionNotAllowed
+from crmstatus.engine.errors import (
     CustomerExists,
     CustomerNotFound,
     DefinitionNotFound,
@@ -16,7 +16,7 @@ from engine.errors import (
     InvalidRequest,
     VersionConflict,
 )
-from server.codec import ms
+from crmstatus.server.codec import ms
 
 REP = Actor("rep-li", frozenset({"sales"}))
 MANAGER = Actor("mgr", frozenset({"manager"}))

@@ -9,11 +9,11 @@ from collections import defaultdict
 
 import pytest
 
-from engine import Actor, TransitionNotAllowed, list_transitions
-from engine.errors import StoreUnavailable, VersionConflict
-from server.redis_client import client_for
-from server.settings import Settings
-from server.store import Store
+from crmstatus.engine import Actor, TransitionNotAllowed, list_transitions
+from crmstatus.engine.errors import StoreUnavailable, VersionConflict
+from crmstatus.server.redis_client import client_for
+from crmstatus.server.settings import Settings
+from crmstatus.server.store import Store
 
 EVERYONE = Actor(
     "ops",

@@ -12,13 +12,13 @@ import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
 
+from crmstatus.engine import Actor
+from crmstatus.server.codec import ms
+from crmstatus.server.redis_client import client_for
+from crmstatus.server.store import Store
+from crmstatus.server.timer_worker import TimerWorker
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
-from engine import Actor
-from server.codec import ms
-from server.redis_client import client_for
-from server.store import Store
-from server.timer_worker import TimerWorker
 from tests.conftest import TOKENS
 
 SIGNING = ["contract_approval", "product_configuration", "pricing_approval", "payment_terms_confirmed",
@@ -142,7 +142,7 @@ def test_renewal_window_at_90_60_and_30_days_with_typed_effects_on_the_watch_str
 
 
 def _due(desk: Desk, dimension: str):
-    from engine import runtime
+    from crmstatus.engine import runtime
 
     definition, snapshot = desk.server.store.get_customer(desk.tenant, desk.id)
     return next(t.due for t in runtime.timers(definition, snapshot) if t.dimension == dimension)
