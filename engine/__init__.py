@@ -1,11 +1,34 @@
-"""Customer-status engine: definitions, checks, compiled machines and decisions. No I/O.
+"""Customer-status engine: definitions, checks, compiled machines and decisions. Pure: no I/O.
 
 definition = load_file("configs/education.yaml")
-created = new_customer(definition, "c-42", SystemClock(), facts={"student_name": "李雷"})
-options = list_transitions(definition, created.snapshot, Actor("u1", frozenset({"advisor"})), clock)
+created = new_customer(definition, "c-42", Actor("adv-chen", frozenset({"advisor"})), now, {"student_name": "李雷"})
+outcome = decide(definition, created.snapshot, Fire("book_trial"), actor, now)
+options = list_transitions(definition, outcome.snapshot, actor, now)
 """
 
 from .clock import Clock, ManualClock, SystemClock
+from .commands import (
+    Claim,
+    Command,
+    CompleteItem,
+    Create,
+    Evidence,
+    Fire,
+    FireTimer,
+    Reassign,
+    Release,
+    Renew,
+    ReopenItem,
+    TransitionOption,
+    UpdateFacts,
+    decide,
+    find_timer,
+    list_transitions,
+    lock_holder,
+    may_see_locked,
+    new_customer,
+    view,
+)
 from .definition import Definition
 from .errors import (
     AutomationCycle,
@@ -24,41 +47,30 @@ from .errors import (
     UnknownName,
 )
 from .loader import load_all, load_definition, load_file
-from .runtime import (
-    TransitionOption,
-    claim,
-    complete_item,
-    find_timer,
-    fire,
-    fire_timer,
-    list_transitions,
-    lock_holder,
-    may_see_locked,
-    new_customer,
-    reassign,
-    release,
-    renew,
-    reopen_item,
-    timers,
-    update_facts,
-    view,
-)
+from .rules import timers
 from .snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Outcome, Snapshot, StateEntry, WorkItem
 
 __all__ = [
     "SYSTEM",
     "Actor",
     "AutomationCycle",
+    "Claim",
     "ClaimConflict",
     "ClaimRefused",
     "Clock",
+    "Command",
+    "CompleteItem",
+    "Create",
     "CustomerLocked",
     "Definition",
     "Diagnostic",
     "DueTimer",
     "EffectRecord",
     "EngineError",
+    "Evidence",
     "FencedOut",
+    "Fire",
+    "FireTimer",
     "HistoryEntry",
     "InvalidDefinition",
     "InvalidFactValue",
@@ -66,6 +78,10 @@ __all__ = [
     "Outcome",
     "Reason",
     "ReasonKind",
+    "Reassign",
+    "Release",
+    "Renew",
+    "ReopenItem",
     "Snapshot",
     "StaleTimer",
     "StateEntry",
@@ -73,12 +89,10 @@ __all__ = [
     "TransitionNotAllowed",
     "TransitionOption",
     "UnknownName",
+    "UpdateFacts",
     "WorkItem",
-    "claim",
-    "complete_item",
+    "decide",
     "find_timer",
-    "fire",
-    "fire_timer",
     "list_transitions",
     "load_all",
     "load_definition",
@@ -86,11 +100,6 @@ __all__ = [
     "lock_holder",
     "may_see_locked",
     "new_customer",
-    "reassign",
-    "release",
-    "renew",
-    "reopen_item",
     "timers",
-    "update_facts",
     "view",
 ]

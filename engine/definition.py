@@ -13,9 +13,24 @@ from transitions import Machine
 from .model import Checklist, ClaimPolicy, Dimension, Fact, Label, Role, Score, Transition
 
 
-def _chosen(transition: Transition) -> Any:
-    """The machine's condition: the engine has already decided which transition (if any) applies."""
-    return lambda event_data: event_data.kwargs.get("chosen") is transition
+def automatic_trigger(transition: Transition) -> str:
+    """The machine trigger of one automatic transition alone (its event may have other transitions too)."""
+    return f"auto:{transition.index}"
+
+
+def _condition(transition: Transition) -> Any:
+    """The machine's condition: the run's one verdict on this transition, for the actor firing it."""
+    return lambda event: event.kwargs["run"].passes(transition, event.kwargs["actor"])
+
+
+def _after(transition: Transition) -> Any:
+    """Once the machine moved the cursor: the run records the step and carries out its effects."""
+
+    def took(event: Any) -> None:
+        kwargs = event.kwargs
+        kwargs["run"].took(transition, event.transition.source, kwargs["actor"], kwargs["trigger"], kwargs["reason"])
+
+    return took
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +53,7 @@ class Definition:
     # Lookup tables, derived once in __post_init__.
     machines: Mapping[str, Machine] = field(init=False)
     event_transitions: Mapping[str, tuple[Transition, ...]] = field(init=False)
+    event_dimensions: Mapping[str, tuple[str, ...]] = field(init=False)  # dimensions with the event, in order
     automatic: tuple[Transition, ...] = field(init=False)  # in definition order: the first true one fires
     watchers: Mapping[str, frozenset[Transition]] = field(init=False)  # input name → automatic transitions
     clocked: frozenset[Transition] = field(init=False)  # automatic transitions that read `now`
@@ -59,6 +75,8 @@ class Definition:
         setter = object.__setattr__  # frozen dataclass: derived fields are set once, here
         setter(self, "machines", {name: _machine(d) for name, d in self.dimensions.items()})
         setter(self, "event_transitions", {event: tuple(ts) for event, ts in by_event.items()})
+        dimensions = {event: tuple(dict.fromkeys(t.dimension for t in ts)) for event, ts in by_event.items()}
+        setter(self, "event_dimensions", dimensions)
         setter(self, "automatic", automatic)
         setter(self, "watchers", {name: frozenset(ts) for name, ts in watchers.items()})
         setter(self, "clocked", frozenset(watchers.get("now", ())))
@@ -88,20 +106,25 @@ class Definition:
 
 
 def _machine(dimension: Dimension) -> Machine:
+    """The dimension's machine, shared by every request: each one moves a cursor of its own through it.
+
+    Every transition is registered under its event (the first of the event's transitions out of the
+    current state whose condition holds fires) and, when automatic, also under a trigger of its own, so
+    that settling a customer offers exactly that transition.
+    """
+    transitions = []
+    for t in dimension.transitions:
+        step = {"source": sorted(t.sources), "dest": t.target, "conditions": [_condition(t)], "after": [_after(t)]}
+        transitions.append({"trigger": t.event, **step})
+        if t.auto:
+            transitions.append({"trigger": automatic_trigger(t), **step})
     return Machine(
         model=None,
         name=dimension.name,
         states=list(dimension.states),
         initial=dimension.initial,
-        transitions=[
-            {
-                "trigger": t.event,
-                "source": sorted(t.sources),
-                "dest": t.target,
-                "conditions": [_chosen(t)],
-            }
-            for t in dimension.transitions
-        ],
+        transitions=transitions,
         auto_transitions=False,
+        ignore_invalid_triggers=True,  # an event with no transition out of the current state just does not fire
         send_event=True,
     )

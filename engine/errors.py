@@ -1,4 +1,12 @@
-"""The one exception hierarchy of the engine; the server maps each class to a gRPC status in one place."""
+"""The engine's errors, under the product's one root, `CrmStatusError`.
+
+CrmStatusError                      every error raised on purpose; the wire maps each class to a gRPC status
+├── EngineError                     the rules said no, or a definition or request is wrong
+│   ├── InvalidDefinition, TransitionNotAllowed, ClaimConflict, ClaimRefused, FencedOut, CustomerLocked
+│   ├── UnknownName, InvalidFactValue, StaleTimer, AutomationCycle, InvalidRequest, PermissionDenied
+├── StoreError                      crmstatus.server.store.errors: absent, present, changed, unreachable
+└── ApplicationError                crmstatus.server.application.errors: unknown definitions, callers
+"""
 
 from __future__ import annotations
 
@@ -47,7 +55,11 @@ class Reason:
         return self.message
 
 
-class EngineError(Exception):
+class CrmStatusError(Exception):
+    """Base of every error the product raises on purpose."""
+
+
+class EngineError(CrmStatusError):
     """Base of every error the engine raises on purpose."""
 
 
@@ -149,61 +161,8 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-class CustomerNotFound(EngineError):
-    def __init__(self, tenant: str, customer_id: str) -> None:
-        self.tenant = tenant
-        self.customer_id = customer_id
-        super().__init__(f"customer {customer_id!r} not found in tenant {tenant!r}")
-
-
-class CustomerExists(EngineError):
-    """A customer with this id, or with one of these identity keys, already exists in the tenant."""
-
-    def __init__(self, existing_id: str, identity: str = "") -> None:
-        self.existing_id = existing_id
-        self.identity = identity
-        why = f" with identity {identity}" if identity else ""
-        super().__init__(f"customer {existing_id!r} already exists{why}")
-
-
-class VersionConflict(EngineError):
-    """The customer changed since it was read: re-read and retry."""
-
-    def __init__(self, customer_id: str, expected: int, actual: int) -> None:
-        self.customer_id = customer_id
-        self.expected = expected
-        self.actual = actual
-        super().__init__(f"customer {customer_id!r} is at version {actual}, not {expected}: re-read and retry")
-
-
-class IdempotencyMismatch(EngineError):
-    """An idempotency key was reused for a different request."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        super().__init__(f"idempotency key {key!r} was already used for a different request")
-
-
 class InvalidRequest(EngineError):
     """A request that can never succeed as sent (malformed id, unknown definition, bad identity)."""
-
-
-class StoredDataError(EngineError):
-    """Stored data does not fit the definition it is pinned to."""
-
-
-class StoreUnavailable(EngineError):
-    """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""
-
-
-class DefinitionNotFound(EngineError):
-    def __init__(self, wanted: str, known: Iterable[str]) -> None:
-        self.wanted = wanted
-        super().__init__(f"unknown definition {wanted!r}{did_you_mean(wanted, known)}")
-
-
-class Unauthenticated(EngineError):
-    """The call carries no valid token for its tenant."""
 
 
 class PermissionDenied(EngineError):

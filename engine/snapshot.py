@@ -109,9 +109,13 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What a command decided: the new snapshot, its effects and history, and how its timers change."""
+
     snapshot: Snapshot
     effects: tuple[EffectRecord, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
+    cancelled: tuple[str, ...] = ()  # keys of timers the snapshot no longer has
+    scheduled: tuple[DueTimer, ...] = ()  # timers that are new or due at another time
 
 
 @dataclass(frozen=True, slots=True)

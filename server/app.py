@@ -1,12 +1,13 @@
-"""The service: gRPC server, health, reflection, and the resources it owns (Redis, definitions)."""
+"""The service: the grpc.aio server, health, reflection, and the resources it owns (Redis, definitions).
+
+The composition root: it builds store → application → wire and nothing else imports it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
-import threading
-from concurrent import futures
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,14 +21,15 @@ from crmstatus.v1 import (
     definition_service_pb2_grpc,
 )
 
-from .auth import AuthInterceptor
-from .catalog import Catalog
-from .redis_client import RedisConnection
-from .services import CustomerStatusService, DefinitionService
+from .application import Application, claim_protection
+from .application.catalog import Catalog
 from .settings import Settings
-from .status import abort
 from .store import Store
-from .timer_worker import TimerWorker
+from .store.connection import RedisConnection
+from .wire.auth import AuthInterceptor
+from .wire.customers import CustomerStatusService
+from .wire.definitions import DefinitionService
+from .wire.status import abort
 
 log = logging.getLogger(__name__)
 SERVICES = (
@@ -40,71 +42,73 @@ class Server:
     """A running crmstatus server; stopping it lets in-flight calls finish, then releases Redis."""
 
     def __init__(
-        self, grpc_server: grpc.Server, connection: RedisConnection, health: Any, store: Store, settings: Settings
-    ) -> None:
+        self, grpc_server: grpc.aio.Server, connection: RedisConnection, health: health.aio.HealthServicer,
+        app: Application, settings: Settings,
+    ) -> None:  # fmt: skip
         self.grpc_server = grpc_server
         self.connection = connection
         self.health = health
-        self.store = store
+        self.app = app
         self.settings = settings
-        self.worker = TimerWorker(store, interval=settings.timer_interval_seconds)
+        self._timers: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.grpc_server.start()
+    async def start(self) -> None:
+        await self.grpc_server.start()
         if self.settings.timer_worker:
-            self.worker.start()
+            self._timers = asyncio.create_task(self.app.timers.run(), name="crmstatus-timers")
         for name in ("", *SERVICES):
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    def stop(self, grace: float | None = None) -> None:
-        self.health.enter_graceful_shutdown()
-        self.worker.stop()
-        self.grpc_server.stop(grace).wait()
-        self.connection.close()
+    async def stop(self, grace: float | None = None) -> None:
+        await self.health.enter_graceful_shutdown()
+        self.app.timers.stop()
+        if self._timers is not None:
+            await self._timers
+        await self.grpc_server.stop(grace)
+        await self.connection.close()
 
-    def wait_for_termination(self, timeout: float | None = None) -> bool:
-        return bool(self.grpc_server.wait_for_termination(timeout))
 
-
-def create_server(settings: Settings, clock: Clock | None = None) -> tuple[Server, int]:
+async def create_server(settings: Settings, clock: Clock | None = None) -> tuple[Server, int]:
     """Build the server on `settings.listen` (port 0 picks a free port); returns it unstarted, and its port."""
-    catalog = Catalog.load(settings.config_dir)
+    catalog = Catalog.load(settings.config_dir, claim_protection(settings))
     connection = RedisConnection(settings)
-    store = Store(connection.client, catalog, settings, clock or SystemClock())
-    grpc_server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="crmstatus"),
+    app = Application(Store(connection.client, settings), catalog, settings, clock or SystemClock())
+    grpc_server = grpc.aio.server(
         interceptors=[AuthInterceptor(settings, abort)],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a second server on a taken port fails instead of sharing it
         ],
     )
     customer_status_service_pb2_grpc.add_CustomerStatusServiceServicer_to_server(
-        CustomerStatusService(store), grpc_server
+        CustomerStatusService(app), grpc_server
     )
-    definition_service_pb2_grpc.add_DefinitionServiceServicer_to_server(DefinitionService(store, settings), grpc_server)
-    health_servicer = health.HealthServicer()
+    definition_service_pb2_grpc.add_DefinitionServiceServicer_to_server(DefinitionService(app), grpc_server)
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
     try:
         port = grpc_server.add_insecure_port(settings.listen)
     except RuntimeError as error:
-        connection.close()
+        await connection.close()
         raise RuntimeError(f"cannot listen on {settings.listen}: {error}") from None
-    return Server(grpc_server, connection, health_servicer, store, settings), port
+    return Server(grpc_server, connection, health_servicer, app, settings), port
 
 
-def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then stop gracefully."""
-    server, port = create_server(settings)
-    stopping = threading.Event()
+    server, port = await create_server(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: stopping.set())
-    server.start()
+        loop.add_signal_handler(number, stopping.set)
+    await server.start()
     host = settings.listen.rsplit(":", 1)[0]
     log.info("crmstatus serving on %s:%d (Redis: %s)", host, port, server.connection.url)
-    print(f"crmstatus serving on {host}:{port}; definitions: {', '.join(d.key for d in server.store.catalog)}")
-    stopping.wait()
-    print("stopping: letting in-flight calls finish")
-    server.stop(settings.shutdown_grace_seconds)
+    print(f"crmstatus serving on {host}:{port}; definitions: {', '.join(d.key for d in server.app.catalog)}",
+          flush=True)  # fmt: skip
+    await stopping.wait()
+    print("stopping: letting in-flight calls finish", flush=True)
+    await server.stop(settings.shutdown_grace_seconds)

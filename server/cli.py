@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from crmstatus.engine.loader import load_all
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,35 +65,39 @@ def _serve(listen: str | None, config_dir: str | None) -> int:
     if not settings.dev_mode and not settings.tokens:
         print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
         return 1
-    serve(settings)
+    asyncio.run(serve(settings))
     return 0
 
 
 def _worker() -> int:
-    import signal
-
-    from crmstatus.engine.clock import SystemClock
-
-    from .catalog import Catalog
-    from .redis_client import RedisConnection
     from .settings import Settings
-    from .store import Store
-    from .timer_worker import TimerWorker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if settings.redis_url is None:
         print("not starting: a stand-alone worker needs REDIS_URL (the servers' Redis)", file=sys.stderr)
         return 1
-    connection = RedisConnection(settings)
-    worker = TimerWorker(Store(connection.client, Catalog.load(settings.config_dir), settings, SystemClock()),
-                         interval=settings.timer_interval_seconds)  # fmt: skip
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: worker.stop())
-    print(f"crmstatus timer worker on {connection.url}")
-    worker.run_forever()
-    connection.close()
+    asyncio.run(_run_worker(settings))
     return 0
+
+
+async def _run_worker(settings: Settings) -> None:
+    from crmstatus.engine.clock import SystemClock
+
+    from .application import Application, claim_protection
+    from .application.catalog import Catalog
+    from .store import Store
+    from .store.connection import RedisConnection
+
+    connection = RedisConnection(settings)
+    catalog = Catalog.load(settings.config_dir, claim_protection(settings))
+    app = Application(Store(connection.client, settings), catalog, settings, SystemClock())
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, app.timers.stop)
+    print(f"crmstatus timer worker on {connection.url}", flush=True)
+    await app.timers.run()
+    await connection.close()
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
-"""Shared fixtures: the shipped definitions (loaded once), a manual clock, and actors."""
+"""Shared fixtures: the shipped definitions (loaded once), a manual clock, a real Redis, the application over
+it, and the gRPC server on a free port (its asyncio loop in a thread of its own, so tests call it with the
+generated blocking client)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+import redis
 
 from crmstatus.engine.clock import ManualClock
 from crmstatus.engine.definition import Definition
@@ -46,7 +52,7 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def catalog(definitions):
-    from crmstatus.server.catalog import Catalog
+    from crmstatus.server.application.catalog import Catalog
 
     return Catalog(definitions.values())
 
@@ -60,15 +66,14 @@ def tenant() -> str:
 
 
 @pytest.fixture
-def store(redis_url, catalog, clock):
-    from crmstatus.server.redis_client import client_for
+async def store(redis_url, catalog, clock):
+    """The application on the test Redis, driven through the per-command calls of tests/service.py."""
     from crmstatus.server.settings import Settings
-    from crmstatus.server.store import Store
+    from tests.service import Service
 
-    settings = Settings(redis_url=redis_url, partitions=4)
-    client = client_for(redis_url, settings)
-    yield Store(client, catalog, settings, clock)
-    client.close()
+    service = Service.connect(Settings(redis_url=redis_url, partitions=4), catalog, clock)
+    yield service
+    await service.close()
 
 
 def _free_port() -> int:
@@ -133,10 +138,42 @@ def own_redis(tmp_path):
         server.stop()
 
 
+T = TypeVar("T")
+
+
+class Served:
+    """A server on its own event loop in a thread; `run` runs a coroutine there and waits for its result."""
+
+    def __init__(self, settings, clock=None) -> None:
+        from crmstatus.server.app import create_server
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="served", daemon=True)
+        self.thread.start()
+        self.server, self.port = self.run(create_server(settings, clock))
+        self.app = self.server.app
+        self.clock = self.app.clock
+        self.redis = redis.Redis.from_url(self.server.connection.url, decode_responses=True)  # for inspection
+        self.run(self.server.start())
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def sweep(self, tenants: list[str]) -> int:
+        """Let the timer worker sweep these tenants now."""
+        return self.run(self.app.timers.sweep(tenants))
+
+    def stop(self) -> None:
+        self.run(self.server.stop(0))
+        self.redis.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
 @pytest.fixture(scope="session")
 def served(redis_url):
     """The service on a free port, tokens for two tenants, over the test Redis."""
-    from crmstatus.server.app import create_server
     from crmstatus.server.settings import Settings
 
     settings = Settings(
@@ -147,7 +184,6 @@ def served(redis_url):
         partitions=2,
         timer_worker=False,  # tests fire timers themselves, with their own clock
     )
-    server, port = create_server(settings, ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
-    server.start()
-    yield server, port
-    server.stop(0)
+    server = Served(settings, ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
+    yield server, server.port
+    server.stop()

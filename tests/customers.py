@@ -6,10 +6,27 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from crmstatus.engine import runtime
-from crmstatus.engine.clock import ManualClock
+from crmstatus.engine import (
+    SYSTEM,
+    Actor,
+    Command,
+    CompleteItem,
+    DueTimer,
+    EffectRecord,
+    Fire,
+    FireTimer,
+    HistoryEntry,
+    ManualClock,
+    Outcome,
+    Snapshot,
+    TransitionOption,
+    UpdateFacts,
+    decide,
+    list_transitions,
+    new_customer,
+    timers,
+)
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Snapshot
 
 
 def actor(name: str, *roles: str) -> Actor:
@@ -24,9 +41,9 @@ class Customer:
         self.clock = clock
         self.effects: list[EffectRecord] = []
         self.history: list[HistoryEntry] = []
-        self.snapshot = self._take(runtime.new_customer(definition, "c-1", clock, SYSTEM, facts))
+        self.snapshot = self._take(new_customer(definition, "c-1", SYSTEM, clock.now(), facts))
 
-    def _take(self, outcome: runtime.Outcome) -> Snapshot:
+    def _take(self, outcome: Outcome) -> Snapshot:
         self.effects += outcome.effects
         self.history += outcome.history
         self.snapshot = outcome.snapshot
@@ -35,39 +52,38 @@ class Customer:
     def state(self, dimension: str) -> str:
         return self.snapshot.state(dimension)
 
-    def fire(self, event: str, by: Actor, reason: str = "") -> runtime.Outcome:
-        outcome = runtime.fire(self.definition, self.snapshot, event, by, self.clock, reason)
+    def run(self, command: Command, by: Actor) -> Outcome:
+        outcome = decide(self.definition, self.snapshot, command, by, self.clock.now())
         self._take(outcome)
         return outcome
 
-    def update(self, by: Actor = SYSTEM, **facts: Any) -> runtime.Outcome:
-        outcome = runtime.update_facts(self.definition, self.snapshot, facts, by, self.clock)
-        self._take(outcome)
-        return outcome
+    def fire(self, event: str, by: Actor, reason: str = "") -> Outcome:
+        return self.run(Fire(event, reason), by)
+
+    def update(self, by: Actor = SYSTEM, **facts: Any) -> Outcome:
+        return self.run(UpdateFacts(facts), by)
 
     def complete(self, checklist: str, items: Iterable[str], by: Actor) -> None:
         for item in items:
-            self._take(runtime.complete_item(self.definition, self.snapshot, checklist, item, by, self.clock, "ok"))
+            self.run(CompleteItem(checklist, item, "ok"), by)
 
-    def options(self, by: Actor) -> dict[str, runtime.TransitionOption]:
-        return {o.event: o for o in runtime.list_transitions(self.definition, self.snapshot, by, self.clock)}
+    def options(self, by: Actor) -> dict[str, TransitionOption]:
+        return {o.event: o for o in list_transitions(self.definition, self.snapshot, by, self.clock.now())}
 
     def timers(self) -> list[DueTimer]:
-        return runtime.timers(self.definition, self.snapshot)
+        return timers(self.definition, self.snapshot)
 
     def timer(self, event: str) -> DueTimer:
         found = [t for t in self.timers() if t.event == event]
         assert found, f"no timer for {event}; timers: {self.timers()}"
         return found[0]
 
-    def run_timer(self, event: str) -> runtime.Outcome:
+    def run_timer(self, event: str) -> Outcome:
         """Move the clock to the timer's due time and fire it, as the timer worker will."""
         timer = self.timer(event)
         if self.clock.now() < timer.due:
             self.clock.set(timer.due)
-        outcome = runtime.fire_timer(self.definition, self.snapshot, timer, self.clock)
-        self._take(outcome)
-        return outcome
+        return self.run(FireTimer(timer.key), SYSTEM)
 
     def advance(self, **delta: float) -> None:
         self.clock.advance(timedelta(**delta))

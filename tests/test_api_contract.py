@@ -77,7 +77,7 @@ def test_timestamps_are_what_protobuf_itself_would_make():
 
     from google.protobuf import timestamp_pb2
 
-    from crmstatus.server.convert import timestamp
+    from crmstatus.server.wire.convert import timestamp
 
     for moment in (
         datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC),

@@ -16,22 +16,25 @@ from grpc_status import rpc_status
 
 from crmstatus.engine import (
     Actor,
+    Claim,
     ClaimConflict,
     ClaimRefused,
     FencedOut,
-    claim,
+    Fire,
+    Reassign,
+    Release,
+    UpdateFacts,
+    decide,
     load_definition,
-    reassign,
-    release,
     view,
 )
 from crmstatus.engine.errors import InvalidRequest, PermissionDenied
-from crmstatus.server.catalog import Catalog
-from crmstatus.server.store import Store
+from crmstatus.server.application.catalog import Catalog
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from tests.conftest import TOKENS
 from tests.customers import Customer, actor
+from tests.service import Service
 
 LI, WANG, ZHAO = actor("rep-li", "sales"), actor("rep-wang", "sales"), actor("mgr-zhao", "manager")
 
@@ -41,64 +44,64 @@ LI, WANG, ZHAO = actor("rep-li", "sales"), actor("rep-wang", "sales"), actor("mg
 
 def test_a_claim_is_a_lease_with_a_new_fence_token_and_puts_the_customer_in_follow_up(definitions, clock):
     customer = Customer(definitions["b2b"], clock)
-    customer.snapshot = claim(definitions["b2b"], customer.snapshot, LI, clock).snapshot
+    customer.snapshot = decide(definitions["b2b"], customer.snapshot, Claim(), LI, clock.now()).snapshot
     snapshot = customer.snapshot
     assert (snapshot.owner, snapshot.fence, snapshot.lease_until) == ("rep-li", 1, clock.now() + timedelta(days=7))
     assert snapshot.state("team") == "跟进中"  # the definition's claim event followed in the same change
     with pytest.raises(ClaimConflict) as held:
-        claim(definitions["b2b"], snapshot, WANG, clock)
+        decide(definitions["b2b"], snapshot, Claim(), WANG, clock.now())
     assert (held.value.holder, held.value.until) == ("rep-li", clock.now() + timedelta(days=7))
 
 
 def test_a_lapsed_claim_can_be_taken_over_and_the_old_token_is_fenced_out(definitions, clock):
     b2b = definitions["b2b"]
-    first = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
+    first = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
     clock.advance(timedelta(days=7, seconds=1))
-    second = claim(b2b, first, WANG, clock).snapshot
+    second = decide(b2b, first, Claim(), WANG, clock.now()).snapshot
     assert (second.owner, second.fence) == ("rep-wang", 2)
-    from crmstatus.engine import fire, update_facts
-
     stale = Actor("rep-li", frozenset({"sales"}), fence_token=1)
     with pytest.raises(FencedOut, match="fence token 1 is stale"):
-        update_facts(b2b, second, {"effective_contacts": 9}, stale, clock)
+        decide(b2b, second, UpdateFacts({"effective_contacts": 9}), stale, clock.now())
     with pytest.raises(FencedOut):
-        fire(b2b, second, "ask_for_help", stale, clock)
+        decide(b2b, second, Fire("ask_for_help"), stale, clock.now())
     with pytest.raises(FencedOut):
-        release(b2b, second, stale, clock)
+        decide(b2b, second, Release(), stale, clock.now())
 
 
 def test_claiming_again_after_ones_own_lease_lapsed_is_a_fresh_claim(definitions, clock):
     b2b = definitions["b2b"]
-    first = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
-    assert claim(b2b, first, LI, clock).snapshot.fence == 1  # while it holds: a renewal, same token
+    first = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
+    assert decide(b2b, first, Claim(), LI, clock.now()).snapshot.fence == 1  # while it holds: a renewal, same token
     clock.advance(timedelta(days=8))
-    again = claim(b2b, first, LI, clock).snapshot
+    again = decide(b2b, first, Claim(), LI, clock.now()).snapshot
     assert (again.fence, again.lease_until) == (2, clock.now() + timedelta(days=7))
     with pytest.raises(FencedOut):
-        release(b2b, again, Actor("rep-li", frozenset({"sales"}), fence_token=1), clock)
+        decide(b2b, again, Release(), Actor("rep-li", frozenset({"sales"}), fence_token=1), clock.now())
 
 
 def test_an_ex_owner_waits_out_its_cooldown_before_claiming_again(definitions, clock):
     b2b = definitions["b2b"]
-    held = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
-    free = release(b2b, held, Actor("rep-li", frozenset({"sales"}), fence_token=held.fence), clock).snapshot
+    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
+    free = decide(
+        b2b, held, Release(), Actor("rep-li", frozenset({"sales"}), fence_token=held.fence), clock.now()
+    ).snapshot
     assert (free.owner, free.state("team")) == (None, "新分配")
     with pytest.raises(ClaimRefused, match="may claim it again from") as refused:
-        claim(b2b, free, LI, clock)
+        decide(b2b, free, Claim(), LI, clock.now())
     assert refused.value.reason == "COOLDOWN"
-    assert claim(b2b, free, WANG, clock).snapshot.owner == "rep-wang"
+    assert decide(b2b, free, Claim(), WANG, clock.now()).snapshot.owner == "rep-wang"
     clock.advance(timedelta(days=30))
-    assert claim(b2b, free, LI, clock).snapshot.owner == "rep-li"
+    assert decide(b2b, free, Claim(), LI, clock.now()).snapshot.owner == "rep-li"
 
 
 def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
     b2b = definitions["b2b"]
-    held = claim(b2b, Customer(b2b, clock).snapshot, LI, clock).snapshot
+    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
     with pytest.raises(PermissionDenied):
-        reassign(b2b, held, WANG, "rep-wang", "mine now", clock)
+        decide(b2b, held, Reassign("rep-wang", "mine now"), WANG, clock.now())
     with pytest.raises(InvalidRequest, match="needs a reason"):
-        reassign(b2b, held, ZHAO, "rep-wang", " ", clock)
-    outcome = reassign(b2b, held, ZHAO, "rep-wang", "rep-li is on leave", clock)
+        decide(b2b, held, Reassign("rep-wang", " "), ZHAO, clock.now())
+    outcome = decide(b2b, held, Reassign("rep-wang", "rep-li is on leave"), ZHAO, clock.now())
     assert (outcome.snapshot.owner, outcome.snapshot.fence) == ("rep-wang", 2)
     (entry,) = outcome.history
     assert (entry.trigger, entry.actor, entry.reason) == (
@@ -111,7 +114,7 @@ def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
 def test_a_claim_keeps_other_reps_out_even_where_the_state_is_not_locked(definitions, clock):
     b2b = definitions["b2b"]
     customer = Customer(b2b, clock)
-    customer.snapshot = claim(b2b, customer.snapshot, LI, clock).snapshot
+    customer.snapshot = decide(b2b, customer.snapshot, Claim(), LI, clock.now()).snapshot
     customer.fire("ask_for_help", LI)  # 跟进中 → 需要协作: not a locked state, still rep-li's customer
     blocked = customer.options(WANG)["back_to_follow_up"]
     assert [r.message for r in blocked.reasons] == [
@@ -127,7 +130,7 @@ def test_a_claim_keeps_other_reps_out_even_where_the_state_is_not_locked(definit
 def test_others_see_a_locked_customer_redacted(definitions, clock):
     b2b = definitions["b2b"]
     customer = Customer(b2b, clock, phone="13800138000", effective_contacts=2)
-    held = claim(b2b, customer.snapshot, LI, clock).snapshot
+    held = decide(b2b, customer.snapshot, Claim(), LI, clock.now()).snapshot
     seen = view(b2b, held, WANG)
     assert seen.redacted and seen.facts == {} and seen.owner == "rep-li"
     assert seen.state("team") == "跟进中"
@@ -156,46 +159,47 @@ dimensions:
 
 
 @pytest.fixture
-def capped_store(store):
+async def capped_store(store):
     definitions = [*store.catalog, load_definition(CAPPED, "capped.yaml")]
-    return Store(store.client, Catalog(definitions), store.settings, store.clock)
+    capped = Service.connect(store.settings, Catalog(definitions), store.clock)
+    yield capped
+    await capped.close()
 
 
-def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant):
+async def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant):
     store = capped_store
     for n in range(5):
-        store.create_customer(tenant, f"k-{n}", "capped", LI)
-    first, second = store.claim(tenant, "k-0", LI), store.claim(tenant, "k-1", LI)
+        await store.create_customer(tenant, f"k-{n}", "capped", LI)
+    first, second = await store.claim(tenant, "k-0", LI), await store.claim(tenant, "k-1", LI)
     with pytest.raises(ClaimRefused) as refused:
-        store.claim(tenant, "k-2", LI)
+        await store.claim(tenant, "k-2", LI)
     assert refused.value.reason == "HELD_CAP"
-    store.release(tenant, "k-0", Actor(LI.id, LI.roles, fence_token=first.snapshot.fence))
-    store.claim(tenant, "k-2", LI)  # holds 2 again, third claim today
-    store.release(tenant, "k-1", Actor(LI.id, LI.roles, fence_token=second.snapshot.fence))
+    await store.release(tenant, "k-0", Actor(LI.id, LI.roles, fence_token=first.snapshot.fence))
+    await store.claim(tenant, "k-2", LI)  # holds 2 again, third claim today
+    await store.release(tenant, "k-1", Actor(LI.id, LI.roles, fence_token=second.snapshot.fence))
     with pytest.raises(ClaimRefused) as refused:
-        store.claim(tenant, "k-3", LI)
+        await store.claim(tenant, "k-3", LI)
     assert refused.value.reason == "DAILY_CAP"
-    assert store.get_customer(tenant, "k-3")[1].owner is None  # a refused claim changes nothing
+    assert (await store.get_customer(tenant, "k-3"))[1].owner is None  # a refused claim changes nothing
     store.clock.advance(timedelta(days=1))  # a new day, and the held leases lapsed
-    store.claim(tenant, "k-3", LI)
-    store.claim(tenant, "k-4", LI)
+    await store.claim(tenant, "k-3", LI)
+    await store.claim(tenant, "k-4", LI)
 
 
-def test_a_tenant_may_set_its_own_claim_lease(store, tenant):
-    from dataclasses import replace as with_settings
-
+async def test_a_tenant_may_set_its_own_claim_lease(store, tenant):
+    from crmstatus.server.application import claim_protection
     from crmstatus.server.settings import Settings
 
-    assert Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=P2D"}).claim_protection == {tenant: "P2D"}
+    settings = Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=P2D"})
+    assert settings.claim_protection == {tenant: "P2D"}
     with pytest.raises(ValueError, match="not a duration"):
         Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=2 days"})
-    tailored = Store(
-        store.client, store.catalog, with_settings(store.settings, claim_protection={tenant: "P2D"}), store.clock
-    )
-    tailored.create_customer(tenant, "c-1", "b2b", LI)
-    assert tailored.claim(tenant, "c-1", LI).snapshot.lease_until == store.clock.now() + timedelta(days=2)
-    store.create_customer(tenant + "x", "c-1", "b2b", LI)  # other tenants keep the definition's 7 days
-    assert tailored.claim(tenant + "x", "c-1", LI).snapshot.lease_until == store.clock.now() + timedelta(days=7)
+    tailored = Service.connect(store.settings, Catalog(store.catalog, claim_protection(settings)), store.clock)
+    await tailored.create_customer(tenant, "c-1", "b2b", LI)
+    assert (await tailored.claim(tenant, "c-1", LI)).snapshot.lease_until == store.clock.now() + timedelta(days=2)
+    await store.create_customer(tenant + "x", "c-1", "b2b", LI)  # other tenants keep the definition's 7 days
+    assert (await tailored.claim(tenant + "x", "c-1", LI)).snapshot.lease_until == store.clock.now() + timedelta(days=7)
+    await tailored.close()
 
 
 # -- through the gRPC server ------------------------------------------------------------------------------------
@@ -276,7 +280,7 @@ def test_sixty_four_claimers_on_each_of_a_thousand_customers_give_exactly_one_ow
 
 
 def test_a_stale_holder_is_fenced_out_of_every_write(api, served):
-    clock = served[0].store.clock
+    clock = served[0].clock
     customer = f"fence-{uuid.uuid4().hex[:8]}"
     api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=md("setup"))
     li = api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-li"))
@@ -362,7 +366,7 @@ def test_non_owners_get_a_redacted_view_and_cannot_write_managers_reassign_with_
 
 def test_the_pool_rule_reminds_then_returns_an_idle_customer_and_watchers_see_it(api, served):
     server = served[0]
-    clock = server.store.clock
+    clock = server.clock
     customer = f"pool-{uuid.uuid4().hex[:8]}"
     api.CreateCustomer(
         cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=md("setup", tenant="acme")
@@ -394,12 +398,12 @@ def test_the_pool_rule_reminds_then_returns_an_idle_customer_and_watchers_see_it
     position = dict(watch.initial_metadata())["x-crm-watch-position"]
     watch.cancel()
     clock.advance(timedelta(days=12, minutes=1))  # the advance reminder
-    server.worker.sweep(["acme"])
+    server.sweep(["acme"])
     seen = api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=md("rep-li", tenant="acme")).customer
     assert next(s.state for s in seen.states if s.dimension == "team") == "即将回收"
     assert [(w.kind, w.name, w.role) for w in seen.open_work] == [("alert", "recycle_soon", "sales")]
     clock.advance(timedelta(days=2))  # 14 days without follow-up: back to the pool
-    server.worker.sweep(["acme"])
+    server.sweep(["acme"])
     seen = api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=md("rep-li", tenant="acme")).customer
     assert (seen.owner, next(s.state for s in seen.states if s.dimension == "team")) == ("", "新分配")
     free = {

@@ -9,13 +9,16 @@ import transitions
 
 import crmstatus.engine.expressions
 from crmstatus.engine import (
+    SYSTEM,
     AutomationCycle,
+    FireTimer,
     InvalidFactValue,
     ReasonKind,
+    ReopenItem,
     StaleTimer,
     TransitionNotAllowed,
     UnknownName,
-    fire_timer,
+    decide,
     load_definition,
 )
 from tests.customers import Customer, actor
@@ -197,12 +200,10 @@ def test_a_score_cannot_be_set_from_outside(definitions, clock):
 
 
 def test_reopening_a_checklist_item_blocks_the_transition_again(gated, clock):
-    from crmstatus.engine import reopen_item
-
     customer = Customer(gated, clock, contacts=5, contract_end="2027-01-01")
     customer.complete("signing", ["approval", "upload"], REP)
     assert customer.options(BOSS)["sign"].allowed
-    customer.snapshot = reopen_item(gated, customer.snapshot, "signing", "upload", BOSS, clock, "wrong file").snapshot
+    customer.run(ReopenItem("signing", "upload", "wrong file"), BOSS)
     assert [r.subject for r in customer.options(BOSS)["sign"].reasons] == ["signing.upload"]
     mark = customer.snapshot.checklists["signing"]["approval"]
     assert (mark.by, mark.evidence) == ("rep-1", "ok")
@@ -239,4 +240,4 @@ def test_date_facts_begin_at_midnight_in_the_definitions_time_zone(definitions, 
     assert timer.due == datetime(2026, 6, 15, 16, 0, tzinfo=UTC)  # 2026-06-16 00:00 in Asia/Shanghai
     clock.set(datetime(2026, 6, 15, 15, 59, tzinfo=UTC))
     with pytest.raises(StaleTimer, match="not due"):
-        fire_timer(definitions["fitness"], customer.snapshot, timer, clock)
+        decide(definitions["fitness"], customer.snapshot, FireTimer(timer.key), SYSTEM, clock.now())

@@ -15,14 +15,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from crmstatus.server.app import create_server
 from crmstatus.server.settings import Settings
 from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
-from tests.conftest import CONFIGS, TOKENS
+from tests.conftest import CONFIGS, TOKENS, Served
 
 
 def who(actor: str = "adv-chen", roles: str = "advisor", tenant: str = "acme", token: str | None = None):
@@ -292,8 +291,8 @@ def test_unavailable_while_redis_is_down(own_redis, clock):
         redis_url=f"redis://127.0.0.1:{own_redis.port}", listen="127.0.0.1:0", tokens=TOKENS,
         config_dir=str(CONFIGS), redis_timeout_seconds=0.3, redis_retries=1, timer_worker=False,
     )  # fmt: skip
-    server, port = create_server(settings, clock)
-    server.start()
+    server = Served(settings, clock)
+    port = server.port
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = cs_grpc.CustomerStatusServiceStub(channel)
@@ -306,7 +305,7 @@ def test_unavailable_while_redis_is_down(own_redis, clock):
             own_redis.start()
             stub.CreateCustomer(cs.CreateCustomerRequest(customer_id="u-2", definition="education"), metadata=who())
     finally:
-        server.stop(0)
+        server.stop()
 
 
 def test_health_is_serving(channel):
@@ -380,8 +379,8 @@ def test_reloading_a_broken_folder_keeps_the_running_definitions(redis_url, tmp_
     settings = Settings(
         redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(folder), timer_worker=False
     )
-    server, port = create_server(settings)
-    server.start()
+    server = Served(settings)
+    port = server.port
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             api = ds_grpc.DefinitionServiceStub(channel)
@@ -406,7 +405,7 @@ def test_reloading_a_broken_folder_keeps_the_running_definitions(redis_url, tmp_
             running = api.GetDefinition(ds.GetDefinitionRequest(name="education"), metadata=admin)
             assert "remaining_lessons <= 5" in running.source
     finally:
-        server.stop(0)
+        server.stop()
 
 
 def test_state_counts(customers, cid):

@@ -8,20 +8,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmstatus.engine import (
+    SYSTEM,
+    Claim,
     ClaimConflict,
     ClaimRefused,
     CustomerLocked,
+    Fire,
+    FireTimer,
     ManualClock,
     TransitionNotAllowed,
-    claim,
-    fire,
-    fire_timer,
+    UpdateFacts,
+    decide,
     list_transitions,
     lock_holder,
     may_see_locked,
     new_customer,
     timers,
-    update_facts,
 )
 from crmstatus.engine.loader import load_file
 from tests.conftest import CONFIGS
@@ -81,21 +83,21 @@ OPENINGS = [
 def test_random_commands_keep_every_invariant(opening, script):
     script = [*opening, *script]
     clock = ManualClock(START)
-    snapshot = new_customer(B2B, "c-1", clock).snapshot
+    snapshot = new_customer(B2B, "c-1", SYSTEM, clock.now()).snapshot
     for kind, argument, who in script:
         before = snapshot
         if kind == "wait":
             clock.advance(timedelta(hours=argument))
             for timer in [t for t in timers(B2B, snapshot) if t.due <= clock.now()]:
                 try:
-                    snapshot = fire_timer(B2B, snapshot, timer, clock).snapshot
+                    snapshot = decide(B2B, snapshot, FireTimer(timer.key), SYSTEM, clock.now()).snapshot
                 except TransitionNotAllowed:
                     continue  # a guard on the timer's transition said no; the timer is spent
                 break  # the state changed: timers are recomputed at the next step
             continue
         if kind == "claim":
             try:
-                snapshot = claim(B2B, before, who, clock).snapshot
+                snapshot = decide(B2B, before, Claim(), who, clock.now()).snapshot
             except (ClaimConflict, ClaimRefused):
                 assert before.claim_active(clock.now()) or before.former.get(who.id), "a free customer was refused"
                 continue
@@ -105,11 +107,11 @@ def test_random_commands_keep_every_invariant(opening, script):
         held = before.claim_active(clock.now()) and before.owner != who.id and not may_see_locked(B2B, before, who)
         try:
             if kind == "fire":
-                listed = {o.event: o for o in list_transitions(B2B, before, who, clock)}[argument]
-                outcome = fire(B2B, before, argument, who, clock)
+                listed = {o.event: o for o in list_transitions(B2B, before, who, clock.now())}[argument]
+                outcome = decide(B2B, before, Fire(argument), who, clock.now())
                 assert listed.allowed, f"fired although listed as blocked: {listed.reasons}"
             else:
-                outcome = update_facts(B2B, before, argument, who, clock)
+                outcome = decide(B2B, before, UpdateFacts(argument), who, clock.now())
         except (TransitionNotAllowed, CustomerLocked, ClaimConflict) as refused:
             if kind == "fire":
                 assert not listed.allowed, f"listed as allowed but refused: {refused}"

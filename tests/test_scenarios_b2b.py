@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crmstatus.engine import CustomerLocked, ReasonKind, StaleTimer, TransitionNotAllowed, fire_timer
+from crmstatus.engine import SYSTEM, CustomerLocked, FireTimer, ReasonKind, StaleTimer, TransitionNotAllowed, decide
 from crmstatus.engine.clock import ManualClock
 from crmstatus.engine.definition import Definition
 from tests.customers import Customer, actor
@@ -57,7 +57,7 @@ def test_ninety_days_in_potential_moves_the_customer_to_telemarketing(b2b, clock
     assert timer.due == clock.now() + timedelta(days=90)
     clock.advance(timedelta(days=89))
     with pytest.raises(StaleTimer, match="not due"):
-        fire_timer(b2b, customer.snapshot, timer, clock)
+        decide(b2b, customer.snapshot, FireTimer(timer.key), SYSTEM, clock.now())
     customer.run_timer("recycle_to_telemarketing")
     assert customer.snapshot.queue == "telemarketing"
     assert "re_nurture" in customer.effect_names("task")
@@ -240,7 +240,7 @@ def test_moving_the_contract_end_date_moves_the_renewal_timer(b2b, clock):
     assert moved.due - first.due == timedelta(days=59)
     assert moved.key == first.key  # the same timer of the same state entry, rescheduled
     with pytest.raises(StaleTimer):
-        fire_timer(b2b, customer.snapshot, first, clock)
+        decide(b2b, customer.snapshot, FireTimer(first.key), SYSTEM, clock.now())
 
 
 def test_a_timer_is_gone_once_the_customer_leaves_its_state(b2b, clock):
@@ -250,7 +250,7 @@ def test_a_timer_is_gone_once_the_customer_leaves_its_state(b2b, clock):
     assert "recycle_to_telemarketing" not in [t.event for t in customer.timers()]
     clock.advance(timedelta(days=100))
     with pytest.raises(StaleTimer, match="no longer applies"):
-        fire_timer(b2b, customer.snapshot, timer, clock)
+        decide(b2b, customer.snapshot, FireTimer(timer.key), SYSTEM, clock.now())
 
 
 def test_an_abnormal_transaction_limits_amounts_and_requires_second_verification(b2b, clock):

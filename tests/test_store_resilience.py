@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
-import threading
 from collections import defaultdict
 
 import pytest
 
 from crmstatus.engine import Actor, TransitionNotAllowed, list_transitions
-from crmstatus.engine.errors import StoreUnavailable, VersionConflict
-from crmstatus.server.redis_client import client_for
 from crmstatus.server.settings import Settings
-from crmstatus.server.store import Store
+from crmstatus.server.store.errors import StoreUnavailable, VersionConflict
+from tests.service import Service
 
 EVERYONE = Actor(
     "ops",
@@ -35,52 +34,49 @@ EVERYONE = Actor(
 FACTS = ["effective_contacts", "web_visits_30d", "overdue_days", "complaint_level", "core_usage_days_30d"]
 
 
-def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, tenant, clock):
+async def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, tenant, clock, redis_url):
     customers = [f"c-{n}" for n in range(6)]
     for customer in customers:
-        store.create_customer(tenant, customer, "b2b", EVERYONE)
+        await store.create_customer(tenant, customer, "b2b", EVERYONE)
     acknowledged: dict[str, list[int]] = defaultdict(list)
     pinned_conflicts = []
-    lock = threading.Lock()
+    writers = [Service.connect(store.settings, store.catalog, clock) for _ in range(16)]  # 16 clients
 
-    def writer(seed: int) -> None:
-        rng = random.Random(seed)
+    async def writer(seed: int) -> None:
+        rng, service = random.Random(seed), writers[seed]
         for _ in range(25):
             customer = rng.choice(customers)
-            definition, snapshot = store.get_customer(tenant, customer)
+            definition, snapshot = await service.get_customer(tenant, customer)
             try:
                 if rng.random() < 0.5:
-                    options = [o.event for o in list_transitions(definition, snapshot, EVERYONE, clock) if o.allowed]
+                    listed = list_transitions(definition, snapshot, EVERYONE, clock.now())
+                    options = [o.event for o in listed if o.allowed]
                     pin = snapshot.version if rng.random() < 0.3 else None
-                    result = store.fire(tenant, customer, rng.choice(options), EVERYONE, expected_version=pin)
+                    result = await service.fire(tenant, customer, rng.choice(options), EVERYONE, expected_version=pin)
                 else:
                     fact = rng.choice(FACTS)
-                    result = store.update_facts(tenant, customer, {fact: rng.randint(0, 40)}, EVERYONE)
+                    result = await service.update_facts(tenant, customer, {fact: rng.randint(0, 40)}, EVERYONE)
             except TransitionNotAllowed:
                 continue  # another writer moved the customer first
             except VersionConflict:
-                with lock:
-                    pinned_conflicts.append(customer)
+                pinned_conflicts.append(customer)
                 continue
             if result.history:
-                with lock:
-                    acknowledged[customer].append(result.snapshot.version)
+                acknowledged[customer].append(result.snapshot.version)
 
-    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(*(writer(seed) for seed in range(16)))
+    for service in writers:
+        await service.close()
 
     assert sum(map(len, acknowledged.values())) > 200
     assert pinned_conflicts, "pinned versions never raced: the test did not exercise compare-and-set"
     for customer in customers:
-        entries, token = store.history(tenant, customer, limit=1000, newest_first=False)
+        entries, token = await store.history(tenant, customer, limit=1000, newest_first=False)
         assert token is None
         versions = [e.version for e in entries]
         assert versions == sorted(versions), "history out of order"
         chain = sorted(set(versions))
-        _, snapshot = store.get_customer(tenant, customer)
+        _, snapshot = await store.get_customer(tenant, customer)
         assert chain == list(range(1, snapshot.version + 1)), f"{customer}: gaps or forks in {chain}"
         acked = acknowledged[customer]
         assert len(acked) == len(set(acked)), f"{customer}: two writes acknowledged with one version"
@@ -89,25 +85,26 @@ def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, tenant, 
         assert len(firsts) == len(chain), f"{customer}: a version holds more than one command"
 
 
-def test_redis_down_is_a_clear_error_and_the_store_recovers_without_a_restart(own_redis, catalog, clock, tenant):
+async def test_redis_down_is_a_clear_error_and_the_store_recovers_without_a_restart(own_redis, catalog, clock, tenant):
     settings = Settings(redis_url=f"redis://127.0.0.1:{own_redis.port}", redis_timeout_seconds=0.3, redis_retries=1)
-    store = Store(client_for(settings.redis_url or "", settings), catalog, settings, clock)
-    store.create_customer(tenant, "c-1", "b2b", EVERYONE)
+    store = Service.connect(settings, catalog, clock)
+    await store.create_customer(tenant, "c-1", "b2b", EVERYONE)
 
     own_redis.signal(signal.SIGSTOP)  # frozen: every call times out
     with pytest.raises(StoreUnavailable, match="unavailable"):
-        store.update_facts(tenant, "c-1", {"effective_contacts": 4}, EVERYONE, idempotency_key="u-1")
+        await store.update_facts(tenant, "c-1", {"effective_contacts": 4}, EVERYONE, idempotency_key="u-1")
     own_redis.signal(signal.SIGCONT)
     # the timed-out write may or may not have landed: retrying with its key applies it exactly once
-    retried = store.update_facts(tenant, "c-1", {"effective_contacts": 4}, EVERYONE, idempotency_key="u-1")
+    retried = await store.update_facts(tenant, "c-1", {"effective_contacts": 4}, EVERYONE, idempotency_key="u-1")
     assert retried.snapshot.version == 2
-    assert store.get_customer(tenant, "c-1")[1].state("lifecycle") == "意向"
+    assert (await store.get_customer(tenant, "c-1"))[1].state("lifecycle") == "意向"
 
     own_redis.stop()  # gone: connections are refused
     with pytest.raises(StoreUnavailable):
-        store.get_customer(tenant, "c-1")
+        await store.get_customer(tenant, "c-1")
     with pytest.raises(StoreUnavailable):
-        store.create_customer(tenant, "c-2", "b2b", EVERYONE)
+        await store.create_customer(tenant, "c-2", "b2b", EVERYONE)
     own_redis.start()  # back, empty (it keeps nothing on disk): the same store object works again
-    store.create_customer(tenant, "c-2", "b2b", EVERYONE)
-    assert store.get_customer(tenant, "c-2")[1].version == 1
+    await store.create_customer(tenant, "c-2", "b2b", EVERYONE)
+    assert (await store.get_customer(tenant, "c-2"))[1].version == 1
+    await store.close()

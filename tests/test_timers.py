@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import uuid
 from collections import Counter
 from datetime import datetime, time, timedelta
@@ -13,13 +13,12 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 
 from crmstatus.engine import Actor
-from crmstatus.server.codec import ms
-from crmstatus.server.redis_client import client_for
-from crmstatus.server.store import Store
-from crmstatus.server.timer_worker import TimerWorker
+from crmstatus.server.application.timers import TimerWorker
+from crmstatus.server.store.codec import ms
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from tests.conftest import TOKENS
+from tests.service import Service
 
 SIGNING = ["contract_approval", "product_configuration", "pricing_approval", "payment_terms_confirmed",
            "signed_contract_uploaded"]  # fmt: skip
@@ -31,7 +30,7 @@ class Desk:
 
     def __init__(self, served, channel: grpc.Channel) -> None:
         self.server = served[0]
-        self.clock = self.server.store.clock
+        self.clock = self.server.clock
         self.api = cs_grpc.CustomerStatusServiceStub(channel)
         self.tenant = f"timers-{uuid.uuid4().hex[:8]}"
         self.id = f"c-{uuid.uuid4().hex[:8]}"
@@ -63,7 +62,7 @@ class Desk:
     def pass_time(self, **delta) -> int:
         """Move the server's clock and let the timer worker sweep this tenant."""
         self.clock.advance(timedelta(**delta))
-        return self.server.worker.sweep([self.tenant])
+        return self.server.sweep([self.tenant])
 
     def watch_from_now(self):
         stream = self.api.WatchEvents(cs.WatchEventsRequest(), metadata=self.metadata())
@@ -131,7 +130,7 @@ def test_renewal_window_at_90_60_and_30_days_with_typed_effects_on_the_watch_str
         due = midnight - timedelta(days=days_before)
         position = desk.watch_from_now()
         desk.clock.set(due - timedelta(minutes=1))
-        desk.server.worker.sweep([desk.tenant])
+        desk.server.sweep([desk.tenant])
         assert desk.state("renewal") == before
         desk.pass_time(minutes=1)
         assert desk.state("renewal") == after
@@ -142,10 +141,10 @@ def test_renewal_window_at_90_60_and_30_days_with_typed_effects_on_the_watch_str
 
 
 def _due(desk: Desk, dimension: str):
-    from crmstatus.engine import runtime
+    from crmstatus.engine import timers
 
-    definition, snapshot = desk.server.store.get_customer(desk.tenant, desk.id)
-    return next(t.due for t in runtime.timers(definition, snapshot) if t.dimension == dimension)
+    definition, snapshot = desk.server.run(desk.server.app.queries.snapshot(desk.tenant, desk.id))
+    return next(t.due for t in timers(definition, snapshot) if t.dimension == dimension)
 
 
 def test_fitness_course_about_to_expire_fourteen_days_before_its_end(desk):
@@ -156,7 +155,7 @@ def test_fitness_course_about_to_expire_fourteen_days_before_its_end(desk):
     )
     due = datetime.combine(end, time(), ZoneInfo("Asia/Shanghai")) - timedelta(days=14)
     desk.clock.set(due - timedelta(minutes=1))
-    desk.server.worker.sweep([desk.tenant])
+    desk.server.sweep([desk.tenant])
     assert desk.state("membership") == "会员"
     desk.pass_time(minutes=1)
     assert desk.state("membership") == "课程即将到期"
@@ -224,14 +223,14 @@ def test_an_abnormal_transaction_restricts_the_customer(desk):
 def test_a_timer_is_cancelled_when_the_customer_leaves_its_state_first(desk):
     desk.create()
     desk.update(effective_contacts=4)  # 潜在 → 意向 before the 90 days are up
-    members = desk.server.store.client.zrange(_timers_key(desk), 0, -1)
+    members = desk.server.redis.zrange(_timers_key(desk), 0, -1)
     assert not [m for m in members if m.startswith(f"{desk.id}|lifecycle:")]
     desk.pass_time(days=91)
     assert desk.customer().queue == ""
 
 
 def _timers_key(desk: Desk) -> str:
-    keys = desk.server.store.keys(desk.tenant)
+    keys = desk.server.app.store.keys(desk.tenant)
     return keys.timers(keys.part(desk.id))
 
 
@@ -241,75 +240,74 @@ def test_moving_the_date_moves_the_timer(desk):
     desk.update(contract_end_date=(end + timedelta(days=30)).isoformat())
     moved = _due(desk, "renewal")
     assert moved - first == timedelta(days=30)
-    assert desk.server.store.client.zscore(_timers_key(desk), f"{desk.id}|renewal:4:0") == ms(moved)
+    assert desk.server.redis.zscore(_timers_key(desk), f"{desk.id}|renewal:4:0") == ms(moved)
     desk.clock.set(first + timedelta(minutes=1))
-    desk.server.worker.sweep([desk.tenant])
+    desk.server.sweep([desk.tenant])
     assert desk.state("renewal") == "合同期内"
     desk.clock.set(moved)
-    desk.server.worker.sweep([desk.tenant])
+    desk.server.sweep([desk.tenant])
     assert desk.state("renewal") == "续约提醒"
 
 
 # -- the worker's guarantees (store level, own clock) ---------------------------------------------------------
 
 
-def _customers_with_due_timers(store, tenant, count: int) -> list[str]:
+async def _customers_with_due_timers(store, tenant, count: int) -> list[str]:
     ids = [f"w-{n}" for n in range(count)]
     for customer in ids:
-        store.create_customer(tenant, customer, "b2b", REP)
+        await store.create_customer(tenant, customer, "b2b", REP)
     store.clock.advance(timedelta(days=91))  # every recycle (90 days), its reminder and weekly review are due
     return ids
 
 
-def _recycles(store, tenant, ids) -> Counter:
+async def _recycles(store, tenant, ids) -> Counter:
     fired = Counter()
     for customer in ids:
-        entries, _ = store.history(tenant, customer, limit=1000)
+        entries, _ = await store.history(tenant, customer, limit=1000)
         fired[customer] = sum(1 for e in entries if e.event == "recycle_to_telemarketing")
     return fired
 
 
-def test_two_workers_on_one_redis_fire_each_due_timer_exactly_once(store, tenant, redis_url):
-    ids = _customers_with_due_timers(store, tenant, 60)
-    other = Store(client_for(redis_url, store.settings), store.catalog, store.settings, store.clock)
-    workers = [TimerWorker(store, batch=7), TimerWorker(other, batch=7)]
-    counts = [0, 0]
+def _worker(service: Service, **options) -> TimerWorker:
+    app = service.app
+    return TimerWorker(app.store, app.commands, app.queries, app.clock, **options)
 
-    def run(n: int) -> None:
-        counts[n] = workers[n].sweep([tenant])
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+async def test_two_workers_on_one_redis_fire_each_due_timer_exactly_once(store, tenant):
+    ids = await _customers_with_due_timers(store, tenant, 60)
+    other = Service.connect(store.settings, store.catalog, store.clock)
+    workers = [_worker(store, batch=7), _worker(other, batch=7)]
+    counts = await asyncio.gather(*(worker.sweep([tenant]) for worker in workers))
     assert all(counts), f"one worker did all the work: {counts}"
-    assert set(_recycles(store, tenant, ids).values()) == {1}
+    assert set((await _recycles(store, tenant, ids)).values()) == {1}
     assert sum(counts) == 3 * len(ids)  # each customer's recycle, its advance reminder and the weekly review
-    assert TimerWorker(other).sweep([tenant]) == 0
+    assert await _worker(other).sweep([tenant]) == 0
+    await other.close()
 
 
 class Crash(BaseException):
     """A worker process dying mid-batch (not an error the worker could handle)."""
 
 
-def test_a_worker_that_dies_mid_batch_loses_nothing(store, tenant, redis_url):
-    ids = _customers_with_due_timers(store, tenant, 20)
-    doomed_store = Store(client_for(redis_url, store.settings), store.catalog, store.settings, store.clock)
-    real_fire, fired = doomed_store.fire_timer, []
+async def test_a_worker_that_dies_mid_batch_loses_nothing(store, tenant):
+    ids = await _customers_with_due_timers(store, tenant, 20)
+    doomed = Service.connect(store.settings, store.catalog, store.clock)
+    doomed_worker = _worker(doomed, batch=50, lease_seconds=60)
+    real_fire, fired = doomed_worker.fire, []
 
-    def fire_then_die(*args):
+    async def fire_then_die(*args):
         if len(fired) == 5:
             raise Crash
-        fired.append(real_fire(*args))
+        fired.append(await real_fire(*args))
 
-    doomed_store.fire_timer = fire_then_die  # type: ignore[method-assign]
+    doomed_worker.fire = fire_then_die  # type: ignore[method-assign]
     with pytest.raises(Crash):
-        TimerWorker(doomed_store, batch=50, lease_seconds=60).sweep([tenant])
-    survivor = TimerWorker(store, lease_seconds=60)
-    unclaimed = survivor.sweep([tenant])  # partitions the dead worker never reached
+        await doomed_worker.sweep([tenant])
+    await doomed.close()
+    survivor = _worker(store, lease_seconds=60)
+    unclaimed = await survivor.sweep([tenant])  # partitions the dead worker never reached
     store.clock.advance(timedelta(seconds=61))
-    leased = survivor.sweep([tenant])  # its claims come back when their lease ends: nothing is lost
+    leased = await survivor.sweep([tenant])  # its claims come back when their lease ends: nothing is lost
     assert leased > 0
     assert 5 + unclaimed + leased == 3 * len(ids)
-    assert set(_recycles(store, tenant, ids).values()) == {1}
+    assert set((await _recycles(store, tenant, ids)).values()) == {1}

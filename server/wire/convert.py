@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from crmstatus.engine.commands import Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, Reason
 from crmstatus.engine.facts import to_json
 from crmstatus.engine.model import Label
-from crmstatus.engine.runtime import TransitionOption
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
+from crmstatus.server.application.model import Change, Options
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
-
-from .store import CommandResult
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
@@ -125,15 +124,21 @@ def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
     )
 
 
-def change(
-    definition: Definition, result: CommandResult, view: int = customer_pb2.CUSTOMER_VIEW_FULL
-) -> customer_status_service_pb2.ChangeResult:
+def change(result: Change, view: int = customer_pb2.CUSTOMER_VIEW_FULL) -> customer_status_service_pb2.ChangeResult:
     return customer_status_service_pb2.ChangeResult(
-        customer=customer(definition, result.snapshot, view),
+        customer=customer(result.definition, result.snapshot, view),
         effects=[effect(e) for e in result.effects],
         history=[history_entry(h) for h in result.history],
         replayed=result.replayed,
     )
+
+
+def options(message: customer_status_service_pb2.CommandOptions) -> Options:
+    return Options(message.expected_version or None, message.idempotency_key or None)
+
+
+def evidence(messages: Iterable[customer_status_service_pb2.ChecklistEvidence]) -> tuple[Evidence, ...]:
+    return tuple(Evidence(e.checklist, e.item, e.evidence) for e in messages)
 
 
 def reason(value: Reason) -> customer_pb2.BlockReason:

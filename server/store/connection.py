@@ -6,17 +6,19 @@ import logging
 import tempfile
 from typing import Any
 
-import redis
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
+from redis.exceptions import ConnectionError, TimeoutError
 
-from .settings import Settings
+from crmstatus.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class RedisConnection:
-    """A client with timeouts and retry-with-backoff from redis-py's own options, and what to stop on close."""
+    """An asyncio client with timeouts and retry-with-backoff from redis-py's own options, and what to stop
+    on close."""
 
     def __init__(self, settings: Settings) -> None:
         self._embedded: Any = None
@@ -33,8 +35,8 @@ class RedisConnection:
         self.url = url
         self.client = client_for(url, settings)
 
-    def close(self) -> None:
-        self.client.close()
+    async def close(self) -> None:
+        await self.client.aclose()
         if self._embedded is not None:
             self._embedded.shutdown()
             self._embedded = None
@@ -48,6 +50,6 @@ def client_for(url: str, settings: Settings) -> redis.Redis:
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), settings.redis_retries),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        retry_on_error=[ConnectionError, TimeoutError],
         health_check_interval=30,
     )

@@ -1,35 +1,32 @@
-"""Decisions: which transitions are open and why the others are not, and what a command changes.
+"""The rules: one command's working copy of a snapshot, the one evaluation of every transition, and what
+firing one changes.
 
-Every command works on a private copy of the snapshot (`_Run`) and returns a new snapshot, the effects and
-the history entries; nothing is stored here. The compiled machines are shared and only read.
+`Run.verdict` is the only place that decides whether a transition may fire: it yields every reason it may
+not, so `passes` (its first reason, or none) and `reasons` (all of them) can never disagree. The compiled
+`transitions` machines of the definition call `passes` as their condition and `took` after moving the
+cursor; the engine fires events only through them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .clock import Clock
-from .definition import Definition
+from .definition import Definition, automatic_trigger
 from .errors import (
     AutomationCycle,
     ClaimConflict,
-    ClaimRefused,
     CustomerLocked,
     FencedOut,
     InvalidFactValue,
-    InvalidRequest,
-    PermissionDenied,
     Reason,
     ReasonKind,
-    StaleTimer,
     TransitionNotAllowed,
     UnknownName,
 )
 from .facts import coerce, to_cel, to_json
-from .model import ClaimPolicy, Effect, EffectKind, Label, Transition
+from .model import Effect, EffectKind, Transition
 from .snapshot import (
     SYSTEM,
     Actor,
@@ -46,23 +43,6 @@ from .snapshot import (
 MAX_STEPS = 32  # transitions one command may cause (its own, emitted and automatic) before it is a cycle
 
 
-@dataclass(frozen=True)
-class TransitionOption:
-    """One transition as the actor sees it now: allowed when `reasons` is empty."""
-
-    dimension: str
-    event: str
-    sources: frozenset[str]
-    target: str
-    auto: bool
-    label: Label
-    reasons: tuple[Reason, ...]
-
-    @property
-    def allowed(self) -> bool:
-        return not self.reasons
-
-
 class _Cursor:
     """The per-request model handed to a shared `transitions` machine: nothing but a state."""
 
@@ -72,204 +52,12 @@ class _Cursor:
         self.state = state
 
 
-def new_customer(
-    definition: Definition,
-    customer_id: str,
-    clock: Clock,
-    actor: Actor = SYSTEM,
-    facts: Mapping[str, Any] | None = None,
-) -> Outcome:
-    """A customer in the initial state of every dimension, with its first facts and automation applied."""
-    now = clock.now()
-    states = {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
-    blank = Snapshot(customer_id, definition.name, definition.version, 0, states)
-    run = _Run(definition, blank, now)
-    run.everything_changed = True
-    changed = run.set_facts(facts or {})
-    run.record(actor, "create", facts_changed=changed)
-    run.recompute_scores()
-    run.settle()
-    return run.outcome()
-
-
-def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> list[TransitionOption]:
-    """Every transition of every dimension, each with all the reasons it is blocked for this actor now."""
-    run = _Run(definition, snapshot, clock.now())
-    return [
-        TransitionOption(t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)))
-        for dimension in definition.dimensions.values()
-        for t in dimension.transitions
-    ]
-
-
-def fire(
-    definition: Definition,
-    snapshot: Snapshot,
-    event: str,
-    actor: Actor,
-    clock: Clock,
-    reason: str = "",
-    evidence: Sequence[tuple[str, str, str]] = (),
-) -> Outcome:
-    """Apply an event, then whatever it emits and every automatic transition that becomes due.
-
-    `evidence` (checklist, item, evidence) completes checklist items first, in the same change: either
-    the items are completed and the event applied, or nothing happens.
-    """
-    run = _Run(definition, snapshot, clock.now())
-    run.check_fence(actor)
-    for checklist, item, proof in evidence:
-        run.complete(checklist, item, actor, proof)
-    run.fire_event(event, actor, "caller", reason)
-    run.settle()
-    return run.outcome()
-
-
-def update_facts(
-    definition: Definition,
-    snapshot: Snapshot,
-    changes: Mapping[str, Any],
-    actor: Actor,
-    clock: Clock,
-    reason: str = "",
-) -> Outcome:
-    """Set (or, with None, unset) facts; scores are recomputed and automatic transitions fire."""
-    run = _Run(definition, snapshot, clock.now())
-    run.require_write_access(actor)
-    changed = run.set_facts(changes)
-    if not changed:
-        return Outcome(snapshot)
-    run.record(actor, "facts", reason=reason, facts_changed=changed)
-    run.recompute_scores()
-    run.settle()
-    return run.outcome()
-
-
-def complete_item(
-    definition: Definition,
-    snapshot: Snapshot,
-    checklist: str,
-    item: str,
-    actor: Actor,
-    clock: Clock,
-    evidence: str = "",
-) -> Outcome:
-    """Mark a checklist item done (by whom, when, with what evidence); automatic transitions may follow."""
-    run = _Run(definition, snapshot, clock.now())
-    if not run.complete(checklist, item, actor, evidence):
-        return Outcome(snapshot)
-    run.settle()
-    return run.outcome()
-
-
-def reopen_item(
-    definition: Definition,
-    snapshot: Snapshot,
-    checklist: str,
-    item: str,
-    actor: Actor,
-    clock: Clock,
-    reason: str = "",
-) -> Outcome:
-    run = _Run(definition, snapshot, clock.now())
-    if not run.reopen(checklist, item, actor, reason):
-        return Outcome(snapshot)
-    run.settle()
-    return run.outcome()
-
-
-def claim(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> Outcome:
-    """Take the customer for `actor` with a lease and a new fence token, unless someone else holds it.
-
-    The definition's claim event (e.g. start_follow_up) follows in the same change when it applies.
-    A claim by the current holder renews its lease.
-    """
-    policy = _policy(definition)
-    run = _Run(definition, snapshot, clock.now())
-    if snapshot.claim_active(run.now) and run.owner is not None:
-        if run.owner != actor.id:
-            raise ClaimConflict(run.owner, run.lease_until)
-        run.lease_until = run.now + policy.protection
-        run.record(actor, "claim", reason="renewed")
-        return run.outcome()
-    cooldown = run.former.get(actor.id)
-    if cooldown is not None:
-        raise ClaimRefused("COOLDOWN", f"{actor.id} lost this customer recently and may claim it again from "
-                           f"{cooldown.isoformat()}", cooldown)  # fmt: skip
-    if run.owner == actor.id:  # its own lapsed claim: a fresh one, with a fresh token
-        run.owner = None
-    run.set_owner(actor.id)
-    run.record(actor, "claim", reason=f"fence token {run.fence}")
-    run.follow_up_event(policy.claim_event, actor)
-    run.settle()
-    return run.outcome()
-
-
-def renew(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> Outcome:
-    """Extend the holder's lease; the write must carry the holder's current fence token."""
-    policy = _policy(definition)
-    run = _Run(definition, snapshot, clock.now())
-    run.check_fence(_with_token(actor))
-    run.lease_until = run.now + policy.protection
-    run.record(actor, "renew")
-    return run.outcome()
-
-
-def release(definition: Definition, snapshot: Snapshot, actor: Actor, clock: Clock) -> Outcome:
-    """Give the customer back to the pool; the write must carry the holder's current fence token."""
-    policy = _policy(definition)
-    run = _Run(definition, snapshot, clock.now())
-    run.check_fence(_with_token(actor))
-    run.record(actor, "release")
-    run.follow_up_event(policy.release_event, actor)  # while the actor still holds it
-    run.set_owner(None)
-    run.settle()
-    return run.outcome()
-
-
-def reassign(
-    definition: Definition, snapshot: Snapshot, manager: Actor, owner: str, reason: str, clock: Clock
-) -> Outcome:
-    """A manager's audited override: the customer goes to `owner` (with a new lease and fence token)."""
-    run = _Run(definition, snapshot, clock.now())
-    if manager.is_system or not _sees_locked(definition, None, manager):
-        raise PermissionDenied("reassigning a customer needs a role that sees locked customers (a manager)")
-    if not reason.strip():
-        raise InvalidRequest("a reassignment needs a reason: it is kept in the history")
-    if not owner.strip():
-        raise InvalidRequest("a reassignment names the new owner")
-    previous = run.owner or "no one"
-    run.set_owner(owner)
-    run.record(manager, "reassign", reason=f"{previous} → {owner}: {reason}")
-    run.settle()
-    return run.outcome()
-
-
-def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
-    """The customer as `actor` may see it: while it is locked, others see its states and owner only."""
-    if lock_holder(definition, snapshot) is None or may_see_locked(definition, snapshot, actor):
-        return snapshot
-    return replace(
-        snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, redacted=True
-    )
-
-
-def _policy(definition: Definition) -> ClaimPolicy:
-    if definition.claims is None:
-        raise InvalidRequest(f"definition {definition.key} has no claims section: its customers are not claimed")
-    return definition.claims
-
-
-def _with_token(actor: Actor) -> Actor:
-    if actor.fence_token is None:
-        raise InvalidRequest("renewing or releasing a claim needs the claim's fence token")
-    return actor
-
-
-def timers(definition: Definition, snapshot: Snapshot) -> list[DueTimer]:
-    """The timers this snapshot should have, soonest first; a timer on an unset date fact does not exist."""
+def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterator[str] | None = None) -> list[DueTimer]:
+    """The timers this snapshot should have (of the given dimensions, or all), soonest first; a timer on an
+    unset date fact does not exist."""
     found = []
-    for name, entry in snapshot.states.items():
+    for name in snapshot.states if dimensions is None else dimensions:
+        entry = snapshot.states[name]
         for timer in definition.dimensions[name].states[entry.state].timers:
             if timer.delay is not None:
                 due = entry.since + timer.delay
@@ -286,49 +74,16 @@ def timers(definition: Definition, snapshot: Snapshot) -> list[DueTimer]:
     return sorted(found, key=lambda t: (t.due, t.key))
 
 
-def find_timer(definition: Definition, snapshot: Snapshot, key: str) -> DueTimer | None:
-    """The snapshot's timer with this key, or None when its state entry has no such timer (any more)."""
-    return next((t for t in timers(definition, snapshot) if t.key == key), None)
-
-
-def fire_timer(definition: Definition, snapshot: Snapshot, timer: DueTimer, clock: Clock) -> Outcome:
-    """Fire a due timer as the system, if it still belongs to the customer's current state entry."""
-    now = clock.now()
-    if find_timer(definition, snapshot, timer.key) != timer:
-        raise StaleTimer(f"timer {timer.key} ({timer.event}) no longer applies to customer {snapshot.customer_id}")
-    if timer.due > now:
-        raise StaleTimer(f"timer {timer.key} ({timer.event}) is not due before {timer.due.isoformat()}")
-    run = _Run(definition, snapshot, now)
-    run.recompute_scores()  # time has passed: scores that read the clock (RFM recency) move on
-    reminder = definition.dimensions[timer.dimension].states[timer.state].timers[timer.index].effect
-    if reminder is None:
-        run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
-    else:  # a reminder raises its task or alert once per state entry, and moves nothing
-        run.fired.add(timer.key)
-        run._apply(reminder, timer.dimension, "", timer.state, SYSTEM)
-        run.record(SYSTEM, "timer", dimension=timer.dimension, reason=f"reminder {reminder.name}")
-    run.settle()
-    return run.outcome()
-
-
-def lock_holder(definition: Definition, snapshot: Snapshot) -> tuple[str, str] | None:
-    """The (dimension, state) that locks the customer, or None when it is not locked."""
-    return _locked_state(definition, snapshot.states)
-
-
-def may_see_locked(definition: Definition, snapshot: Snapshot, actor: Actor) -> bool:
-    """The owner, the system and roles with `sees_locked` see and change a locked customer."""
-    return _sees_locked(definition, snapshot.owner, actor)
-
-
-def _locked_state(definition: Definition, states: Mapping[str, StateEntry]) -> tuple[str, str] | None:
+def locked_state(definition: Definition, states: Mapping[str, StateEntry]) -> tuple[str, str] | None:
+    """The (dimension, state) that locks a customer in these states, or None."""
     for name, state in definition.locked_states:
         if states[name].state == state:
             return name, state
     return None
 
 
-def _sees_locked(definition: Definition, owner: str | None, actor: Actor) -> bool:
+def sees_locked(definition: Definition, owner: str | None, actor: Actor) -> bool:
+    """The owner, the system and roles with `sees_locked` see and change a locked customer."""
     if actor.is_system or (owner is not None and actor.id == owner):
         return True
     return any(definition.roles[r].sees_locked for r in actor.roles if r in definition.roles)
@@ -342,7 +97,7 @@ class _Names:
 
     __slots__ = ("cache", "run")
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: Run) -> None:
         self.run = run
         self.cache: dict[str, Any] = {}
 
@@ -364,7 +119,7 @@ class _Names:
         self.cache.pop(name, None)
 
 
-class _Run:
+class Run:
     """One command's working copy of a snapshot.
 
     It also records what the command changed, so that only automatic transitions whose inputs changed
@@ -411,65 +166,41 @@ class _Run:
         return None if value is None else to_cel(fact.type, value, self.definition.timezone)
 
     def passes(self, transition: Transition, actor: Actor) -> bool:
-        """The fast yes/no of `reasons(...) == []`, without building any message."""
-        if self.states[transition.dimension].state not in transition.sources:
-            return False
-        if not actor.is_system and (
-            (transition.auto and not transition.roles)
-            or (transition.roles and not transition.roles & actor.roles)
-            or (self._lock() and not self._may_see_locked(actor))
-            or self._claimed_by_other(actor)
-        ):
-            return False
-        names = self.names
-        expr = transition.when
-        if expr is not None:
-            if not all(name in names for name in expr.names):
-                return False
-            try:
-                if expr.evaluate(names) is not True:
-                    return False
-            except Exception:  # the CEL runtime raises several types for bad data
-                return False
-        if transition.checklist is not None:
-            done = self.checklists.get(transition.checklist, {})
-            if any(item not in done for item in self.definition.checklists[transition.checklist].items):
-                return False
-        requires = self.definition.dimensions[transition.dimension].states[transition.target].requires
-        return all(fact in names for fact in requires)
+        """May the transition fire now? (the first reason of its verdict, or none; no message built past it)"""
+        return next(self.verdict(transition, actor), None) is None
 
     def reasons(self, transition: Transition, actor: Actor) -> list[Reason]:
-        found: list[Reason] = []
+        return list(self.verdict(transition, actor))
+
+    def verdict(self, transition: Transition, actor: Actor) -> Iterator[Reason]:
+        """Every reason the transition may not fire now for `actor`, cheapest checks first."""
         current = self.states[transition.dimension].state
         if current not in transition.sources:
             starts = ", ".join(sorted(transition.sources))
-            found.append(Reason(ReasonKind.WRONG_STATE, current, f"{transition.dimension} is {current}, not {starts}"))
+            yield Reason(ReasonKind.WRONG_STATE, current, f"{transition.dimension} is {current}, not {starts}")
         if not actor.is_system:
-            found += self._actor_reasons(transition, actor)
-        found += self._guard_reasons(transition)
-        found += self._checklist_reasons(transition)
+            yield from self._actor_reasons(transition, actor)
+        yield from self._guard_reasons(transition)
+        yield from self._checklist_reasons(transition)
         target = self.definition.dimensions[transition.dimension].states[transition.target]
         for fact in target.requires:
             if fact not in self.names:
-                found.append(Reason(ReasonKind.REQUIRED_FACT, fact, f"{transition.target} requires fact {fact}"))
-        return found
+                yield Reason(ReasonKind.REQUIRED_FACT, fact, f"{transition.target} requires fact {fact}")
 
-    def _actor_reasons(self, transition: Transition, actor: Actor) -> list[Reason]:
-        found = []
+    def _actor_reasons(self, transition: Transition, actor: Actor) -> Iterator[Reason]:
         if transition.auto and not transition.roles:
-            found.append(Reason(ReasonKind.ROLE, "system", "fires automatically; no one fires it by hand"))
+            yield Reason(ReasonKind.ROLE, "system", "fires automatically; no one fires it by hand")
         elif transition.roles and not transition.roles & actor.roles:
             needed = ", ".join(sorted(transition.roles))
-            found.append(Reason(ReasonKind.ROLE, needed, f"needs role {needed}"))
+            yield Reason(ReasonKind.ROLE, needed, f"needs role {needed}")
         locked = self._lock()
         if locked and not self._may_see_locked(actor):
             dimension, state = locked
             holder = self.owner or "no one"
-            found.append(Reason(ReasonKind.LOCKED, holder, f"locked by {holder} while {dimension} is {state}"))
+            yield Reason(ReasonKind.LOCKED, holder, f"locked by {holder} while {dimension} is {state}")
         elif self._claimed_by_other(actor):
             until = self.lease_until.isoformat() if self.lease_until else "released"
-            found.append(Reason(ReasonKind.LOCKED, str(self.owner), f"claimed by {self.owner} until {until}"))
-        return found
+            yield Reason(ReasonKind.LOCKED, str(self.owner), f"claimed by {self.owner} until {until}")
 
     def _claimed_by_other(self, actor: Actor) -> bool:
         """In a definition with claims, a customer someone else holds is theirs (and their managers') alone."""
@@ -480,22 +211,24 @@ class _Run:
     def _claim_active(self) -> bool:
         return self.owner is not None and (self.lease_until is None or self.lease_until > self.now)
 
-    def _guard_reasons(self, transition: Transition) -> list[Reason]:
+    def _guard_reasons(self, transition: Transition) -> Iterator[Reason]:
         expr = transition.when
         if expr is None:
-            return []
+            return
         names = self.names
         missing = [name for name in expr.names if name not in names]
         if missing:
-            return [Reason(ReasonKind.FACT_UNSET, name, f"{self._why_unset(name)} ({expr.source})") for name in missing]
+            for name in missing:
+                yield Reason(ReasonKind.FACT_UNSET, name, f"{self._why_unset(name)} ({expr.source})")
+            return
         try:
             passed = expr.evaluate(names)
         except Exception as error:  # the CEL runtime raises several types for bad data (e.g. division by zero)
-            return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} cannot be evaluated: {error}")]
-        if passed is True:
-            return []
-        values = ", ".join(f"{n} = {_show(names[n])}" for n in expr.names if n not in ("now", "states"))
-        return [Reason(ReasonKind.GUARD, expr.source, f"{expr.source} is false" + (f" ({values})" if values else ""))]
+            yield Reason(ReasonKind.GUARD, expr.source, f"{expr.source} cannot be evaluated: {error}")
+            return
+        if passed is not True:
+            values = ", ".join(f"{n} = {_show(names[n])}" for n in expr.names if n not in ("now", "states"))
+            yield Reason(ReasonKind.GUARD, expr.source, f"{expr.source} is false" + (f" ({values})" if values else ""))
 
     def _why_unset(self, name: str) -> str:
         score = self.definition.scores.get(name)
@@ -504,26 +237,21 @@ class _Run:
         inputs = [self._why_unset(n) for n in score.expr.names if n not in self.names]
         return f"score {name} cannot be computed: " + ("; ".join(inputs) or "its expression fails")
 
-    def _checklist_reasons(self, transition: Transition) -> list[Reason]:
+    def _checklist_reasons(self, transition: Transition) -> Iterator[Reason]:
         if transition.checklist is None:
-            return []
+            return
         checklist = self.definition.checklists[transition.checklist]
         done = self.checklists.get(checklist.name, {})
-        return [
-            Reason(
-                ReasonKind.CHECKLIST,
-                f"{checklist.name}.{item}",
-                f"checklist item {checklist.name}.{item} is open",
-            )
-            for item in checklist.items
-            if item not in done
-        ]
+        for item in checklist.items:
+            if item not in done:
+                subject = f"{checklist.name}.{item}"
+                yield Reason(ReasonKind.CHECKLIST, subject, f"checklist item {subject} is open")
 
     def _lock(self) -> tuple[str, str] | None:
-        return _locked_state(self.definition, self.states)
+        return locked_state(self.definition, self.states)
 
     def _may_see_locked(self, actor: Actor) -> bool:
-        return _sees_locked(self.definition, self.owner, actor)
+        return sees_locked(self.definition, self.owner, actor)
 
     # -- changing -----------------------------------------------------------------------------------
 
@@ -636,51 +364,55 @@ class _Run:
 
     def follow_up_event(self, event: str | None, actor: Actor) -> None:
         """Fire a claim's or release's companion event, if the definition names one and it applies now."""
-        for transition in self.definition.event_transitions.get(event or "", ()):
-            if self.passes(transition, actor):
-                self.take(transition, actor, "caller")
-                return
+        if event:
+            self.trigger(event, actor, "caller")
 
     def fire_event(self, event: str, actor: Actor, trigger: str, reason: str = "") -> None:
         candidates = self.definition.event_transitions.get(event)
         if not candidates:
             raise UnknownName("event", event, self.definition.events)
-        for transition in candidates:
-            if self.passes(transition, actor):
-                self.take(transition, actor, trigger, reason)
-                return
+        if self.trigger(event, actor, trigger, reason):
+            return
         verdicts = [self.reasons(t, actor) for t in candidates]
         in_state = [r for rs in verdicts if all(x.kind is not ReasonKind.WRONG_STATE for x in rs) for r in rs]
         raise TransitionNotAllowed(event, in_state or [r for rs in verdicts for r in rs])
 
-    def take(self, transition: Transition, actor: Actor, trigger: str, reason: str = "") -> None:
+    def trigger(self, event: str, actor: Actor, trigger: str, reason: str = "") -> bool:
+        """Offer `event` to each dimension's machine in definition order; the first whose condition holds
+        (`passes`) moves, and calls back `took`. False when no transition of the event may fire."""
+        for dimension in self.definition.event_dimensions.get(event, ()):
+            if self._offer(dimension, event, actor, trigger, reason):
+                return True
+        return False
+
+    def _offer(self, dimension: str, trigger_name: str, actor: Actor, trigger: str, reason: str) -> bool:
+        cursor = _Cursor(self.states[dimension].state)
+        machine_event = self.definition.machines[dimension].events[trigger_name]
+        return bool(machine_event.trigger(cursor, run=self, actor=actor, trigger=trigger, reason=reason))
+
+    def took(self, transition: Transition, before: str, actor: Actor, trigger: str, reason: str) -> None:
+        """The machine moved `transition.dimension` from `before`: record it and carry out its effects."""
         dimension = transition.dimension
-        before = self.states[dimension].state
-        cursor = _Cursor(before)
-        self.definition.machines[dimension].events[transition.event].trigger(cursor, chosen=transition)
         self.steps.append((transition, before))
         if len(self.steps) > MAX_STEPS:
             raise AutomationCycle([f"{t.dimension}: {b} → {t.target} ({t.event})" for t, b in self.steps])
-        self.states[dimension] = StateEntry(cursor.state, self.now, self.version)
+        after = transition.target
+        self.states[dimension] = StateEntry(after, self.now, self.version)
         if self.work:  # tasks and alerts close when their dimension leaves the state that raised them
-            self.work = [w for w in self.work if w.dimension != dimension or w.state == cursor.state]
+            self.work = [w for w in self.work if w.dimension != dimension or w.state == after]
         if self.fired:  # reminders belong to the state entry that just ended
             self.fired = {key for key in self.fired if not key.startswith(f"{dimension}:")}
         self.names.forget("states")
         self.changed.update(("states", f"dimension:{dimension}"))
-        self.record(actor, trigger, event=transition.event, dimension=dimension, before=before,
-                    after=cursor.state, reason=reason)  # fmt: skip
+        self.record(actor, trigger, event=transition.event, dimension=dimension, before=before, after=after,
+                    reason=reason)  # fmt: skip
         emitted = [effect.name for effect in transition.effects if effect.kind is EffectKind.EMIT]
         for effect in transition.effects:
-            self._apply(effect, dimension, transition.event, transition.target, actor)
+            self.apply_effect(effect, dimension, transition.event, after, actor)
         for event in emitted:  # it moves the dimension it applies to, if it can; otherwise it is ignored
-            follower = next(
-                (t for t in self.definition.event_transitions.get(event, ()) if self.passes(t, SYSTEM)), None
-            )
-            if follower is not None:
-                self.take(follower, SYSTEM, "emit", f"emitted by {transition.event}")
+            self.trigger(event, SYSTEM, "emit", f"emitted by {transition.event}")
 
-    def _apply(self, effect: Effect, dimension: str, event: str, state: str, actor: Actor) -> None:
+    def apply_effect(self, effect: Effect, dimension: str, event: str, state: str, actor: Actor) -> None:
         """Carry out one effect of `event`, which left `dimension` in `state`."""
         detail: dict[str, Any] = {}
         if effect.kind is EffectKind.ASSIGN:
@@ -718,12 +450,10 @@ class _Run:
         Only transitions that read the clock, or whose inputs this command changed, can have become
         true: the snapshot this command started from was settled. The first in definition order fires.
         """
-        while True:
-            candidates = self._candidates()
-            fired = next((t for t in candidates if self.passes(t, SYSTEM)), None)
-            if fired is None:
-                return
-            self.take(fired, SYSTEM, "auto", "automatic")
+        while any(
+            self._offer(t.dimension, automatic_trigger(t), SYSTEM, "auto", "automatic") for t in self._candidates()
+        ):
+            pass
 
     def _candidates(self) -> list[Transition]:
         """Automatic transitions out of the current states that may have become true, in definition order."""
@@ -782,7 +512,29 @@ class _Run:
             self.former,
             frozenset(self.fired),
         )
-        return Outcome(snapshot, tuple(self.effects), tuple(self.history))
+        cancelled, scheduled = self._timer_changes(snapshot)
+        return Outcome(snapshot, tuple(self.effects), tuple(self.history), cancelled, scheduled)
+
+    def _timer_changes(self, after: Snapshot) -> tuple[tuple[str, ...], tuple[DueTimer, ...]]:
+        """Timer keys to cancel and timers to (re)schedule, looking only at the dimensions whose timers can
+        have changed: a new state entry, a date fact a timer counts from, a reminder raised."""
+        before = self.snapshot
+        if self.everything_changed:
+            touched = list(self.states)
+        else:
+            reminded = {key.partition(":")[0] for key in self.fired.symmetric_difference(before.fired)}
+            touched = [name for name, entry in self.states.items() if entry != before.states[name]
+                       or name in reminded or self._reads_changed_fact(name, entry.state)]  # fmt: skip
+        if not touched:
+            return (), ()
+        old = {t.key: t.due for t in timers(self.definition, before, iter(touched))} if before.version else {}
+        new = timers(self.definition, after, iter(touched))
+        keep = {t.key for t in new}
+        return tuple(key for key in old if key not in keep), tuple(t for t in new if old.get(t.key) != t.due)
+
+    def _reads_changed_fact(self, dimension: str, state: str) -> bool:
+        changed = self.changed
+        return any(timer.fact in changed for timer in self.definition.dimensions[dimension].states[state].timers)
 
 
 def _show(value: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -20,24 +20,25 @@ from crmstatus.engine.errors import (
     AutomationCycle,
     ClaimConflict,
     ClaimRefused,
-    CustomerExists,
+    CrmStatusError,
     CustomerLocked,
-    CustomerNotFound,
-    DefinitionNotFound,
-    EngineError,
     FencedOut,
-    IdempotencyMismatch,
     InvalidDefinition,
     InvalidFactValue,
     InvalidRequest,
     PermissionDenied,
     ReasonKind,
     StaleTimer,
+    TransitionNotAllowed,
+    UnknownName,
+)
+from crmstatus.server.application.errors import DefinitionNotFound, Unauthenticated
+from crmstatus.server.store.errors import (
+    CustomerExists,
+    CustomerNotFound,
+    IdempotencyMismatch,
     StoredDataError,
     StoreUnavailable,
-    TransitionNotAllowed,
-    Unauthenticated,
-    UnknownName,
     VersionConflict,
 )
 
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 DOMAIN = "crmstatus"
 
 # (error class, gRPC code, ErrorInfo reason), most specific first.
-_TABLE: list[tuple[type[EngineError], int, str]] = [
+TABLE: list[tuple[type[CrmStatusError], int, str]] = [
     (Unauthenticated, code_pb2.UNAUTHENTICATED, "UNAUTHENTICATED"),
     (PermissionDenied, code_pb2.PERMISSION_DENIED, "PERMISSION_DENIED"),
     (UnknownName, code_pb2.INVALID_ARGUMENT, "UNKNOWN_NAME"),
@@ -63,7 +64,7 @@ _TABLE: list[tuple[type[EngineError], int, str]] = [
     (StaleTimer, code_pb2.FAILED_PRECONDITION, "STALE_TIMER"),
     (InvalidDefinition, code_pb2.FAILED_PRECONDITION, "INVALID_DEFINITION"),
     (VersionConflict, code_pb2.ABORTED, "VERSION_CONFLICT"),
-    (AutomationCycle, code_pb2.INTERNAL, "AUTOMATION_CYCLE"),
+    (AutomationCycle, code_pb2.FAILED_PRECONDITION, "AUTOMATION_CYCLE"),  # the definition loops; nothing stored
     (StoredDataError, code_pb2.DATA_LOSS, "STORED_DATA_MISMATCH"),
     (StoreUnavailable, code_pb2.UNAVAILABLE, "STORE_UNAVAILABLE"),
 ]
@@ -71,11 +72,11 @@ _TABLE: list[tuple[type[EngineError], int, str]] = [
 
 def to_status(error: Exception) -> status_pb2.Status:
     code, reason = code_pb2.INTERNAL, "INTERNAL"
-    for kind, mapped_code, mapped_reason in _TABLE:
+    for kind, mapped_code, mapped_reason in TABLE:
         if isinstance(error, kind):
             code, reason = mapped_code, mapped_reason
             break
-    if not isinstance(error, EngineError):
+    if not isinstance(error, CrmStatusError):
         return _status(code, "internal error; it has been logged", reason, {})
     if isinstance(error, TransitionNotAllowed) and all(r.kind is ReasonKind.ROLE for r in error.reasons):
         code, reason = code_pb2.PERMISSION_DENIED, "ROLE_REQUIRED"
@@ -96,7 +97,7 @@ def _status(code: int, message: str, reason: str, metadata: dict[str, str]) -> s
     return status_pb2.Status(code=code, message=message, details=[info])
 
 
-def _metadata(error: EngineError) -> dict[str, str]:
+def _metadata(error: CrmStatusError) -> dict[str, str]:
     if isinstance(error, CustomerExists):
         return {"existing_customer_id": error.existing_id, "identity": error.identity}
     if isinstance(error, VersionConflict):
@@ -120,7 +121,7 @@ def _metadata(error: EngineError) -> dict[str, str]:
     return {}
 
 
-def _detail(error: EngineError) -> Any:
+def _detail(error: CrmStatusError) -> Any:
     if isinstance(error, TransitionNotAllowed):
         return error_details_pb2.PreconditionFailure(
             violations=[
@@ -161,8 +162,8 @@ def _bad_request(field: str, description: str) -> error_details_pb2.BadRequest:
     )
 
 
-def abort(error: Exception, context: grpc.ServicerContext) -> NoReturn:
-    context.abort_with_status(rpc_status.to_status(to_status(error)))
+async def abort(error: Exception, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
+    await context.abort_with_status(rpc_status.to_status(to_status(error)))
     raise AssertionError("abort_with_status returns only by raising")
 
 
@@ -173,11 +174,11 @@ def rpc(method: Handler) -> Handler:
     """Turns every exception of a unary handler into its status; unexpected ones are logged as INTERNAL."""
 
     @functools.wraps(method)
-    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+    async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
-            return method(self, request, context)
+            return await method(self, request, context)
         except Exception as error:
-            _fail(error, context, method.__name__)
+            await _fail(error, context, method.__name__)
 
     return handle  # type: ignore[return-value]
 
@@ -186,16 +187,17 @@ def streaming_rpc(method: Handler) -> Handler:
     """As `rpc`, for server-streaming handlers."""
 
     @functools.wraps(method)
-    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         try:
-            yield from method(self, request, context)
+            async for reply in method(self, request, context):
+                yield reply
         except Exception as error:
-            _fail(error, context, method.__name__)
+            await _fail(error, context, method.__name__)
 
     return handle  # type: ignore[return-value]
 
 
-def _fail(error: Exception, context: grpc.ServicerContext, method: str) -> NoReturn:
-    if not isinstance(error, EngineError):
+async def _fail(error: Exception, context: grpc.aio.ServicerContext[Any, Any], method: str) -> NoReturn:
+    if not isinstance(error, CrmStatusError):
         log.exception("internal error in %s", method)
-    abort(error, context)
+    await abort(error, context)

@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
 
-from crmstatus.engine.errors import EngineError, PermissionDenied, Unauthenticated
+from crmstatus.engine.errors import CrmStatusError, PermissionDenied
 from crmstatus.engine.snapshot import Actor
-
-from .keys import check_tenant
-from .settings import Settings
+from crmstatus.server.application.errors import Unauthenticated
+from crmstatus.server.application.model import Caller
+from crmstatus.server.settings import Settings
+from crmstatus.server.store.keys import check_tenant
 
 TENANT, ACTOR, ROLES = "x-crm-tenant", "x-crm-actor", "x-crm-roles"
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructure: no tenant, no token
 
 
-@dataclass(frozen=True)
-class Caller:
-    tenant: str
-    actor: Actor
-
-    def holding(self, fence_token: int) -> Actor:
-        """The actor writing on behalf of its claim with this fence token (0: no claim)."""
-        return replace(self.actor, fence_token=fence_token or None)
-
-
-def caller(metadata: Sequence[tuple[str, Any]]) -> Caller:
+def caller(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
     """The tenant and actor a call names (the interceptor has already checked its token)."""
+    return caller_of(context.invocation_metadata() or ())
+
+
+def caller_of(metadata: Sequence[tuple[str, Any]]) -> Caller:
     values = {key: str(value) for key, value in metadata}
     tenant = check_tenant(values.get(TENANT, ""))
     actor_id = values.get(ACTOR, "").strip()
@@ -58,28 +52,36 @@ def authenticate(metadata: Mapping[str, str], settings: Settings) -> None:
     raise Unauthenticated("the token is not valid")
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+Refuse = Callable[[CrmStatusError, Any], Awaitable[None]]
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without a valid token for their tenant before any handler runs."""
 
-    def __init__(self, settings: Settings, refuse: Callable[[EngineError, grpc.ServicerContext], None]) -> None:
+    def __init__(self, settings: Settings, refuse: Refuse) -> None:
         self.settings = settings
         self.refuse = refuse
 
-    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        handler = continuation(details)
-        if handler is None or details.method.startswith(OPEN_METHODS):
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or self.settings.dev_mode or details.method.startswith(OPEN_METHODS):
             return handler
         try:
-            authenticate({k: str(v) for k, v in details.invocation_metadata}, self.settings)
-        except EngineError as error:
+            authenticate({k: str(v) for k, v in details.invocation_metadata or ()}, self.settings)
+        except CrmStatusError as error:
             return _refusing(handler, error, self.refuse)
         return handler
 
 
-def _refusing(handler: Any, error: EngineError, refuse: Callable[[EngineError, grpc.ServicerContext], None]) -> Any:
-    def deny(request: Any, context: grpc.ServicerContext) -> Any:
-        refuse(error, context)
+def _refusing(handler: Any, error: CrmStatusError, refuse: Refuse) -> Any:
+    async def deny(request: Any, context: Any) -> Any:
+        await refuse(error, context)
+
+    async def deny_stream(request: Any, context: Any) -> Any:
+        await refuse(error, context)
+        yield  # an async generator, as streaming handlers are
 
     if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_stream_rpc_method_handler(deny_stream, handler.request_deserializer,
+                                                    handler.response_serializer)  # fmt: skip
     return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)

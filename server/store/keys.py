@@ -51,7 +51,7 @@ class Keys:
         return partition(customer_id, self.partitions)
 
     def customer(self, customer_id: str) -> str:
-        """String: `<version>\n<snapshot JSON>` (see server/codec.py)."""
+        """String: `<version>\n<snapshot JSON>` (see codec.py)."""
         return f"{_tag(self.tenant, self.part(customer_id))}:c:{customer_id}"
 
     def history(self, customer_id: str) -> str:

@@ -1,17 +1,46 @@
-"""Snapshots, history entries and effects as compact JSON for Redis. Times are integer milliseconds."""
+"""Every stored format, encoded and decoded here and nowhere else: snapshots, history entries, effects,
+the command result an idempotent retry gets back, the idempotency record, event stream entries, state
+count fields and timer members. JSON, compact; times are integer milliseconds since the epoch.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import StoredDataError
 from crmstatus.engine.facts import coerce, to_json
 from crmstatus.engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot, StateEntry, WorkItem
+
+from .errors import IdempotencyMismatch, StoredDataError
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a command wrote (or, replayed, what it wrote the first time)."""
+
+    snapshot: Snapshot
+    effects: tuple[EffectRecord, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change on a tenant's event stream."""
+
+    position: str  # resume token: the stream position in every partition after this event
+    customer_id: str
+    version: int
+    actor: str
+    history: tuple[HistoryEntry, ...]
+    effects: tuple[EffectRecord, ...]
 
 
 def ms(moment: datetime) -> int:
@@ -175,3 +204,59 @@ def decode_effects(documents: list[dict[str, Any]]) -> tuple[EffectRecord, ...]:
         detail = {k: v for k, v in document.items() if k not in ("kind", "dim", "e")}
         records.append(EffectRecord(document["kind"], document["dim"], document["e"], detail))
     return tuple(records)
+
+
+# -- what one command writes besides the snapshot -----------------------------------------------------------
+
+
+def result_document(stored: str, history: list[dict[str, Any]], effects: list[dict[str, Any]]) -> str:
+    """The result kept with the idempotency record: a retry with the same key gets exactly this back."""
+    return dumps({"doc": stored, "h": history, "fx": effects})
+
+
+def event_document(actor: str, history: list[dict[str, Any]], effects: list[dict[str, Any]]) -> str:
+    return dumps({"by": actor, "h": history, "fx": effects})
+
+
+def request_digest(request: Mapping[str, Any]) -> str:
+    """What makes two requests with one idempotency key the same request."""
+    return hashlib.sha256(dumps(request).encode()).hexdigest()[:32]
+
+
+def replay(definition: Definition, customer_id: str, record: str, digest: str, key: str) -> Result:
+    """The result of the first request with this idempotency record (`<digest>\n<result>`, see commit.lua)."""
+    stored_digest, _, text = record.partition("\n")
+    if stored_digest != digest:
+        raise IdempotencyMismatch(key)
+    stored = json.loads(text)
+    snapshot = decode_snapshot(definition, customer_id, stored["doc"])
+    history = tuple(decode_history(snapshot.version, entry) for entry in stored["h"])
+    return Result(snapshot, decode_effects(stored["fx"]), history, replayed=True)
+
+
+def decode_event(position: str, fields: Mapping[str, str]) -> Event:
+    """An event stream entry: fields c (customer), v (version) and d (event_document)."""
+    version = int(fields["v"])
+    document = json.loads(fields["d"])
+    history = tuple(decode_history(version, entry) for entry in document["h"])
+    return Event(position, fields["c"], version, document["by"], history, decode_effects(document["fx"]))
+
+
+def count_field(definition_key: str, dimension: str, state: str) -> str:
+    return f"{definition_key}|{dimension}|{state}"
+
+
+def decode_count_field(field: str) -> tuple[str, str, str]:
+    """(definition@version, dimension, state)"""
+    definition, dimension, state = field.split("|", 2)
+    return definition, dimension, state
+
+
+def timer_member(customer_id: str, timer_key: str) -> str:
+    return f"{customer_id}|{timer_key}"
+
+
+def decode_timer_member(member: str) -> tuple[str, str]:
+    """(customer id, timer key)"""
+    customer_id, _, timer_key = member.partition("|")
+    return customer_id, timer_key

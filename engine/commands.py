@@ -1,0 +1,311 @@
+"""Commands and reads: what a caller may ask of a customer, decided by the rules, with nothing stored.
+
+A command is a small immutable value (`Fire("sign")`, `UpdateFacts({...})`, `Claim()` …) whose `apply`
+changes one `Run`; `decide` is the one way any of them is carried out: copy the snapshot, apply, settle the
+automatic transitions, and return the new snapshot with its effects, history and timer changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, ClassVar
+
+from .definition import Definition
+from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer
+from .model import ClaimPolicy, Label
+from .rules import Run, locked_state, sees_locked, timers
+from .snapshot import SYSTEM, Actor, DueTimer, Outcome, Snapshot, StateEntry
+
+
+@dataclass(frozen=True)
+class TransitionOption:
+    """One transition as the actor sees it now: allowed when `reasons` is empty."""
+
+    dimension: str
+    event: str
+    sources: frozenset[str]
+    target: str
+    auto: bool
+    label: Label
+    reasons: tuple[Reason, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A checklist item completed as part of firing an event."""
+
+    checklist: str
+    item: str
+    evidence: str = ""
+
+
+class Command:
+    """Base of every command. `apply` changes the run and says whether anything changed."""
+
+    name: ClassVar[str]  # stable, for idempotency digests and history
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        raise NotImplementedError
+
+
+def decide(definition: Definition, snapshot: Snapshot, command: Command, actor: Actor, now: datetime) -> Outcome:
+    """Carry out `command` for `actor` on a copy of `snapshot`; an unchanged customer has no history."""
+    run = Run(definition, snapshot, now)
+    if not command.apply(run, actor):
+        return Outcome(snapshot)
+    run.settle()
+    return run.outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class Create(Command):
+    """A customer in the initial state of every dimension, with its first facts and automation applied."""
+
+    name: ClassVar[str] = "create"
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        run.everything_changed = True
+        changed = run.set_facts(self.facts)
+        run.record(actor, "create", facts_changed=changed)
+        run.recompute_scores()
+        return True
+
+
+def new_customer(
+    definition: Definition, customer_id: str, actor: Actor, now: datetime, facts: Mapping[str, Any] | None = None
+) -> Outcome:
+    blank = Snapshot(customer_id, definition.name, definition.version, 0, blank_states(definition, now))
+    return decide(definition, blank, Create(facts or {}), actor, now)
+
+
+def blank_states(definition: Definition, now: datetime) -> dict[str, StateEntry]:
+    return {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Fire(Command):
+    """Apply an event, then whatever it emits and every automatic transition that becomes due.
+
+    `evidence` completes checklist items first, in the same change: either the items are completed and
+    the event applied, or nothing happens.
+    """
+
+    name: ClassVar[str] = "fire"
+    event: str
+    reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        run.check_fence(actor)
+        for proof in self.evidence:
+            run.complete(proof.checklist, proof.item, actor, proof.evidence)
+        run.fire_event(self.event, actor, "caller", self.reason)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFacts(Command):
+    """Set (or, with None, unset) facts; scores are recomputed and automatic transitions fire."""
+
+    name: ClassVar[str] = "facts"
+    changes: Mapping[str, Any]
+    reason: str = ""
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        run.require_write_access(actor)
+        changed = run.set_facts(self.changes)
+        if not changed:
+            return False
+        run.record(actor, "facts", reason=self.reason, facts_changed=changed)
+        run.recompute_scores()
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteItem(Command):
+    """Mark a checklist item done (by whom, when, with what evidence); automatic transitions may follow."""
+
+    name: ClassVar[str] = "complete"
+    checklist: str
+    item: str
+    evidence: str = ""
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        return run.complete(self.checklist, self.item, actor, self.evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenItem(Command):
+    name: ClassVar[str] = "reopen"
+    checklist: str
+    item: str
+    reason: str = ""
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        return run.reopen(self.checklist, self.item, actor, self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim(Command):
+    """Take the customer for the actor with a lease and a new fence token, unless someone else holds it.
+
+    The definition's claim event (e.g. start_follow_up) follows in the same change when it applies.
+    A claim by the current holder renews its lease.
+    """
+
+    name: ClassVar[str] = "claim"
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        policy = _policy(run.definition)
+        if run.snapshot.claim_active(run.now) and run.owner is not None:
+            if run.owner != actor.id:
+                raise ClaimConflict(run.owner, run.lease_until)
+            run.lease_until = run.now + policy.protection
+            run.record(actor, "claim", reason="renewed")
+            return True
+        cooldown = run.former.get(actor.id)
+        if cooldown is not None:
+            raise ClaimRefused("COOLDOWN", f"{actor.id} lost this customer recently and may claim it again from "
+                               f"{cooldown.isoformat()}", cooldown)  # fmt: skip
+        if run.owner == actor.id:  # its own lapsed claim: a fresh one, with a fresh token
+            run.owner = None
+        run.set_owner(actor.id)
+        run.record(actor, "claim", reason=f"fence token {run.fence}")
+        run.follow_up_event(policy.claim_event, actor)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Renew(Command):
+    """Extend the holder's lease; the write must carry the holder's current fence token."""
+
+    name: ClassVar[str] = "renew"
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        policy = _policy(run.definition)
+        run.check_fence(_with_token(actor))
+        run.lease_until = run.now + policy.protection
+        run.record(actor, "renew")
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Release(Command):
+    """Give the customer back to the pool; the write must carry the holder's current fence token."""
+
+    name: ClassVar[str] = "release"
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        policy = _policy(run.definition)
+        run.check_fence(_with_token(actor))
+        run.record(actor, "release")
+        run.follow_up_event(policy.release_event, actor)  # while the actor still holds it
+        run.set_owner(None)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Reassign(Command):
+    """A manager's audited override: the customer goes to `owner` (with a new lease and fence token)."""
+
+    name: ClassVar[str] = "reassign"
+    owner: str
+    reason: str
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        if actor.is_system or not sees_locked(run.definition, None, actor):
+            raise PermissionDenied("reassigning a customer needs a role that sees locked customers (a manager)")
+        if not self.reason.strip():
+            raise InvalidRequest("a reassignment needs a reason: it is kept in the history")
+        if not self.owner.strip():
+            raise InvalidRequest("a reassignment names the new owner")
+        previous = run.owner or "no one"
+        run.set_owner(self.owner)
+        run.record(actor, "reassign", reason=f"{previous} → {self.owner}: {self.reason}")
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class FireTimer(Command):
+    """Fire a due timer as the system, if it still belongs to the customer's current state entry.
+
+    StaleTimer when the customer has no such timer any more, or when it is not due yet (its date moved).
+    """
+
+    name: ClassVar[str] = "timer"
+    key: str
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        timer = find_timer(run.definition, run.snapshot, self.key)
+        customer = run.snapshot.customer_id
+        if timer is None:
+            raise StaleTimer(f"timer {self.key} no longer applies to customer {customer}")
+        if timer.due > run.now:
+            raise StaleTimer(f"timer {self.key} ({timer.event}) is not due before {timer.due.isoformat()}")
+        run.recompute_scores()  # time has passed: scores that read the clock (RFM recency) move on
+        reminder = run.definition.dimensions[timer.dimension].states[timer.state].timers[timer.index].effect
+        if reminder is None:
+            run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
+        else:  # a reminder raises its task or alert once per state entry, and moves nothing
+            run.fired.add(timer.key)
+            run.apply_effect(reminder, timer.dimension, "", timer.state, SYSTEM)
+            run.record(SYSTEM, "timer", dimension=timer.dimension, reason=f"reminder {reminder.name}")
+        return True
+
+
+def _policy(definition: Definition) -> ClaimPolicy:
+    if definition.claims is None:
+        raise InvalidRequest(f"definition {definition.key} has no claims section: its customers are not claimed")
+    return definition.claims
+
+
+def _with_token(actor: Actor) -> Actor:
+    if actor.fence_token is None:
+        raise InvalidRequest("renewing or releasing a claim needs the claim's fence token")
+    return actor
+
+
+# -- reads ----------------------------------------------------------------------------------------------------
+
+
+def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, now: datetime) -> list[TransitionOption]:
+    """Every transition of every dimension, each with all the reasons it is blocked for this actor now."""
+    run = Run(definition, snapshot, now)
+    return [
+        TransitionOption(t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)))
+        for dimension in definition.dimensions.values()
+        for t in dimension.transitions
+    ]
+
+
+def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
+    """The customer as `actor` may see it: while it is locked, others see its states and owner only."""
+    if lock_holder(definition, snapshot) is None or may_see_locked(definition, snapshot, actor):
+        return snapshot
+    return replace(
+        snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, redacted=True
+    )
+
+
+def find_timer(definition: Definition, snapshot: Snapshot, key: str) -> DueTimer | None:
+    """The snapshot's timer with this key, or None when its state entry has no such timer (any more)."""
+    dimension = key.partition(":")[0]
+    if dimension not in snapshot.states:
+        return None
+    return next((t for t in timers(definition, snapshot, iter((dimension,))) if t.key == key), None)
+
+
+def lock_holder(definition: Definition, snapshot: Snapshot) -> tuple[str, str] | None:
+    """The (dimension, state) that locks the customer, or None when it is not locked."""
+    return locked_state(definition, snapshot.states)
+
+
+def may_see_locked(definition: Definition, snapshot: Snapshot, actor: Actor) -> bool:
+    return sees_locked(definition, snapshot.owner, actor)

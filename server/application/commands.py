@@ -1,0 +1,124 @@
+"""Changing customers: every command takes one path — read once, decide in the engine, write once.
+
+A concurrent change makes the write refuse; unless the caller pinned a version, the command is read and
+decided again. A command without an idempotency key still gets one of its own, kept briefly: if a write
+times out after Redis applied it, redis-py's retry (or ours, after a conflict) finds the record instead of
+applying it twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from crmstatus.engine.clock import Clock
+from crmstatus.engine.commands import Command, new_customer
+from crmstatus.engine.commands import decide as engine_decide
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.identity import identity_keys
+from crmstatus.engine.snapshot import Snapshot
+from crmstatus.server.settings import Settings
+from crmstatus.server.store import Store
+from crmstatus.server.store.claims import NewClaim
+from crmstatus.server.store.codec import Result, ms, replay, request_digest
+from crmstatus.server.store.customers import Idempotency, Stored, Write
+from crmstatus.server.store.errors import CustomerNotFound, VersionConflict
+from crmstatus.server.store.keys import check_customer_id
+
+from .catalog import Catalog
+from .model import Caller, Change, NewCustomer, Options
+
+CONFLICT_RETRIES = 8  # re-read and re-decide this often when the caller did not pin a version
+OWN_KEY_TTL_SECONDS = 30  # longer than redis-py spends retrying one call
+
+
+class Commands:
+    def __init__(self, store: Store, catalog: Catalog, settings: Settings, clock: Clock) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+
+    async def create(self, caller: Caller, new: NewCustomer, options: Options = Options()) -> Change:
+        """A new customer pinned to the definition's (latest) version; refused when its id or any identity
+        key (normalised phone, email, company registration number) is already taken in the tenant."""
+        keys = self.store.keys(caller.tenant)
+        check_customer_id(new.customer_id)
+        definition = self.catalog.for_tenant(caller.tenant, new.definition, new.definition_version)
+        identities = identity_keys(new.identities)
+        request = {"op": "create", "definition": definition.key, "facts": dict(new.facts), "identities": identities}
+        idempotency = self._idempotency(options.idempotency_key, request)
+        found = await self.store.customers.read(keys, new.customer_id, options.idempotency_key)
+        if found is not None and found.record:
+            return self._replayed(definition, found, idempotency)
+        now = self.clock.now()
+        outcome = new_customer(definition, new.customer_id, caller.actor, now, new.facts)
+        await self.store.queries.add_tenant(caller.tenant)
+        write = Write(definition, None, outcome, idempotency, now, _new_claim(definition, None, outcome.snapshot, now))
+        return _change(definition, await self.store.customers.create(keys, write, identities))
+
+    async def run(self, caller: Caller, customer_id: str, command: Command, options: Options = Options()) -> Change:
+        """Carry out `command` on the customer for the caller."""
+        keys = self.store.keys(caller.tenant)
+        check_customer_id(customer_id)
+        request = {"op": command.name, **_fields(command), "actor": caller.actor.id, "token": caller.actor.fence_token}
+        idempotency = self._idempotency(options.idempotency_key, request)
+        for attempt in range(CONFLICT_RETRIES):
+            found = await self.store.customers.read(keys, customer_id, idempotency.key)
+            if found is None:
+                raise CustomerNotFound(caller.tenant, customer_id)
+            definition = self.catalog.for_tenant(caller.tenant, *found.pinned)
+            if found.record:
+                return self._replayed(definition, found, idempotency)
+            snapshot = found.snapshot(definition)
+            if options.expected_version is not None and options.expected_version != snapshot.version:
+                raise VersionConflict(customer_id, options.expected_version, snapshot.version)
+            now = self.clock.now()
+            outcome = engine_decide(definition, snapshot, command, caller.actor, now)
+            if not outcome.history:
+                return Change(definition, snapshot)
+            write = Write(
+                definition, snapshot, outcome, idempotency, now, _new_claim(definition, snapshot, outcome.snapshot, now)
+            )
+            try:
+                return _change(definition, await self.store.customers.write(keys, write))
+            except VersionConflict:
+                if options.expected_version is not None or attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _idempotency(self, key: str | None, request: Mapping[str, Any]) -> Idempotency:
+        """The command's idempotency record: the caller's key, or a short-lived one of our own."""
+        if not key:
+            return Idempotency(f"own-{uuid.uuid4().hex}", request_digest(request), OWN_KEY_TTL_SECONDS)
+        if len(key) > 128 or any(c.isspace() for c in key):
+            raise InvalidRequest("an idempotency key is 1-128 characters without spaces")
+        return Idempotency(key, request_digest(request), self.settings.idempotency_ttl_seconds)
+
+    @staticmethod
+    def _replayed(definition: Definition, found: Stored, idempotency: Idempotency) -> Change:
+        assert found.record is not None
+        return _change(definition, replay(definition, found.customer_id, found.record, idempotency.digest,
+                                          idempotency.key))  # fmt: skip
+
+
+def _fields(command: Command) -> dict[str, Any]:
+    return dataclasses.asdict(command)  # type: ignore[call-overload, no-any-return]
+
+
+def _change(definition: Definition, result: Result) -> Change:
+    return Change(definition, result.snapshot, result.effects, result.history, result.replayed)
+
+
+def _new_claim(definition: Definition, before: Snapshot | None, after: Snapshot, now: datetime) -> NewClaim | None:
+    """A change of hands, to count against the new owner's caps: a new fence token, not a renewal."""
+    policy = definition.claims
+    if policy is None or after.owner is None or (before is not None and before.fence == after.fence):
+        return None
+    lease = after.lease_until or now + policy.protection
+    day = now.astimezone(definition.timezone).date().isoformat()
+    return NewClaim(after.owner, ms(lease), ms(now), day, policy.max_held, policy.max_daily)

@@ -1,0 +1,39 @@
+"""Definitions as the API offers them: validate a text, list and get the published ones, reload from disk."""
+
+from __future__ import annotations
+
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import Diagnostic, InvalidDefinition, PermissionDenied
+from crmstatus.engine.loader import load_definition
+
+from .catalog import Catalog
+from .model import Caller
+
+ADMIN_ROLE = "admin"  # may reload definitions
+
+
+class Definitions:
+    def __init__(self, catalog: Catalog, config_dir: str) -> None:
+        self.catalog = catalog
+        self.config_dir = config_dir
+
+    @staticmethod
+    def validate(text: str, file_name: str) -> Definition | list[Diagnostic]:
+        """The compiled definition, or every problem in it."""
+        try:
+            return load_definition(text, file_name)
+        except InvalidDefinition as error:
+            return list(error.diagnostics)
+
+    def published(self) -> list[Definition]:
+        return list(self.catalog)
+
+    def get(self, name: str, version: int | None = None) -> Definition:
+        return self.catalog.get(name, version)
+
+    def reload(self, caller: Caller) -> list[Definition]:
+        """The definitions on disk now, replacing the running ones only when every file is valid."""
+        if ADMIN_ROLE not in caller.actor.roles:
+            raise PermissionDenied(f"reloading definitions needs the {ADMIN_ROLE} role")
+        self.catalog.reload(self.config_dir)
+        return self.published()

@@ -1,0 +1,48 @@
+"""The application's inputs and outputs, shared by the wire, the timer worker and the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.snapshot import Actor, EffectRecord, HistoryEntry, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    tenant: str
+    actor: Actor
+
+    def holding(self, fence_token: int) -> Caller:
+        """The caller writing on behalf of its claim with this fence token (0: no claim)."""
+        return replace(self, actor=replace(self.actor, fence_token=fence_token or None))
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How a command is applied: pinned to a version, and/or made safe to retry with an idempotency key."""
+
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCustomer:
+    customer_id: str
+    definition: str
+    definition_version: int | None = None  # None: the latest
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    identities: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a command did, with the definition the customer is pinned to (as its tenant runs it)."""
+
+    definition: Definition
+    snapshot: Snapshot
+    effects: tuple[EffectRecord, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    replayed: bool = False  # True when an idempotency key returned the result stored by an earlier call

@@ -1,0 +1,82 @@
+"""Reading customers: as the caller may see them, the transitions open to the caller, history, counts, pool."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crmstatus.engine.clock import Clock
+from crmstatus.engine.commands import TransitionOption, find_timer, list_transitions, view
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.snapshot import HistoryEntry, Snapshot
+from crmstatus.server.store import Store
+from crmstatus.server.store.codec import moment, ms
+from crmstatus.server.store.errors import CustomerNotFound
+from crmstatus.server.store.keys import check_customer_id
+
+from .catalog import Catalog
+from .model import Caller
+
+
+class Queries:
+    def __init__(self, store: Store, catalog: Catalog, clock: Clock) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+
+    async def snapshot(self, tenant: str, customer_id: str) -> tuple[Definition, Snapshot]:
+        """The customer as stored, with the definition it is pinned to (as its tenant runs it)."""
+        check_customer_id(customer_id)
+        found = await self.store.customers.read(self.store.keys(tenant), customer_id)
+        if found is None:
+            raise CustomerNotFound(tenant, customer_id)
+        definition = self.catalog.for_tenant(tenant, *found.pinned)
+        return definition, found.snapshot(definition)
+
+    async def customer(self, caller: Caller, customer_id: str) -> tuple[Definition, Snapshot]:
+        """The customer as the caller may see it (redacted while someone else holds its lock)."""
+        definition, snapshot = await self.snapshot(caller.tenant, customer_id)
+        return definition, view(definition, snapshot, caller.actor)
+
+    async def transitions(
+        self, caller: Caller, customer_id: str, dimension: str = ""
+    ) -> tuple[int, list[TransitionOption]]:
+        """The customer's version, and every transition (of one dimension, or all) with why it is blocked."""
+        definition, snapshot = await self.snapshot(caller.tenant, customer_id)
+        if dimension and dimension not in definition.dimensions:
+            raise InvalidRequest(f"definition {definition.key} has no dimension {dimension!r}")
+        options = list_transitions(definition, snapshot, caller.actor, self.clock.now())
+        return snapshot.version, [o for o in options if not dimension or o.dimension == dimension]
+
+    async def history(
+        self, caller: Caller, customer_id: str, *, limit: int = 50, newest_first: bool = True,
+        page_token: str | None = None,
+    ) -> tuple[list[HistoryEntry], str | None]:  # fmt: skip
+        check_customer_id(customer_id)
+        return await self.store.queries.history(
+            self.store.keys(caller.tenant), customer_id, limit=limit, newest_first=newest_first, page_token=page_token
+        )
+
+    async def state_counts(self, caller: Caller, definition: str = "") -> list[tuple[str, int, str, str, int]]:
+        """(definition, version, dimension, state, customers), sorted; of one definition or all."""
+        counts = await self.store.queries.state_counts(self.store.keys(caller.tenant))
+        found = []
+        for (key, dimension, state), count in sorted(counts.items()):
+            name, _, version = key.partition("@")
+            if not definition or name == definition:
+                found.append((name, int(version), dimension, state, count))
+        return found
+
+    async def pool(self, caller: Caller, limit: int = 100) -> list[tuple[str, datetime]]:
+        """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when."""
+        free = await self.store.queries.pool(self.store.keys(caller.tenant), ms(self.clock.now()), limit)
+        return [(customer_id, moment(since)) for customer_id, since in free]
+
+    async def timer_due(self, tenant: str, customer_id: str, timer_key: str) -> int | None:
+        """When the customer's timer is due (ms), or None when it (or the customer) no longer has it."""
+        try:
+            definition, snapshot = await self.snapshot(tenant, customer_id)
+        except CustomerNotFound:
+            return None
+        timer = find_timer(definition, snapshot, timer_key)
+        return ms(timer.due) if timer else None

@@ -1,0 +1,65 @@
+"""Claim caps in each rep's own slot: a change of hands is counted against the new owner's caps before the
+customer is written, and undone if the write fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crmstatus.engine.errors import ClaimRefused
+from crmstatus.engine.snapshot import Snapshot
+
+from .codec import ms
+from .keys import Keys
+from .scripts import Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class NewClaim:
+    """A customer changing hands to `owner`, and the caps of the definition's claim policy."""
+
+    owner: str
+    lease_ms: int
+    now_ms: int
+    day: str  # in the definition's time zone: the daily cap counts per local day
+    max_held: int | None
+    max_daily: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    held: str
+    daily: str
+    customer_id: str
+
+
+class Claims:
+    def __init__(self, scripts: Scripts) -> None:
+        self.scripts = scripts
+
+    async def reserve(self, keys: Keys, customer_id: str, claim: NewClaim) -> Reservation:
+        """Count the claim, or refuse it at a cap (ClaimRefused)."""
+        held, daily = keys.held(claim.owner), keys.daily_claims(claim.owner, claim.day)
+        verdict = await self.scripts.reserve_claim(
+            held, daily, customer_id, claim.lease_ms, claim.now_ms, claim.max_held, claim.max_daily
+        )
+        if verdict == "held":
+            raise ClaimRefused("HELD_CAP", f"{claim.owner} already holds {claim.max_held} customers (the most at once)")
+        if verdict == "daily":
+            raise ClaimRefused("DAILY_CAP", f"{claim.owner} made {claim.max_daily} claims today (the most per day)")
+        return Reservation(held, daily, customer_id)
+
+    async def undo(self, reservation: Reservation | None) -> None:
+        if reservation is not None:
+            await self.scripts.unreserve_claim(reservation.held, reservation.daily, reservation.customer_id)
+
+    async def track(self, keys: Keys, before: Snapshot, after: Snapshot) -> None:
+        """After a write: the previous owner no longer holds the customer; a renewed lease moves its end.
+
+        Not atomic with the write (another slot); a missed update heals itself, as lapsed leases stop counting.
+        """
+        if before.owner is None:
+            return
+        if before.owner != after.owner:
+            await self.scripts.client.zrem(keys.held(before.owner), after.customer_id)
+        elif after.lease_until != before.lease_until and after.lease_until is not None:
+            await self.scripts.client.zadd(keys.held(before.owner), {after.customer_id: ms(after.lease_until)}, xx=True)

@@ -1,0 +1,165 @@
+"""A customer in Redis: one read script, and one atomic write script per command.
+
+The write script compares the version read, and only then writes the snapshot, appends history, moves the
+state counts, reschedules timers, moves the customer in the claim pool, publishes to the event stream and
+stores the idempotency record. A concurrent change makes it refuse (VersionConflict), never overwrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.snapshot import Outcome, Snapshot
+
+from . import codec
+from .claims import Claims, NewClaim
+from .errors import CustomerExists, IdempotencyMismatch, VersionConflict, store_errors
+from .identities import Identities
+from .keys import Keys
+from .scripts import CommitArgs, CommitKeys, Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A customer as read: the stored text, decoded against the definition the caller picks."""
+
+    customer_id: str
+    text: str
+    record: str | None  # the command's idempotency record, when it has one already
+
+    @property
+    def pinned(self) -> tuple[str, int]:
+        """The definition (name, version) the customer is pinned to."""
+        return codec.stored_definition(self.text)
+
+    def snapshot(self, definition: Definition) -> Snapshot:
+        return codec.decode_snapshot(definition, self.customer_id, self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str  # the caller's key, or one of our own
+    digest: str  # of the request
+    ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One decided command, as the store writes it."""
+
+    definition: Definition
+    before: Snapshot | None  # None: a new customer
+    outcome: Outcome
+    idempotency: Idempotency
+    now: datetime
+    claim: NewClaim | None = None  # a change of hands, counted against the new owner's caps first
+
+
+class Customers:
+    def __init__(self, scripts: Scripts, claims: Claims, identities: Identities, stream_maxlen: int) -> None:
+        self.scripts = scripts
+        self.claims = claims
+        self.identities = identities
+        self.stream_maxlen = stream_maxlen
+
+    async def read(self, keys: Keys, customer_id: str, idempotency_key: str | None = None) -> Stored | None:
+        record_key = keys.idempotency(customer_id, idempotency_key) if idempotency_key else None
+        async with store_errors():
+            text, record = await self.scripts.read(keys.customer(customer_id), record_key)
+        return None if text is None else Stored(customer_id, text, record)
+
+    async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
+        """Write a new customer, its identity keys reserved first (they live in slots of their own) and
+        released again when the customer is not written."""
+        customer_id = write.outcome.snapshot.customer_id
+        async with store_errors():
+            reserved = await self.identities.reserve(keys, customer_id, identities)
+            try:
+                return await self.write(keys, write)
+            except VersionConflict:
+                await self.identities.release(keys, customer_id, reserved)
+                raise CustomerExists(customer_id) from None
+            except BaseException:
+                await self.identities.release(keys, customer_id, reserved)
+                raise
+
+    async def write(self, keys: Keys, write: Write) -> codec.Result:
+        after, before = write.outcome.snapshot, write.before
+        customer_id = after.customer_id
+        part = keys.part(customer_id)
+        async with store_errors():
+            reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
+            try:
+                status, value = await self.scripts.commit(
+                    CommitKeys(
+                        keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
+                        keys.events(part), keys.idempotency(customer_id, write.idempotency.key), keys.pool(part),
+                    ),
+                    _commit_args(write, self.stream_maxlen),
+                )  # fmt: skip
+            except BaseException:
+                await self.claims.undo(reserved)
+                raise
+            if status != "ok":
+                await self.claims.undo(reserved)
+            elif before is not None:
+                await self.claims.track(keys, before, after)
+        if status == "conflict":
+            raise VersionConflict(customer_id, before.version if before else 0, int(value))
+        if status == "mismatch":
+            raise IdempotencyMismatch(write.idempotency.key)
+        if status == "replay":
+            record = f"{write.idempotency.digest}\n{value}"
+            return codec.replay(write.definition, customer_id, record, write.idempotency.digest, "")
+        return codec.Result(after, write.outcome.effects, write.outcome.history)
+
+
+def _commit_args(write: Write, stream_maxlen: int) -> CommitArgs:
+    definition, before, outcome = write.definition, write.before, write.outcome
+    after = outcome.snapshot
+    customer_id = after.customer_id
+    history = [codec.history_document(entry) for entry in outcome.history]
+    effects = codec.encode_effects(outcome.effects)
+    stored = codec.encode_snapshot(definition, after)
+    return CommitArgs(
+        expected_version=before.version if before else 0,
+        version=after.version,
+        stored=stored,
+        digest=write.idempotency.digest,
+        ttl_seconds=write.idempotency.ttl_seconds,
+        result=codec.result_document(stored, history, effects),
+        stream_maxlen=stream_maxlen,
+        customer_id=customer_id,
+        event=codec.event_document(outcome.history[0].actor, history, effects),
+        history=[codec.dumps(entry) for entry in history],
+        counts=_count_changes(definition, before, after),
+        cancel=[codec.timer_member(customer_id, key) for key in outcome.cancelled],
+        schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],
+        pool=_pool_change(after, write.now),
+    )
+
+
+def _pool_change(after: Snapshot, now: datetime) -> tuple[str, int]:
+    """Where the customer stands in its partition's pool of claimable customers."""
+    if after.owner is None:
+        return "free", codec.ms(now)
+    if after.lease_until is not None:
+        return "lease", codec.ms(after.lease_until)
+    return "owned", 0
+
+
+def _count_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> list[tuple[str, int]]:
+    changes: dict[str, int] = {}
+    for dimension, entry in after.states.items():
+        old = before.states[dimension].state if before else None
+        if old == entry.state:
+            continue
+        if old is not None:
+            field = codec.count_field(definition.key, dimension, old)
+            changes[field] = changes.get(field, 0) - 1
+        field = codec.count_field(definition.key, dimension, entry.state)
+        changes[field] = changes.get(field, 0) + 1
+    return list(changes.items())

@@ -1,0 +1,67 @@
+"""What the store raises: a customer absent or already present, a concurrent change, a reused idempotency
+key, stored data that does not fit its definition, and Redis out of reach (mapped where it enters)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.exceptions
+
+from crmstatus.engine.errors import CrmStatusError
+
+
+class StoreError(CrmStatusError):
+    """Base of the store's errors."""
+
+
+class CustomerNotFound(StoreError):
+    def __init__(self, tenant: str, customer_id: str) -> None:
+        self.tenant = tenant
+        self.customer_id = customer_id
+        super().__init__(f"customer {customer_id!r} not found in tenant {tenant!r}")
+
+
+class CustomerExists(StoreError):
+    """A customer with this id, or with one of these identity keys, already exists in the tenant."""
+
+    def __init__(self, existing_id: str, identity: str = "") -> None:
+        self.existing_id = existing_id
+        self.identity = identity
+        why = f" with identity {identity}" if identity else ""
+        super().__init__(f"customer {existing_id!r} already exists{why}")
+
+
+class VersionConflict(StoreError):
+    """The customer changed since it was read: re-read and retry."""
+
+    def __init__(self, customer_id: str, expected: int, actual: int) -> None:
+        self.customer_id = customer_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"customer {customer_id!r} is at version {actual}, not {expected}: re-read and retry")
+
+
+class IdempotencyMismatch(StoreError):
+    """An idempotency key was reused for a different request."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+
+
+class StoredDataError(StoreError):
+    """Stored data does not fit the definition it is pinned to."""
+
+
+class StoreUnavailable(StoreError):
+    """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""
+
+
+@asynccontextmanager
+async def store_errors() -> AsyncIterator[None]:
+    """redis-py's connection failures, as the store's own error."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        raise StoreUnavailable(f"the state store is unavailable: {error}") from error

@@ -1,0 +1,60 @@
+"""A tenant's event streams (one per partition), read from a resume position."""
+
+from __future__ import annotations
+
+from crmstatus.engine.errors import InvalidRequest
+
+from . import codec
+from .errors import store_errors
+from .keys import Keys
+from .scripts import Scripts
+
+
+def encode_position(positions: dict[int, str]) -> str:
+    """The resume token: the last stream id seen in each partition, e.g. `0=1767571200000-0`."""
+    return ";".join(f"{part}={entry}" for part, entry in sorted(positions.items()))
+
+
+def decode_position(token: str, keys: Keys) -> dict[int, str]:
+    try:
+        positions = {int(part): entry for part, entry in (item.split("=", 1) for item in token.split(";"))}
+    except ValueError:
+        raise InvalidRequest(f"event id {token!r} was not returned by this service") from None
+    if set(positions) != set(range(keys.partitions)) or not all(_stream_id(e) for e in positions.values()):
+        raise InvalidRequest(f"event id {token!r} was not returned by this service")
+    return positions
+
+
+def _stream_id(entry: str) -> bool:
+    first, _, second = entry.partition("-")
+    return first.isdigit() and second.isdigit()
+
+
+class EventStreams:
+    def __init__(self, scripts: Scripts) -> None:
+        self.client = scripts.client
+
+    async def latest(self, keys: Keys) -> dict[int, str]:
+        """The last id of each stream now: new watchers start after it (XREAD's `$` would drop events
+        that arrive between two reads)."""
+        positions: dict[int, str] = {}
+        async with store_errors():
+            for part in range(keys.partitions):
+                last = await self.client.xrevrange(keys.events(part), "+", "-", count=1)
+                positions[part] = last[0][0] if last else "0-0"
+        return positions
+
+    async def read(self, keys: Keys, positions: dict[int, str], block_ms: int) -> list[codec.Event]:
+        """The events after `positions` (which move on), waiting up to `block_ms` for the first one."""
+        streams = {keys.events(part): part for part in range(keys.partitions)}
+        async with store_errors():
+            replies = await self.client.xread(
+                {key: positions[part] for key, part in streams.items()}, count=100, block=block_ms
+            )
+        events = []
+        for key, entries in replies or []:
+            part = streams[key]
+            for entry_id, fields in entries:
+                positions[part] = entry_id
+                events.append(codec.decode_event(encode_position(positions), fields))
+        return events

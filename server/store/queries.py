@@ -1,0 +1,70 @@
+"""Reads beyond one customer's snapshot: history pages, per-state counts and the pool of claimable
+customers (each summed or merged over the tenant's partitions)."""
+
+from __future__ import annotations
+
+import json
+
+from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.snapshot import HistoryEntry
+
+from . import codec
+from .errors import CustomerNotFound, store_errors
+from .keys import TENANTS, Keys
+from .scripts import Scripts
+
+
+class Queries:
+    def __init__(self, scripts: Scripts) -> None:
+        self.client = scripts.client
+
+    async def add_tenant(self, tenant: str) -> None:
+        async with store_errors():
+            await self.client.sadd(TENANTS, tenant)
+
+    async def history(
+        self, keys: Keys, customer_id: str, *, limit: int, newest_first: bool, page_token: str | None
+    ) -> tuple[list[HistoryEntry], str | None]:
+        """One page of the customer's history, and the token of the next page (None after the last)."""
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("a history page holds 1 to 1000 entries")
+        if page_token and not all(part.isdigit() for part in page_token.split("-", 1)):
+            raise InvalidRequest(f"page token {page_token!r} was not returned by this service")
+        stream = keys.history(customer_id)
+        async with store_errors():
+            if newest_first:
+                rows = await self.client.xrevrange(stream, f"({page_token}" if page_token else "+", "-", count=limit)
+            else:
+                rows = await self.client.xrange(stream, f"({page_token}" if page_token else "-", "+", count=limit)
+            if not rows and not page_token and not await self.client.exists(keys.customer(customer_id)):
+                raise CustomerNotFound(keys.tenant, customer_id)
+        entries = [
+            codec.decode_history(int(entry_id.split("-")[0]), json.loads(fields["e"])) for entry_id, fields in rows
+        ]
+        return entries, rows[-1][0] if len(rows) == limit else None
+
+    async def state_counts(self, keys: Keys) -> dict[tuple[str, str, str], int]:
+        """(definition@version, dimension, state) → number of customers, summed over the tenant's partitions."""
+        async with store_errors():
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                pipeline.hgetall(keys.counts(part))
+            shares = await pipeline.execute()
+        counts: dict[tuple[str, str, str], int] = {}
+        for share in shares:
+            for field, value in share.items():
+                key = codec.decode_count_field(field)
+                counts[key] = counts.get(key, 0) + int(value)
+        return counts
+
+    async def pool(self, keys: Keys, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        """Customers free to claim at `now_ms` (unowned, or their lease lapsed), longest free first: (id, ms)."""
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("a pool page holds 1 to 1000 customers")
+        async with store_errors():
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                pipeline.zrangebyscore(keys.pool(part), "-inf", now_ms, start=0, num=limit, withscores=True)
+            shares = await pipeline.execute()
+        free = sorted((score, member) for share in shares for member, score in share)
+        return [(member, int(score)) for score, member in free[:limit]]

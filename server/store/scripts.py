@@ -1,0 +1,143 @@
+"""One typed wrapper per Lua script in lua/: each owns its script's KEYS and ARGV layout, and nothing else
+packs script arguments. Scripts are loaded once and run by their SHA (EVALSHA, loading on NOSCRIPT)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as redis
+
+
+def _source(name: str) -> str:
+    return resources.files("crmstatus.server.store").joinpath(f"lua/{name}.lua").read_text("utf-8")
+
+
+class _Script:
+    name: str
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._script = client.register_script(_source(self.name))
+
+    async def _run(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self._script(keys=list(keys), args=list(args))
+
+
+class Read(_Script):
+    """read.lua: the customer's snapshot and, when asked, the command's idempotency record."""
+
+    name = "read"
+
+    async def __call__(self, customer: str, record: str | None) -> tuple[str | None, str | None]:
+        document, found = await self._run([customer, record or customer], [])
+        return document or None, found or None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitKeys:
+    customer: str
+    history: str
+    counts: str
+    timers: str
+    events: str
+    idempotency: str
+    pool: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitArgs:
+    expected_version: int
+    version: int
+    stored: str  # the new snapshot
+    digest: str
+    ttl_seconds: int
+    result: str  # what an idempotent retry returns
+    stream_maxlen: int
+    customer_id: str
+    event: str
+    history: Sequence[str]  # entries, JSON
+    counts: Sequence[tuple[str, int]]  # state count field, delta
+    cancel: Sequence[str]  # timer members
+    schedule: Sequence[tuple[str, int]]  # timer member, due ms
+    pool: tuple[str, int]  # 'free' | 'lease' | 'owned', ms
+
+
+class Commit(_Script):
+    """commit.lua: the one atomic write of a command. Returns ('ok' | 'replay' | 'mismatch' | 'conflict', value)."""
+
+    name = "commit"
+
+    async def __call__(self, keys: CommitKeys, a: CommitArgs) -> tuple[str, str]:
+        args: list[Any] = [
+            a.expected_version, a.version, a.stored, a.digest, a.ttl_seconds, a.result, a.stream_maxlen,
+            a.customer_id, a.event,
+            len(a.history), *a.history,
+            len(a.counts), *[x for pair in a.counts for x in pair],
+            len(a.cancel), *a.cancel,
+            len(a.schedule), *[x for member, due in a.schedule for x in (due, member)],
+            *a.pool,
+        ]  # fmt: skip
+        reply = await self._run(
+            [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool], args
+        )
+        return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
+
+
+class ReserveClaim(_Script):
+    """reserve_claim.lua: count a new claim against a rep's caps. Returns 'ok', 'held' or 'daily'."""
+
+    name = "reserve_claim"
+
+    async def __call__(
+        self, held: str, daily: str, customer_id: str, lease_ms: int, now_ms: int, max_held: int | None,
+        max_daily: int | None,
+    ) -> str:  # fmt: skip
+        caps = ["" if cap is None else cap for cap in (max_held, max_daily)]
+        return str(await self._run([held, daily], [customer_id, lease_ms, now_ms, *caps]))
+
+
+class UnreserveClaim(_Script):
+    name = "unreserve_claim"
+
+    async def __call__(self, held: str, daily: str, customer_id: str) -> None:
+        await self._run([held, daily], [customer_id])
+
+
+class ReleaseIdentity(_Script):
+    name = "release_identity"
+
+    async def __call__(self, identity: str, customer_id: str) -> None:
+        await self._run([identity], [customer_id])
+
+
+class ClaimTimers(_Script):
+    """claim_timers.lua: lease up to `limit` due timers of one partition. Returns (member, lease score)."""
+
+    name = "claim_timers"
+
+    async def __call__(self, timers: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[str, int]]:
+        reply = await self._run([timers], [now_ms, lease_ms, limit])
+        return [(reply[n], int(reply[n + 1])) for n in range(0, len(reply), 2)]
+
+
+class SettleTimer(_Script):
+    name = "settle_timer"
+
+    async def __call__(self, timers: str, member: str, lease: int, due_ms: int | None) -> None:
+        await self._run([timers], [member, lease, "" if due_ms is None else due_ms])
+
+
+class Scripts:
+    """Every script, registered on one client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.read = Read(client)
+        self.commit = Commit(client)
+        self.reserve_claim = ReserveClaim(client)
+        self.unreserve_claim = UnreserveClaim(client)
+        self.release_identity = ReleaseIdentity(client)
+        self.claim_timers = ClaimTimers(client)
+        self.settle_timer = SettleTimer(client)

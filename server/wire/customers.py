@@ -1,0 +1,158 @@
+"""The crmstatus.v1 CustomerStatusService: request messages to application calls, results to messages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from crmstatus.engine.commands import (
+    Claim,
+    Command,
+    CompleteItem,
+    Fire,
+    Reassign,
+    Release,
+    Renew,
+    ReopenItem,
+    UpdateFacts,
+)
+from crmstatus.server.application import Application
+from crmstatus.server.application.model import Change, NewCustomer, Options
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+
+from . import convert
+from .auth import caller
+from .status import rpc, streaming_rpc
+
+WATCH_POSITION = "x-crm-watch-position"  # WatchEvents' initial metadata: the event id it starts after
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _lease(change: Change) -> Any:
+    lease = change.snapshot.lease_until
+    return convert.timestamp(lease) if lease else None
+
+
+class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
+    def __init__(self, app: Application) -> None:
+        self.commands = app.commands
+        self.queries = app.queries
+        self.watch = app.watch
+
+    # -- commands: each request becomes one engine command, run by the application ------------------------------
+
+    @rpc
+    async def CreateCustomer(self, request: cs.CreateCustomerRequest, context: Context) -> Any:
+        new = NewCustomer(request.customer_id, request.definition, request.definition_version or None,
+                          convert.plain(request.facts), dict(request.identities))  # fmt: skip
+        change = await self.commands.create(caller(context), new, Options(idempotency_key=request.idempotency_key))
+        return cs.CreateCustomerResponse(result=convert.change(change))
+
+    @rpc
+    async def FireEvent(self, request: cs.FireEventRequest, context: Context) -> Any:
+        fire = Fire(request.event, request.options.reason, convert.evidence(request.evidence))
+        return cs.FireEventResponse(result=await self._run(context, request.customer_id, fire, request.options))
+
+    @rpc
+    async def UpdateFacts(self, request: cs.UpdateFactsRequest, context: Context) -> Any:
+        update = UpdateFacts(convert.plain(request.facts), request.options.reason)
+        return cs.UpdateFactsResponse(result=await self._run(context, request.customer_id, update, request.options))
+
+    @rpc
+    async def CompleteChecklistItem(self, request: cs.CompleteChecklistItemRequest, context: Context) -> Any:
+        complete = CompleteItem(request.checklist, request.item, request.evidence)
+        result = await self._run(context, request.customer_id, complete, request.options)
+        return cs.CompleteChecklistItemResponse(result=result)
+
+    @rpc
+    async def ReopenChecklistItem(self, request: cs.ReopenChecklistItemRequest, context: Context) -> Any:
+        reopen = ReopenItem(request.checklist, request.item, request.options.reason)
+        result = await self._run(context, request.customer_id, reopen, request.options)
+        return cs.ReopenChecklistItemResponse(result=result)
+
+    async def _run(self, context: Context, customer_id: str, command: Command, o: cs.CommandOptions) -> Any:
+        """A command with the common options: fence token, expected version, idempotency key, view."""
+        change = await self.commands.run(caller(context).holding(o.fence_token), customer_id, command,
+                                         convert.options(o))  # fmt: skip
+        return convert.change(change, o.view)
+
+    @rpc
+    async def ClaimCustomer(self, request: cs.ClaimCustomerRequest, context: Context) -> Any:
+        options = Options(idempotency_key=request.idempotency_key or None)
+        change = await self.commands.run(caller(context), request.customer_id, Claim(), options)
+        return cs.ClaimCustomerResponse(result=convert.change(change), fence_token=change.snapshot.fence,
+                                        lease_expire_time=_lease(change))  # fmt: skip
+
+    @rpc
+    async def RenewClaim(self, request: cs.RenewClaimRequest, context: Context) -> Any:
+        change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Renew())
+        return cs.RenewClaimResponse(result=convert.change(change), lease_expire_time=_lease(change))
+
+    @rpc
+    async def ReleaseCustomer(self, request: cs.ReleaseCustomerRequest, context: Context) -> Any:
+        change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Release())
+        return cs.ReleaseCustomerResponse(result=convert.change(change))
+
+    @rpc
+    async def ReassignCustomer(self, request: cs.ReassignCustomerRequest, context: Context) -> Any:
+        options = Options(expected_version=request.expected_version or None)
+        reassign = Reassign(request.owner, request.reason)
+        change = await self.commands.run(caller(context), request.customer_id, reassign, options)
+        return cs.ReassignCustomerResponse(result=convert.change(change), fence_token=change.snapshot.fence)
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    @rpc
+    async def GetCustomer(self, request: cs.GetCustomerRequest, context: Context) -> Any:
+        definition, seen = await self.queries.customer(caller(context), request.customer_id)
+        return cs.GetCustomerResponse(customer=convert.customer(definition, seen, request.view))
+
+    @rpc
+    async def ListTransitions(self, request: cs.ListTransitionsRequest, context: Context) -> Any:
+        version, options = await self.queries.transitions(caller(context), request.customer_id, request.dimension)
+        return cs.ListTransitionsResponse(transitions=[convert.option(o) for o in options], version=version)
+
+    @rpc
+    async def GetHistory(self, request: cs.GetHistoryRequest, context: Context) -> Any:
+        entries, token = await self.queries.history(
+            caller(context), request.customer_id, limit=request.page_size or 50,
+            newest_first=not request.oldest_first, page_token=request.page_token or None,
+        )  # fmt: skip
+        return cs.GetHistoryResponse(entries=[convert.history_entry(e) for e in entries], next_page_token=token or "")
+
+    @rpc
+    async def GetStateCounts(self, request: cs.GetStateCountsRequest, context: Context) -> Any:
+        counts = await self.queries.state_counts(caller(context), request.definition)
+        return cs.GetStateCountsResponse(
+            counts=[
+                cs.StateCount(definition=name, definition_version=version, dimension=dimension, state=state,
+                              count=count)
+                for name, version, dimension, state, count in counts
+            ]
+        )  # fmt: skip
+
+    @rpc
+    async def ListPool(self, request: cs.ListPoolRequest, context: Context) -> Any:
+        free = await self.queries.pool(caller(context), request.page_size or 100)
+        return cs.ListPoolResponse(
+            customers=[cs.PoolEntry(customer_id=c, free_time=convert.timestamp(since)) for c, since in free]
+        )
+
+    @streaming_rpc
+    async def WatchEvents(self, request: cs.WatchEventsRequest, context: Context) -> AsyncIterator[Any]:
+        who = caller(context)
+        token, positions = await self.watch.start(who, request.after_event_id)
+        # Sent at once: when the client has it, every later change will reach this stream.
+        await context.send_initial_metadata(((WATCH_POSITION, token),))
+        async for event in self.watch.follow(who, positions, lambda: not context.done()):
+            yield cs.WatchEventsResponse(
+                event_id=event.position,
+                customer_id=event.customer_id,
+                version=event.version,
+                actor=event.actor,
+                history=[convert.history_entry(h) for h in event.history],
+                effects=[convert.effect(e) for e in event.effects],
+            )
