@@ -19,12 +19,13 @@ run: $(STAMP)
 	CRMSTATUS_DEV_MODE=1 $(BIN)/crmstatus serve --config-dir configs
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine server tests bench
 	$(BIN)/ruff format --check engine server tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine_bench

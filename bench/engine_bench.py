@@ -16,7 +16,7 @@ from pathlib import Path
 
 from transitions import Machine
 
-from crmstatus.engine import SYSTEM, Actor, ManualClock, fire, list_transitions, new_customer, update_facts
+from crmstatus.engine import SYSTEM, Actor, Fire, UpdateFacts, decide, list_transitions, new_customer
 from crmstatus.engine.loader import load_all
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -43,20 +43,21 @@ def raw_trigger() -> Callable[[], object]:
 def engine_cases() -> dict[str, Callable[[], object]]:
     definitions = {d.name: d for d in load_all([CONFIGS])[0]}
     b2b, education = definitions["b2b"], definitions["education"]
-    clock = ManualClock(datetime(2026, 1, 5, tzinfo=UTC))
+    now = datetime(2026, 1, 5, tzinfo=UTC)
     rep, advisor = Actor("rep", frozenset({"sales"})), Actor("adv", frozenset({"advisor"}))
-    facts = {"effective_contacts": 4, "last_order_at": clock.now(), "orders_12m": 5, "satisfaction": 7.0}
-    intent = new_customer(b2b, "c-1", clock, SYSTEM, facts).snapshot
-    following = fire(b2b, intent, "start_follow_up", rep, clock).snapshot
-    fresh = new_customer(b2b, "c-3", clock).snapshot
-    trial = fire(education, new_customer(education, "c-2", clock).snapshot, "book_trial", advisor, clock).snapshot
+    facts = {"effective_contacts": 4, "last_order_at": now, "orders_12m": 5, "satisfaction": 7.0}
+    intent = new_customer(b2b, "c-1", SYSTEM, now, facts).snapshot
+    following = decide(b2b, intent, Fire("start_follow_up"), rep, now).snapshot
+    fresh = new_customer(b2b, "c-3", SYSTEM, now).snapshot
+    trial = decide(education, new_customer(education, "c-2", SYSTEM, now).snapshot, Fire("book_trial"), advisor,
+                   now).snapshot
     return {
-        "fire b2b promote (queue + emit effects)": lambda: fire(b2b, intent, "promote", rep, clock),
-        "fire b2b ask_for_help (locked dim)": lambda: fire(b2b, following, "ask_for_help", rep, clock),
-        "fire education book_trial→lose": lambda: fire(education, trial, "lose", advisor, clock),
-        "update_facts b2b → 4 scores, auto qualify": lambda: update_facts(
-            b2b, fresh, {"effective_contacts": 4}, rep, clock),
-        "list_transitions b2b (54, all reasons)": lambda: list_transitions(b2b, intent, rep, clock),
+        "fire b2b promote (queue + emit effects)": lambda: decide(b2b, intent, Fire("promote"), rep, now),
+        "fire b2b ask_for_help (locked dim)": lambda: decide(b2b, following, Fire("ask_for_help"), rep, now),
+        "fire education book_trial→lose": lambda: decide(education, trial, Fire("lose"), advisor, now),
+        "update_facts b2b → 4 scores, auto qualify": lambda: decide(
+            b2b, fresh, UpdateFacts({"effective_contacts": 4}), rep, now),
+        "list_transitions b2b (54, all reasons)": lambda: list_transitions(b2b, intent, rep, now),
     }  # fmt: skip
 
 
@@ -78,7 +79,7 @@ def decision_time() -> None:
 
 def cold_start() -> None:
     script = (
-        "import time; t0 = time.perf_counter(); from engine.loader import load_all; t1 = time.perf_counter(); "
+        "import time; t0 = time.perf_counter(); from crmstatus.engine.loader import load_all; t1 = time.perf_counter(); "
         f"found, problems = load_all([{str(CONFIGS)!r}]); t2 = time.perf_counter(); "
         "assert not problems; "
         "print(f'{len(found)} {(t1 - t0) * 1e3:.1f} {(t2 - t1) * 1e3:.1f}')"

@@ -299,7 +299,7 @@ def find_timer(definition: Definition, snapshot: Snapshot, key: str) -> DueTimer
     dimension = key.partition(":")[0]
     if dimension not in snapshot.states:
         return None
-    return next((t for t in timers(definition, snapshot, iter((dimension,))) if t.key == key), None)
+    return next((t for t in timers(definition, snapshot, (dimension,)) if t.key == key), None)
 
 
 def lock_holder(definition: Definition, snapshot: Snapshot) -> tuple[str, str] | None:

@@ -60,6 +60,7 @@ class Definition:
     rank: Mapping[Transition, int] = field(init=False)  # position in the definition: earlier ones win
     locked_states: tuple[tuple[str, str], ...] = field(init=False)
     state_positions: Mapping[str, Mapping[str, int]] = field(init=False)  # dimension → state → position
+    timer_dimensions: Mapping[str, frozenset[str]] = field(init=False)  # date fact → dimensions timing on it
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +86,13 @@ class Definition:
         setter(self, "locked_states", tuple(locked))
         positions = {d.name: {state: n for n, state in enumerate(d.states)} for d in self.dimensions.values()}
         setter(self, "state_positions", positions)
+        timed: dict[str, set[str]] = {}
+        for d in self.dimensions.values():
+            for s in d.states.values():
+                for timer in s.timers:
+                    if timer.fact is not None:
+                        timed.setdefault(timer.fact, set()).add(d.name)
+        setter(self, "timer_dimensions", {fact: frozenset(names) for fact, names in timed.items()})
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())
 
     @property

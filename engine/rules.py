@@ -9,7 +9,7 @@ cursor; the engine fires events only through them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,11 +52,11 @@ class _Cursor:
         self.state = state
 
 
-def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterator[str] | None = None) -> list[DueTimer]:
+def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str] | None = None) -> list[DueTimer]:
     """The timers this snapshot should have (of the given dimensions, or all), soonest first; a timer on an
     unset date fact does not exist."""
     found = []
-    for name in snapshot.states if dimensions is None else dimensions:
+    for name in definition.dimensions if dimensions is None else dimensions:
         entry = snapshot.states[name]
         for timer in definition.dimensions[name].states[entry.state].timers:
             if timer.delay is not None:
@@ -520,21 +520,20 @@ class Run:
         have changed: a new state entry, a date fact a timer counts from, a reminder raised."""
         before = self.snapshot
         if self.everything_changed:
-            touched = list(self.states)
+            touched = set(self.states)
         else:
-            reminded = {key.partition(":")[0] for key in self.fired.symmetric_difference(before.fired)}
-            touched = [name for name, entry in self.states.items() if entry != before.states[name]
-                       or name in reminded or self._reads_changed_fact(name, entry.state)]  # fmt: skip
+            old_states = before.states
+            touched = {name for name, entry in self.states.items() if entry is not old_states[name]}
+            touched.update(key.partition(":")[0] for key in self.fired.symmetric_difference(before.fired))
+            by_fact = self.definition.timer_dimensions
+            for name in self.changed:
+                touched.update(by_fact.get(name, ()))
         if not touched:
             return (), ()
-        old = {t.key: t.due for t in timers(self.definition, before, iter(touched))} if before.version else {}
-        new = timers(self.definition, after, iter(touched))
+        old = {t.key: t.due for t in timers(self.definition, before, touched)} if before.version else {}
+        new = timers(self.definition, after, touched)
         keep = {t.key for t in new}
         return tuple(key for key in old if key not in keep), tuple(t for t in new if old.get(t.key) != t.due)
-
-    def _reads_changed_fact(self, dimension: str, state: str) -> bool:
-        changed = self.changed
-        return any(timer.fact in changed for timer in self.definition.dimensions[dimension].states[state].timers)
 
 
 def _show(value: Any) -> str:

@@ -47,11 +47,15 @@ def _validate(paths: Sequence[str]) -> int:
 
 def _serve(listen: str | None, config_dir: str | None) -> int:
     from .app import serve
-    from .settings import Settings
+    from .settings import Settings, SettingsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every state change at INFO
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 2
     if listen:
         settings = replace(settings, listen=listen)
     if config_dir:
@@ -70,10 +74,14 @@ def _serve(listen: str | None, config_dir: str | None) -> int:
 
 
 def _worker() -> int:
-    from .settings import Settings
+    from .settings import Settings, SettingsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 2
     if settings.redis_url is None:
         print("not starting: a stand-alone worker needs REDIS_URL (the servers' Redis)", file=sys.stderr)
         return 1

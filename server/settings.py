@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crmstatus.engine.facts import parse_duration
+
+
+class SettingsError(ValueError):
+    """A bad environment variable; the message is one line naming it and the form it accepts."""
 
 
 @dataclass(frozen=True)
@@ -33,38 +38,118 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+        """Read every variable; an unset or empty one keeps its default, a bad one raises SettingsError."""
+        e = _Env(os.environ if env is None else env)
         d = cls()
         return cls(
-            redis_url=env.get("REDIS_URL") or None,
-            config_dir=env.get("CRMSTATUS_CONFIG_DIR", d.config_dir),
-            listen=env.get("CRMSTATUS_LISTEN", d.listen),
-            tokens=_pairs(env.get("CRMSTATUS_TOKENS", ""), "CRMSTATUS_TOKENS"),
-            dev_mode=env.get("CRMSTATUS_DEV_MODE", "") in ("1", "true", "yes"),
-            partitions=int(env.get("CRMSTATUS_PARTITIONS", d.partitions)),
-            idempotency_ttl_seconds=int(env.get("CRMSTATUS_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds)),
-            event_stream_maxlen=int(env.get("CRMSTATUS_EVENT_STREAM_MAXLEN", d.event_stream_maxlen)),
-            redis_timeout_seconds=float(env.get("CRMSTATUS_REDIS_TIMEOUT", d.redis_timeout_seconds)),
-            redis_retries=int(env.get("CRMSTATUS_REDIS_RETRIES", d.redis_retries)),
-            workers=int(env.get("CRMSTATUS_WORKERS", d.workers)),
-            max_concurrent_rpcs=int(env.get("CRMSTATUS_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs)),
-            max_message_bytes=int(env.get("CRMSTATUS_MAX_MESSAGE_BYTES", d.max_message_bytes)),
-            shutdown_grace_seconds=float(env.get("CRMSTATUS_SHUTDOWN_GRACE", d.shutdown_grace_seconds)),
-            claim_protection=_durations(env.get("CRMSTATUS_CLAIM_PROTECTION", ""), "CRMSTATUS_CLAIM_PROTECTION"),
-            timer_worker=env.get("CRMSTATUS_TIMER_WORKER", "1") not in ("0", "false", "no"),
-            timer_interval_seconds=float(env.get("CRMSTATUS_TIMER_INTERVAL", d.timer_interval_seconds)),
+            redis_url=e.redis_url("REDIS_URL"),
+            config_dir=e.text("CRMSTATUS_CONFIG_DIR", d.config_dir),
+            listen=e.listen("CRMSTATUS_LISTEN", d.listen),
+            tokens=e.pairs("CRMSTATUS_TOKENS", "token"),
+            dev_mode=e.boolean("CRMSTATUS_DEV_MODE", d.dev_mode),
+            partitions=e.whole("CRMSTATUS_PARTITIONS", d.partitions, minimum=1),
+            idempotency_ttl_seconds=e.whole("CRMSTATUS_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds, minimum=1),
+            event_stream_maxlen=e.whole("CRMSTATUS_EVENT_STREAM_MAXLEN", d.event_stream_maxlen, minimum=1),
+            redis_timeout_seconds=e.seconds("CRMSTATUS_REDIS_TIMEOUT", d.redis_timeout_seconds),
+            redis_retries=e.whole("CRMSTATUS_REDIS_RETRIES", d.redis_retries, minimum=0),
+            workers=e.whole("CRMSTATUS_WORKERS", d.workers, minimum=1),
+            max_concurrent_rpcs=e.whole("CRMSTATUS_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs, minimum=1),
+            max_message_bytes=e.whole("CRMSTATUS_MAX_MESSAGE_BYTES", d.max_message_bytes, minimum=1024),
+            shutdown_grace_seconds=e.seconds("CRMSTATUS_SHUTDOWN_GRACE", d.shutdown_grace_seconds, zero_ok=True),
+            claim_protection=e.durations("CRMSTATUS_CLAIM_PROTECTION"),
+            timer_worker=e.boolean("CRMSTATUS_TIMER_WORKER", d.timer_worker),
+            timer_interval_seconds=e.seconds("CRMSTATUS_TIMER_INTERVAL", d.timer_interval_seconds),
         )
 
 
-def _durations(text: str, variable: str) -> dict[str, str]:
-    found = _pairs(text, variable)
-    for value in found.values():
-        parse_duration(value)  # refuse a bad value at start-up, not on a customer
-    return found
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-def _pairs(text: str, variable: str) -> dict[str, str]:
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
-        raise ValueError(f"{variable} is tenant=value pairs separated by commas")
-    return {tenant.strip(): value.strip() for tenant, value in pairs}
+class _Env:
+    """Typed readers over the environment. Values are stripped; unset or empty means the default."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _get(self, name: str) -> str:
+        return self._env.get(name, "").strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self._get(name) or default
+
+    def whole(self, name: str, default: int, *, minimum: int) -> int:
+        text = self._get(name)
+        if not text:
+            return default
+        # str.isdigit alone would take "²" or Arabic-Indic digits; int() alone would take "1_000" and " +3".
+        if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+            raise SettingsError(f"{name}: expected a whole number of at least {minimum}, got {text!r}")
+        return int(text)
+
+    def seconds(self, name: str, default: float, *, zero_ok: bool = False) -> float:
+        text = self._get(name)
+        if not text:
+            return default
+        form = "a number of seconds of at least 0" if zero_ok else "a number of seconds greater than 0"
+        try:
+            value = float(text)
+        except ValueError:
+            raise SettingsError(f"{name}: expected {form}, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok) or "_" in text:
+            raise SettingsError(f"{name}: expected {form}, got {text!r}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        text = self._get(name).lower()
+        if not text:
+            return default
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise SettingsError(f"{name}: expected 1/0, true/false, yes/no or on/off, got {self._get(name)!r}")
+
+    def listen(self, name: str, default: str) -> str:
+        text = self._get(name)
+        if not text:
+            return default
+        host, colon, port = text.rpartition(":")
+        if not (colon and host and port.isascii() and port.isdigit() and int(port) <= 65535):
+            raise SettingsError(f"{name}: expected HOST:PORT with a port from 0 to 65535, got {text!r}")
+        return text
+
+    def redis_url(self, name: str) -> str | None:
+        text = self._get(name)
+        if not text:
+            return None
+        if not text.startswith(_REDIS_SCHEMES):
+            # Never echo the value: a URL may carry a password. Its scheme is enough to see the mistake.
+            scheme, sep, _ = text.partition("://")
+            got = f"one starting with {scheme + sep!r}" if sep and "@" not in scheme else "a value without one"
+            raise SettingsError(f"{name}: expected a URL starting with redis://, rediss:// or unix://, got {got}")
+        return text
+
+    def pairs(self, name: str, what: str) -> dict[str, str]:
+        # The values may be secrets (tokens), so messages name the tenant or the position, never the value.
+        found: dict[str, str] = {}
+        items = [item for item in self._get(name).split(",") if item.strip()]
+        for position, item in enumerate(items, 1):
+            tenant, equals, value = item.partition("=")
+            tenant, value = tenant.strip(), value.strip()
+            if not (equals and tenant and value):
+                raise SettingsError(
+                    f"{name}: expected tenant={what} pairs separated by commas, item {position} is not one"
+                )
+            found[tenant] = value
+        return found
+
+    def durations(self, name: str) -> dict[str, str]:
+        found = self.pairs(name, "duration")
+        for tenant, value in found.items():
+            try:
+                parse_duration(value)  # refuse a bad value at start-up, not on a customer
+            except ValueError as error:
+                raise SettingsError(f"{name}: expected tenant=duration pairs, {tenant}'s {error}") from None
+        return found

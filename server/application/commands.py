@@ -27,7 +27,7 @@ from crmstatus.server.store.claims import NewClaim
 from crmstatus.server.store.codec import Result, ms, replay, request_digest
 from crmstatus.server.store.customers import Idempotency, Stored, Write
 from crmstatus.server.store.errors import CustomerNotFound, VersionConflict
-from crmstatus.server.store.keys import check_customer_id
+from crmstatus.engine.ids import check_customer_id
 
 from .catalog import Catalog
 from .model import Caller, Change, NewCustomer, Options

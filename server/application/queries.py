@@ -12,7 +12,7 @@ from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import moment, ms
 from crmstatus.server.store.errors import CustomerNotFound
-from crmstatus.server.store.keys import check_customer_id
+from crmstatus.engine.ids import check_customer_id
 
 from .catalog import Catalog
 from .model import Caller

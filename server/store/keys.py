@@ -8,26 +8,9 @@ all atomically, on a single Redis and on a Redis Cluster alike. With partitions=
 
 from __future__ import annotations
 
-import re
 import zlib
 
-from crmstatus.engine.errors import InvalidRequest
-
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-
-
-def check_tenant(tenant: str) -> str:
-    if not _TENANT.match(tenant):
-        raise InvalidRequest(f"tenant {tenant!r} must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit")
-    return tenant
-
-
-def check_customer_id(customer_id: str) -> str:
-    if not _CUSTOMER.match(customer_id):
-        raise InvalidRequest(f"customer id {customer_id!r} must be 1-128 of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
-    return customer_id
-
+from crmstatus.engine.ids import check_customer_id, check_tenant
 
 def partition(name: str, partitions: int) -> int:
     return zlib.crc32(name.encode()) % partitions
@@ -92,3 +75,6 @@ class Keys:
     def identity(self, kind: str, value: str) -> str:
         """String: normalised identity → the customer id that holds it."""
         return f"{_tag(self.tenant, partition(f'{kind}:{value}', self.partitions))}:id:{kind}:{value}"
+
+
+__all__ = ["TENANTS", "Keys", "check_customer_id", "check_tenant", "partition"]

@@ -13,7 +13,7 @@ from crmstatus.engine.snapshot import Actor
 from crmstatus.server.application.errors import Unauthenticated
 from crmstatus.server.application.model import Caller
 from crmstatus.server.settings import Settings
-from crmstatus.server.store.keys import check_tenant
+from crmstatus.engine.ids import check_tenant
 
 TENANT, ACTOR, ROLES = "x-crm-tenant", "x-crm-actor", "x-crm-roles"
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructure: no tenant, no token
