@@ -49,8 +49,9 @@ def engine_cases() -> dict[str, Callable[[], object]]:
     intent = new_customer(b2b, "c-1", SYSTEM, now, facts).snapshot
     following = decide(b2b, intent, Fire("start_follow_up"), rep, now).snapshot
     fresh = new_customer(b2b, "c-3", SYSTEM, now).snapshot
-    trial = decide(education, new_customer(education, "c-2", SYSTEM, now).snapshot, Fire("book_trial"), advisor,
-                   now).snapshot
+    trial = decide(
+        education, new_customer(education, "c-2", SYSTEM, now).snapshot, Fire("book_trial"), advisor, now
+    ).snapshot
     return {
         "fire b2b promote (queue + emit effects)": lambda: decide(b2b, intent, Fire("promote"), rep, now),
         "fire b2b ask_for_help (locked dim)": lambda: decide(b2b, following, Fire("ask_for_help"), rep, now),
@@ -79,7 +80,8 @@ def decision_time() -> None:
 
 def cold_start() -> None:
     script = (
-        "import time; t0 = time.perf_counter(); from crmstatus.engine.loader import load_all; t1 = time.perf_counter(); "
+        "import time; t0 = time.perf_counter(); from crmstatus.engine.loader import load_all; "
+        "t1 = time.perf_counter(); "
         f"found, problems = load_all([{str(CONFIGS)!r}]); t2 = time.perf_counter(); "
         "assert not problems; "
         "print(f'{len(found)} {(t1 - t0) * 1e3:.1f} {(t2 - t1) * 1e3:.1f}')"

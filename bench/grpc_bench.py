@@ -1,12 +1,20 @@
-"""FireEvent throughput and latency next to an empty-handler RPC (health Check) on the same server, same run.
+"""FireEvent through the whole service next to the stack's floor, measured in one run.
 
-The server runs in its own process (`crmstatus serve`, embedded Redis); clients are threads here.
-Prints figures; fails nothing. Goal: FireEvent at >= 0.70 of the empty-handler throughput.
+Two servers, each in its own process on its own embedded Redis:
+- the service (`crmstatus serve`), and
+- bench/minimal_server.py: the same grpc.aio server and redis.asyncio client doing the same two Lua calls
+  (read.lua, a successful commit.lua with payloads of the real sizes) and a reply of the real shape.
+Server CPU per call is read from /proc/<pid>/stat (the server process alone; Redis is another process),
+so a busy machine changes it far less than it changes latency. Clients are asyncio tasks in this process.
+
+Prints, never fails. Goals: FireEvent server CPU ≤ 1.3 × the minimal handler's; with 256 WatchEvents
+streams open on the same process, FireEvent keeps ≥ 0.90 of its calls per second.
     python -m bench.grpc_bench
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import statistics
@@ -14,7 +22,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -25,12 +34,12 @@ from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 
 from .engine_bench import CONFIGS
 
-CLIENTS, SECONDS = 16, 4.0
-METADATA = [("x-crm-tenant", "bench"), ("x-crm-actor", "rep"), ("x-crm-roles", "sales")]
+CLIENTS, SECONDS, ROUNDS, WATCHERS = 16, 3.0, 2, 8
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def rep(customer: str) -> list[tuple[str, str]]:
-    return [("x-crm-tenant", "bench"), ("x-crm-actor", f"rep-{customer}"), ("x-crm-roles", "sales")]
+def rep(customer: str, tenant: str = "bench") -> list[tuple[str, str]]:
+    return [("x-crm-tenant", tenant), ("x-crm-actor", f"rep-{customer}"), ("x-crm-roles", "sales")]
 
 
 def free_port() -> int:
@@ -39,136 +48,137 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(port: int) -> subprocess.Popen[str]:
+def start(command: list[str], port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "CRMSTATUS_DEV_MODE": "1", "CRMSTATUS_LISTEN": f"127.0.0.1:{port}",
            "CRMSTATUS_CONFIG_DIR": str(CONFIGS)}  # fmt: skip
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crmstatus.server.cli", "serve"], env=env, stdout=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, "-m", *command], env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
-    for line in process.stdout:  # the server prints this line once it accepts calls
-        if line.startswith("crmstatus serving on"):
+    for line in process.stdout:  # each server prints this once it accepts calls
+        if line.startswith("crmstatus serving"):
             threading.Thread(target=process.stdout.read, daemon=True).start()
             return process
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"{command} did not start")
 
 
-def measure(calls: list[Callable[[], object]]) -> tuple[float, list[float]]:
-    """Each client thread repeats its call for SECONDS; returns calls per second and every latency (ms)."""
-    latencies: list[list[float]] = [[] for _ in calls]
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process itself (not of its children, such as an embedded Redis)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+@dataclass
+class Figures:
+    rate: float
+    p50: float
+    p99: float
+    cpu_us: float  # server CPU per call
+
+
+async def measure(calls: list[Callable[[], Awaitable[object]]], pid: int) -> Figures:
+    """Each client repeats its call for SECONDS."""
+    latencies: list[float] = []
     stop = time.monotonic() + SECONDS
 
-    def run(index: int) -> None:
-        call, mine = calls[index], latencies[index]
+    async def client(call: Callable[[], Awaitable[object]]) -> None:
         while time.monotonic() < stop:
             started = time.perf_counter()
-            call()
-            mine.append((time.perf_counter() - started) * 1000)
+            await call()
+            latencies.append((time.perf_counter() - started) * 1000)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    every = [ms for mine in latencies for ms in mine]
-    return len(every) / (time.monotonic() - began), every
+    cpu, began = cpu_seconds(pid), time.monotonic()
+    await asyncio.gather(*(client(call) for call in calls))
+    elapsed, used = time.monotonic() - began, cpu_seconds(pid) - cpu
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Figures(len(latencies) / elapsed, quantiles[49], quantiles[98], used / len(latencies) * 1e6)
 
 
-def main() -> None:
-    port = free_port()
-    server = start_server(port)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = cs_grpc.CustomerStatusServiceStub(channel)
-            health = health_pb2_grpc.HealthStub(channel)
-            fire_calls: list[Callable[[], object]] = []
-            basic_calls: list[Callable[[], object]] = []
-            for n in range(CLIENTS):
-                for calls, view in (
-                    (fire_calls, customer_pb2.CUSTOMER_VIEW_FULL),
-                    (basic_calls, customer_pb2.CUSTOMER_VIEW_BASIC),
-                ):
-                    customer = f"bench-{view}-{n}"
-                    owner = rep(customer)  # one rep per customer: the definition caps claims per rep and day
-                    stub.CreateCustomer(
-                        cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=owner
-                    )
-                    stub.FireEvent(cs.FireEventRequest(customer_id=customer, event="start_follow_up"), metadata=owner)
-                    calls.append(toggler(stub, customer, view))
-            empty_calls = [lambda: health.Check(health_pb2.HealthCheckRequest()) for _ in range(CLIENTS)]
-            results = {}
-            for name, calls in (("health Check (empty handler)", empty_calls), ("FireEvent (b2b)", fire_calls),
-                                ("FireEvent (b2b, basic view)", basic_calls),
-                                ("health Check (empty handler) again", empty_calls)):  # fmt: skip
-                results[name] = measure(calls)
-            claim_results = claims(stub)
-        floor = statistics.mean([results[n][0] for n in results if n.startswith("health")])
-        print(f"{CLIENTS} client threads, {SECONDS:.0f} s each, server in its own process on an embedded Redis")
-        print(f"{'rpc':<36} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'× empty':>8}")
-        for name, (rate, latencies) in results.items():
-            quantiles = statistics.quantiles(latencies, n=100)
-            print(f"{name:<36} {rate:>9,.0f} {quantiles[49]:>8.2f} {quantiles[98]:>8.2f} {rate / floor:>8.2f}")
-        print("goal: FireEvent at >= 0.70 × the empty-handler throughput")
-        print(f"\n{CLAIMERS} claimers, {SECONDS:.0f} s each")
-        for name, (rate, latencies) in claim_results.items():
-            quantiles = statistics.quantiles(latencies, n=100)
-            print(f"{name:<36} {rate:>9,.0f} {quantiles[49]:>8.2f} {quantiles[98]:>8.2f}")
-    finally:
-        server.terminate()
-        server.wait(30)
-
-
-CLAIMERS = 32
-
-
-def claims(stub: cs_grpc.CustomerStatusServiceStub) -> dict[str, tuple[float, list[float]]]:
-    """ClaimCustomer at 32 clients: winning claims on free customers, and claims of customers already held."""
-    free = [f"pool-{n}" for n in range(6000)]
-    for customer in free:
-        stub.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=METADATA)
-    queue = iter(free)
-    lock = threading.Lock()
-
-    def winner(n: int) -> Callable[[], object]:
-        def claim() -> object:
-            with lock:
-                customer = next(queue)
-            rep = [("x-crm-tenant", "bench"), ("x-crm-actor", f"rep-{customer}"), ("x-crm-roles", "sales")]
-            return stub.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=rep)
-
-        return claim
-
-    def loser(n: int) -> Callable[[], object]:
-        rep = [("x-crm-tenant", "bench"), ("x-crm-actor", f"late-{n}"), ("x-crm-roles", "sales")]
-
-        def claim() -> object:
-            try:
-                return stub.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=f"pool-{n}"), metadata=rep)
-            except grpc.RpcError as error:
-                assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
-                return error
-
-        return claim
-
-    won = measure([winner(n) for n in range(CLAIMERS)])
-    lost = measure([loser(n) for n in range(CLAIMERS)])
-    return {"ClaimCustomer (wins)": won, "ClaimCustomer (already held)": lost}
-
-
-def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str, view: int) -> Callable[[], object]:
+def toggler(stub: cs_grpc.CustomerStatusServiceStub, customer: str, view: int) -> Callable[[], Awaitable[object]]:
     """FireEvent that always succeeds: ask_for_help and back_to_follow_up in turn."""
-    events = ["ask_for_help", "back_to_follow_up"]
-    turn = [0]
+    events, turn = ["ask_for_help", "back_to_follow_up"], [0]
 
-    def fire() -> object:
+    async def fire() -> object:
         event = events[turn[0] % 2]
         turn[0] += 1
         request = cs.FireEventRequest(customer_id=customer, event=event, options=cs.CommandOptions(view=view))
-        return stub.FireEvent(request, metadata=rep(customer))
+        return await stub.FireEvent(request, metadata=rep(customer))
 
     return fire
+
+
+async def fire_calls(stub: cs_grpc.CustomerStatusServiceStub, view: int) -> list[Callable[[], Awaitable[object]]]:
+    calls = []
+    for n in range(CLIENTS):
+        customer = f"bench-{view}-{n}"
+        owner = rep(customer)  # one rep per customer: the definition caps claims per rep and day
+        await stub.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=owner)
+        await stub.FireEvent(cs.FireEventRequest(customer_id=customer, event="start_follow_up"), metadata=owner)
+        calls.append(toggler(stub, customer, view))
+    return calls
+
+
+async def open_watchers(stub: cs_grpc.CustomerStatusServiceStub, count: int) -> list[grpc.aio.UnaryStreamCall]:
+    """`count` WatchEvents streams of another tenant, each in place (initial metadata received)."""
+    streams = [stub.WatchEvents(cs.WatchEventsRequest(), metadata=rep(f"w{n}", "watchers")) for n in range(count)]
+    await asyncio.gather(*(stream.initial_metadata() for stream in streams))
+    return streams
+
+
+async def run(real_port: int, real_pid: int, minimal_port: int, minimal_pid: int) -> dict[str, list[Figures]]:
+    results: dict[str, list[Figures]] = {}
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{real_port}") as real,
+        grpc.aio.insecure_channel(f"127.0.0.1:{minimal_port}") as floor,
+    ):
+        stub, minimal = cs_grpc.CustomerStatusServiceStub(real), cs_grpc.CustomerStatusServiceStub(floor)
+        health = health_pb2_grpc.HealthStub(real)
+        full = await fire_calls(stub, customer_pb2.CUSTOMER_VIEW_FULL)
+        basic = await fire_calls(stub, customer_pb2.CUSTOMER_VIEW_BASIC)
+        floor_calls = [toggler(minimal, f"floor-{n}", 0) for n in range(CLIENTS)]
+        empty = [lambda: health.Check(health_pb2.HealthCheckRequest()) for _ in range(CLIENTS)]
+        cases: list[tuple[str, list[Callable[[], Awaitable[object]]], int]] = [
+            ("minimal handler (same stack)", floor_calls, minimal_pid),
+            ("FireEvent (b2b)", full, real_pid),
+            ("FireEvent (b2b, basic view)", basic, real_pid),
+            ("health Check (empty handler)", empty, real_pid),
+        ]
+        for _ in range(ROUNDS):  # interleaved, so machine noise hits every case alike
+            for name, calls, pid in cases:
+                results.setdefault(name, []).append(await measure(calls, pid))
+        watchers = await open_watchers(stub, WATCHERS)
+        for _ in range(ROUNDS):
+            results.setdefault(f"FireEvent, {WATCHERS} watchers open", []).append(await measure(full, real_pid))
+            results.setdefault("FireEvent (b2b) again", []).append(await measure(full, real_pid))
+        for stream in watchers:
+            stream.cancel()
+    return results
+
+
+def main() -> None:
+    real_port, minimal_port = free_port(), free_port()
+    real = start(["crmstatus.server.cli", "serve"], real_port)
+    minimal = start(["bench.minimal_server", str(minimal_port)], minimal_port)
+    try:
+        results = asyncio.run(run(real_port, real.pid, minimal_port, minimal.pid))
+    finally:
+        for process in (real, minimal):
+            process.terminate()
+            process.wait(30)
+    median = {name: Figures(*(statistics.median(getattr(f, field) for f in runs) for field in Figures.__annotations__))
+              for name, runs in results.items()}  # fmt: skip
+    floor_cpu = median["minimal handler (same stack)"].cpu_us
+    empty_rate = median["health Check (empty handler)"].rate
+    print(f"{CLIENTS} asyncio clients, {SECONDS:.0f} s per case, median of {ROUNDS} interleaved rounds; "
+          "each server in its own process on its own embedded Redis")  # fmt: skip
+    print(f"{'case':<34} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU µs':>7} {'× floor':>8} {'× empty':>8}")
+    for name, f in median.items():
+        print(f"{name:<34} {f.rate:>8,.0f} {f.p50:>7.2f} {f.p99:>7.2f} {f.cpu_us:>7.0f} {f.cpu_us / floor_cpu:>8.2f} "
+              f"{f.rate / empty_rate:>8.2f}")  # fmt: skip
+    alone = statistics.mean([median["FireEvent (b2b)"].rate, median["FireEvent (b2b) again"].rate])
+    watched = median[f"FireEvent, {WATCHERS} watchers open"].rate
+    print(f"goal: FireEvent CPU ≤ 1.30 × floor: {median['FireEvent (b2b)'].cpu_us / floor_cpu:.2f}")
+    print(f"goal: with {WATCHERS} watchers open, FireEvent calls/s ≥ 0.90 × without: {watched / alone:.2f}")
 
 
 if __name__ == "__main__":

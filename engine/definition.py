@@ -13,11 +13,6 @@ from transitions import Machine
 from .model import Checklist, ClaimPolicy, Dimension, Fact, Label, Role, Score, Transition
 
 
-def automatic_trigger(transition: Transition) -> str:
-    """The machine trigger of one automatic transition alone (its event may have other transitions too)."""
-    return f"auto:{transition.index}"
-
-
 def _condition(transition: Transition) -> Any:
     """The machine's condition: the run's one verdict on this transition, for the actor firing it."""
     return lambda event: event.kwargs["run"].passes(transition, event.kwargs["actor"])
@@ -115,17 +110,12 @@ class Definition:
 
 def _machine(dimension: Dimension) -> Machine:
     """The dimension's machine, shared by every request: each one moves a cursor of its own through it.
-
-    Every transition is registered under its event (the first of the event's transitions out of the
-    current state whose condition holds fires) and, when automatic, also under a trigger of its own, so
-    that settling a customer offers exactly that transition.
-    """
-    transitions = []
-    for t in dimension.transitions:
-        step = {"source": sorted(t.sources), "dest": t.target, "conditions": [_condition(t)], "after": [_after(t)]}
-        transitions.append({"trigger": t.event, **step})
-        if t.auto:
-            transitions.append({"trigger": automatic_trigger(t), **step})
+    Of an event's transitions out of the current state, the first whose condition holds fires."""
+    transitions = [
+        {"trigger": t.event, "source": sorted(t.sources), "dest": t.target, "conditions": [_condition(t)],
+         "after": [_after(t)]}
+        for t in dimension.transitions
+    ]  # fmt: skip
     return Machine(
         model=None,
         name=dimension.name,
@@ -133,6 +123,5 @@ def _machine(dimension: Dimension) -> Machine:
         initial=dimension.initial,
         transitions=transitions,
         auto_transitions=False,
-        ignore_invalid_triggers=True,  # an event with no transition out of the current state just does not fire
         send_event=True,
     )

@@ -2,9 +2,10 @@
 firing one changes.
 
 `Run.verdict` is the only place that decides whether a transition may fire: it yields every reason it may
-not, so `passes` (its first reason, or none) and `reasons` (all of them) can never disagree. The compiled
-`transitions` machines of the definition call `passes` as their condition and `took` after moving the
-cursor; the engine fires events only through them.
+not, so `passes` (its first reason, or none) and `reasons` (all of them) can never disagree. An event a
+caller fires (or a transition emits) is offered to the definition's compiled `transitions` machines, whose
+conditions call `passes` and which call back `took` once they moved; automatic transitions, which the
+engine has already singled out, are checked with `passes` and taken directly (see `settle`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .definition import Definition, automatic_trigger
+from .definition import Definition
 from .errors import (
     AutomationCycle,
     ClaimConflict,
@@ -385,10 +386,12 @@ class Run:
                 return True
         return False
 
-    def _offer(self, dimension: str, trigger_name: str, actor: Actor, trigger: str, reason: str) -> bool:
-        cursor = _Cursor(self.states[dimension].state)
-        machine_event = self.definition.machines[dimension].events[trigger_name]
-        return bool(machine_event.trigger(cursor, run=self, actor=actor, trigger=trigger, reason=reason))
+    def _offer(self, dimension: str, event: str, actor: Actor, trigger: str, reason: str) -> bool:
+        state = self.states[dimension].state
+        machine_event = self.definition.machines[dimension].events[event]
+        if state not in machine_event.transitions:  # no transition of the event leaves this state
+            return False
+        return bool(machine_event.trigger(_Cursor(state), run=self, actor=actor, trigger=trigger, reason=reason))
 
     def took(self, transition: Transition, before: str, actor: Actor, trigger: str, reason: str) -> None:
         """The machine moved `transition.dimension` from `before`: record it and carry out its effects."""
@@ -449,11 +452,11 @@ class Run:
 
         Only transitions that read the clock, or whose inputs this command changed, can have become
         true: the snapshot this command started from was settled. The first in definition order fires.
+        Here the engine already holds the one candidate transition, so it asks the verdict and takes it
+        without the machine (which would search out the same transition again, at several µs a try).
         """
-        while any(
-            self._offer(t.dimension, automatic_trigger(t), SYSTEM, "auto", "automatic") for t in self._candidates()
-        ):
-            pass
+        while (chosen := next((t for t in self._candidates() if self.passes(t, SYSTEM)), None)) is not None:
+            self.took(chosen, self.states[chosen.dimension].state, SYSTEM, "auto", "automatic")
 
     def _candidates(self) -> list[Transition]:
         """Automatic transitions out of the current states that may have become true, in definition order."""

@@ -65,6 +65,7 @@ class Server:
         if self._timers is not None:
             await self._timers
         await self.grpc_server.stop(grace)
+        await self.app.watch.close()
         await self.connection.close()
 
 

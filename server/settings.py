@@ -27,8 +27,8 @@ class Settings:
     event_stream_maxlen: int = 100_000  # CRMSTATUS_EVENT_STREAM_MAXLEN, per partition, trimmed approximately
     redis_timeout_seconds: float = 2.0  # CRMSTATUS_REDIS_TIMEOUT
     redis_retries: int = 3  # CRMSTATUS_REDIS_RETRIES, with exponential backoff
-    workers: int = 32  # CRMSTATUS_WORKERS: threads serving calls (each watcher holds one)
-    max_concurrent_rpcs: int = 256  # CRMSTATUS_MAX_CONCURRENT_RPCS: beyond it calls get RESOURCE_EXHAUSTED
+    redis_connections: int = 512  # CRMSTATUS_REDIS_CONNECTIONS: Redis round trips in flight at once, per process
+    max_concurrent_rpcs: int = 2048  # CRMSTATUS_MAX_CONCURRENT_RPCS (streams count): beyond it RESOURCE_EXHAUSTED
     max_message_bytes: int = 4 * 1024 * 1024  # CRMSTATUS_MAX_MESSAGE_BYTES
     shutdown_grace_seconds: float = 10.0  # CRMSTATUS_SHUTDOWN_GRACE: in-flight calls may finish
     # CRMSTATUS_CLAIM_PROTECTION="acme=P3D,globex=P14D": a tenant's own claim lease, over the definition's.
@@ -52,7 +52,7 @@ class Settings:
             event_stream_maxlen=e.whole("CRMSTATUS_EVENT_STREAM_MAXLEN", d.event_stream_maxlen, minimum=1),
             redis_timeout_seconds=e.seconds("CRMSTATUS_REDIS_TIMEOUT", d.redis_timeout_seconds),
             redis_retries=e.whole("CRMSTATUS_REDIS_RETRIES", d.redis_retries, minimum=0),
-            workers=e.whole("CRMSTATUS_WORKERS", d.workers, minimum=1),
+            redis_connections=e.whole("CRMSTATUS_REDIS_CONNECTIONS", d.redis_connections, minimum=2),
             max_concurrent_rpcs=e.whole("CRMSTATUS_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs, minimum=1),
             max_message_bytes=e.whole("CRMSTATUS_MAX_MESSAGE_BYTES", d.max_message_bytes, minimum=1024),
             shutdown_grace_seconds=e.seconds("CRMSTATUS_SHUTDOWN_GRACE", d.shutdown_grace_seconds, zero_ok=True),

@@ -9,8 +9,9 @@ applying it twice.
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Mapping
+import itertools
+import secrets
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from crmstatus.engine.commands import decide as engine_decide
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import InvalidRequest
 from crmstatus.engine.identity import identity_keys
+from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import Snapshot
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
@@ -27,11 +29,13 @@ from crmstatus.server.store.claims import NewClaim
 from crmstatus.server.store.codec import Result, ms, replay, request_digest
 from crmstatus.server.store.customers import Idempotency, Stored, Write
 from crmstatus.server.store.errors import CustomerNotFound, VersionConflict
-from crmstatus.engine.ids import check_customer_id
 
 from .catalog import Catalog
 from .model import Caller, Change, NewCustomer, Options
 
+NO_OPTIONS = Options()
+
+_PROCESS, _OWN = secrets.token_hex(6), itertools.count()  # own keys: unique across the fleet
 CONFLICT_RETRIES = 8  # re-read and re-decide this often when the caller did not pin a version
 OWN_KEY_TTL_SECONDS = 30  # longer than redis-py spends retrying one call
 
@@ -43,15 +47,16 @@ class Commands:
         self.settings = settings
         self.clock = clock
 
-    async def create(self, caller: Caller, new: NewCustomer, options: Options = Options()) -> Change:
+    async def create(self, caller: Caller, new: NewCustomer, options: Options = NO_OPTIONS) -> Change:
         """A new customer pinned to the definition's (latest) version; refused when its id or any identity
         key (normalised phone, email, company registration number) is already taken in the tenant."""
         keys = self.store.keys(caller.tenant)
         check_customer_id(new.customer_id)
         definition = self.catalog.for_tenant(caller.tenant, new.definition, new.definition_version)
         identities = identity_keys(new.identities)
-        request = {"op": "create", "definition": definition.key, "facts": dict(new.facts), "identities": identities}
-        idempotency = self._idempotency(options.idempotency_key, request)
+        idempotency = self._idempotency(options.idempotency_key, lambda: {
+            "op": "create", "definition": definition.key, "facts": dict(new.facts), "identities": identities
+        })  # fmt: skip
         found = await self.store.customers.read(keys, new.customer_id, options.idempotency_key)
         if found is not None and found.record:
             return self._replayed(definition, found, idempotency)
@@ -61,12 +66,13 @@ class Commands:
         write = Write(definition, None, outcome, idempotency, now, _new_claim(definition, None, outcome.snapshot, now))
         return _change(definition, await self.store.customers.create(keys, write, identities))
 
-    async def run(self, caller: Caller, customer_id: str, command: Command, options: Options = Options()) -> Change:
+    async def run(self, caller: Caller, customer_id: str, command: Command, options: Options = NO_OPTIONS) -> Change:
         """Carry out `command` on the customer for the caller."""
         keys = self.store.keys(caller.tenant)
         check_customer_id(customer_id)
-        request = {"op": command.name, **_fields(command), "actor": caller.actor.id, "token": caller.actor.fence_token}
-        idempotency = self._idempotency(options.idempotency_key, request)
+        idempotency = self._idempotency(options.idempotency_key, lambda: {
+            "op": command.name, **_fields(command), "actor": caller.actor.id, "token": caller.actor.fence_token
+        })  # fmt: skip
         for attempt in range(CONFLICT_RETRIES):
             found = await self.store.customers.read(keys, customer_id, idempotency.key)
             if found is None:
@@ -91,13 +97,14 @@ class Commands:
                     raise
         raise AssertionError("unreachable")
 
-    def _idempotency(self, key: str | None, request: Mapping[str, Any]) -> Idempotency:
-        """The command's idempotency record: the caller's key, or a short-lived one of our own."""
+    def _idempotency(self, key: str | None, request: Callable[[], Mapping[str, Any]]) -> Idempotency:
+        """The command's idempotency record: the caller's key with the digest of its request, or a short-lived
+        key of our own (used by this one request only, so it needs no digest)."""
         if not key:
-            return Idempotency(f"own-{uuid.uuid4().hex}", request_digest(request), OWN_KEY_TTL_SECONDS)
+            return Idempotency(f"own-{_PROCESS}-{next(_OWN)}", "own", OWN_KEY_TTL_SECONDS)
         if len(key) > 128 or any(c.isspace() for c in key):
             raise InvalidRequest("an idempotency key is 1-128 characters without spaces")
-        return Idempotency(key, request_digest(request), self.settings.idempotency_ttl_seconds)
+        return Idempotency(key, request_digest(request()), self.settings.idempotency_ttl_seconds)
 
     @staticmethod
     def _replayed(definition: Definition, found: Stored, idempotency: Idempotency) -> Change:

@@ -17,7 +17,9 @@ class Caller:
 
     def holding(self, fence_token: int) -> Caller:
         """The caller writing on behalf of its claim with this fence token (0: no claim)."""
-        return replace(self, actor=replace(self.actor, fence_token=fence_token or None))
+        if not fence_token:
+            return self
+        return Caller(self.tenant, replace(self.actor, fence_token=fence_token))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,11 @@ from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import TransitionOption, find_timer, list_transitions, view
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import moment, ms
 from crmstatus.server.store.errors import CustomerNotFound
-from crmstatus.engine.ids import check_customer_id
 
 from .catalog import Catalog
 from .model import Caller

@@ -9,6 +9,7 @@ takes it over after the lease. It runs as an asyncio task in the server, or alon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from crmstatus.engine.clock import Clock
@@ -84,10 +85,8 @@ class TimerWorker:
                 await self.sweep()
             except StoreUnavailable as error:
                 log.warning("timer sweep skipped: %s", error)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
-            except TimeoutError:
-                pass
 
     def stop(self) -> None:
         self._stopping.set()

@@ -1,35 +1,151 @@
-"""Following a tenant's changes, resumable from an event id."""
+"""Following a tenant's changes, resumable from an event id.
+
+However many watchers a tenant has in this process, one task reads its event streams (a blocking XREAD)
+and hands every event to each of them: a watcher costs memory, not a Redis connection. A watcher that
+resumes from an older position first catches up with reads of its own, then joins; one that falls too far
+behind is dropped from the fan-out and catches up again the same way. Either way it gets every event once,
+in stream order per partition.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import Event
-from crmstatus.server.store.events import decode_position, encode_position
+from crmstatus.server.store.errors import StoreUnavailable
+from crmstatus.server.store.events import decode_position, encode_position, stream_order
+from crmstatus.server.store.keys import Keys
 
 from .model import Caller
 
-BLOCK_MS = 1000  # how long one read waits before checking that the watcher is still there
+BLOCK_MS = 1000  # one blocking read waits this long before the tenant's reader checks it still has watchers
+BACKLOG = 10_000  # events a watcher may lag behind the fan-out before it is dropped and catches up alone
+log = logging.getLogger(__name__)
+
+
+class _Watcher:
+    def __init__(self) -> None:
+        self.pending: deque[Event] = deque()
+        self.arrived = asyncio.Event()
+        self.dropped = False
+
+    def offer(self, event: Event) -> bool:
+        """Queue an event; False when this watcher lags too far behind (it catches up on its own)."""
+        if len(self.pending) >= BACKLOG:
+            self.dropped = True
+            self.pending.clear()
+        else:
+            self.pending.append(event)
+        self.arrived.set()
+        return not self.dropped
+
+
+class _Tenant:
+    """One tenant's reader: reads after `positions` and fans out to every watcher; stops with the last one."""
+
+    def __init__(self, store: Store, keys: Keys, positions: dict[int, str]) -> None:
+        self.store = store
+        self.keys = keys
+        self.positions = positions
+        self.watchers: set[_Watcher] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                events = await self.store.events.read(self.keys, self.positions, BLOCK_MS)
+            except StoreUnavailable as error:
+                log.warning("event streams of %s unreadable, retrying: %s", self.keys.tenant, error)
+                await asyncio.sleep(BLOCK_MS / 1000)
+                continue
+            for event in events:
+                for watcher in list(self.watchers):
+                    if not watcher.offer(event):
+                        self.watchers.discard(watcher)
 
 
 class Watch:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._tenants: dict[str, _Tenant] = {}
+        self._ending: set[asyncio.Task[None]] = set()  # readers cancelled, not yet finished
 
     async def start(self, caller: Caller, after: str) -> tuple[str, dict[int, str]]:
         """Where a watcher starts: right after the event id `after`, or after the latest event now.
         Returns the position as a token, and as the positions `follow` takes."""
         keys = self.store.keys(caller.tenant)
-        positions = decode_position(after, keys) if after else await self.store.events.latest(keys)
+        if after:
+            positions = decode_position(after, keys)
+        else:
+            reader = self._tenants.get(caller.tenant)
+            positions = dict(reader.positions) if reader else await self.store.events.latest(keys)
         return encode_position(positions), positions
 
     async def follow(
         self, caller: Caller, positions: dict[int, str], active: Callable[[], bool]
-    ) -> AsyncIterator[Event]:
-        """Each change after `positions`, while `active()` holds."""
+    ) -> AsyncIterator[tuple[str, Event]]:
+        """Each change after `positions`, with the resume token just after it, while `active()` holds."""
         keys = self.store.keys(caller.tenant)
-        positions = dict(positions)
+        mine = dict(positions)
         while active():
-            for event in await self.store.events.read(keys, positions, BLOCK_MS):
-                yield event
+            watcher = await self._join(keys)
+            try:
+                # catch up from our own position: events the tenant's reader read before we joined
+                while events := await self.store.events.read(keys, dict(mine), None):
+                    for event in events:
+                        yield self._advance(mine, event), event
+                while active() and not watcher.dropped:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(watcher.arrived.wait(), BLOCK_MS / 1000)
+                    watcher.arrived.clear()
+                    while watcher.pending and not watcher.dropped:
+                        event = watcher.pending.popleft()
+                        if stream_order(event.entry_id) > stream_order(mine[event.part]):  # not seen catching up
+                            yield self._advance(mine, event), event
+            finally:
+                self._leave(caller.tenant, watcher)
+
+    async def close(self) -> None:
+        """Stop every tenant's reader (at shutdown, once the streams are gone)."""
+        for tenant in list(self._tenants):
+            self._stop(tenant)
+        for task in list(self._ending):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @staticmethod
+    def _advance(positions: dict[int, str], event: Event) -> str:
+        positions[event.part] = event.entry_id
+        return encode_position(positions)
+
+    async def _join(self, keys: Keys) -> _Watcher:
+        """Join the tenant's fan-out, starting its reader (from the latest events) if it has none."""
+        watcher = _Watcher()
+        reader = self._tenants.get(keys.tenant)
+        if reader is None:
+            latest = await self.store.events.latest(keys)
+            reader = self._tenants.get(keys.tenant)  # another watcher may have started one meanwhile
+            if reader is None:
+                reader = self._tenants[keys.tenant] = _Tenant(self.store, keys, latest)
+                reader.task = asyncio.create_task(reader.run(), name=f"crmstatus-watch-{keys.tenant}")
+        reader.watchers.add(watcher)
+        return watcher
+
+    def _leave(self, tenant: str, watcher: _Watcher) -> None:
+        reader = self._tenants.get(tenant)
+        if reader is not None:
+            reader.watchers.discard(watcher)
+            if not reader.watchers:
+                self._stop(tenant)
+
+    def _stop(self, tenant: str) -> None:
+        task = self._tenants.pop(tenant).task
+        if task is not None:
+            task.cancel()
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)

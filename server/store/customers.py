@@ -67,8 +67,7 @@ class Customers:
 
     async def read(self, keys: Keys, customer_id: str, idempotency_key: str | None = None) -> Stored | None:
         record_key = keys.idempotency(customer_id, idempotency_key) if idempotency_key else None
-        async with store_errors():
-            text, record = await self.scripts.read(keys.customer(customer_id), record_key)
+        text, record = await self.scripts.read(keys.customer(customer_id), record_key)
         return None if text is None else Stored(customer_id, text, record)
 
     async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
@@ -77,35 +76,35 @@ class Customers:
         customer_id = write.outcome.snapshot.customer_id
         async with store_errors():
             reserved = await self.identities.reserve(keys, customer_id, identities)
-            try:
-                return await self.write(keys, write)
-            except VersionConflict:
-                await self.identities.release(keys, customer_id, reserved)
-                raise CustomerExists(customer_id) from None
-            except BaseException:
-                await self.identities.release(keys, customer_id, reserved)
-                raise
+        try:
+            return await self.write(keys, write)
+        except VersionConflict:
+            await self.identities.release(keys, customer_id, reserved)
+            raise CustomerExists(customer_id) from None
+        except BaseException:
+            await self.identities.release(keys, customer_id, reserved)
+            raise
 
     async def write(self, keys: Keys, write: Write) -> codec.Result:
         after, before = write.outcome.snapshot, write.before
         customer_id = after.customer_id
         part = keys.part(customer_id)
-        async with store_errors():
-            reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
-            try:
-                status, value = await self.scripts.commit(
-                    CommitKeys(
-                        keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
-                        keys.events(part), keys.idempotency(customer_id, write.idempotency.key), keys.pool(part),
-                    ),
-                    _commit_args(write, self.stream_maxlen),
-                )  # fmt: skip
-            except BaseException:
-                await self.claims.undo(reserved)
-                raise
-            if status != "ok":
-                await self.claims.undo(reserved)
-            elif before is not None:
+        reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
+        try:
+            status, value = await self.scripts.commit(
+                CommitKeys(
+                    keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
+                    keys.events(part), keys.idempotency(customer_id, write.idempotency.key), keys.pool(part),
+                ),
+                _commit_args(write, self.stream_maxlen),
+            )  # fmt: skip
+        except BaseException:
+            await self.claims.undo(reserved)
+            raise
+        if status != "ok":
+            await self.claims.undo(reserved)
+        elif before is not None and (before.owner is not None):
+            async with store_errors():
                 await self.claims.track(keys, before, after)
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(value))
@@ -121,8 +120,8 @@ def _commit_args(write: Write, stream_maxlen: int) -> CommitArgs:
     definition, before, outcome = write.definition, write.before, write.outcome
     after = outcome.snapshot
     customer_id = after.customer_id
-    history = [codec.history_document(entry) for entry in outcome.history]
-    effects = codec.encode_effects(outcome.effects)
+    history = [codec.dumps(codec.history_document(entry)) for entry in outcome.history]
+    history_array, effects = f"[{','.join(history)}]", codec.dumps(codec.encode_effects(outcome.effects))
     stored = codec.encode_snapshot(definition, after)
     return CommitArgs(
         expected_version=before.version if before else 0,
@@ -130,11 +129,11 @@ def _commit_args(write: Write, stream_maxlen: int) -> CommitArgs:
         stored=stored,
         digest=write.idempotency.digest,
         ttl_seconds=write.idempotency.ttl_seconds,
-        result=codec.result_document(stored, history, effects),
+        result=codec.result_document(stored, history_array, effects),
         stream_maxlen=stream_maxlen,
         customer_id=customer_id,
-        event=codec.event_document(outcome.history[0].actor, history, effects),
-        history=[codec.dumps(entry) for entry in history],
+        event=codec.event_document(outcome.history[0].actor, history_array, effects),
+        history=history,
         counts=_count_changes(definition, before, after),
         cancel=[codec.timer_member(customer_id, key) for key in outcome.cancelled],
         schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],

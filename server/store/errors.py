@@ -58,10 +58,14 @@ class StoreUnavailable(StoreError):
     """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""
 
 
+def unavailable(error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"the state store is unavailable: {error}")
+
+
 @asynccontextmanager
 async def store_errors() -> AsyncIterator[None]:
-    """redis-py's connection failures, as the store's own error."""
+    """redis-py's connection failures, as the store's own error (script calls map them themselves)."""
     try:
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        raise StoreUnavailable(f"the state store is unavailable: {error}") from error
+        raise unavailable(error) from error

@@ -30,6 +30,12 @@ def _stream_id(entry: str) -> bool:
     return first.isdigit() and second.isdigit()
 
 
+def stream_order(entry: str) -> tuple[int, int]:
+    """A stream id as something that sorts like Redis orders its entries."""
+    first, _, second = entry.partition("-")
+    return int(first), int(second)
+
+
 class EventStreams:
     def __init__(self, scripts: Scripts) -> None:
         self.client = scripts.client
@@ -44,8 +50,9 @@ class EventStreams:
                 positions[part] = last[0][0] if last else "0-0"
         return positions
 
-    async def read(self, keys: Keys, positions: dict[int, str], block_ms: int) -> list[codec.Event]:
-        """The events after `positions` (which move on), waiting up to `block_ms` for the first one."""
+    async def read(self, keys: Keys, positions: dict[int, str], block_ms: int | None) -> list[codec.Event]:
+        """The events after `positions` (which move on to the last one read), waiting up to `block_ms` for the
+        first one (None: not at all)."""
         streams = {keys.events(part): part for part in range(keys.partitions)}
         async with store_errors():
             replies = await self.client.xread(
@@ -56,5 +63,5 @@ class EventStreams:
             part = streams[key]
             for entry_id, fields in entries:
                 positions[part] = entry_id
-                events.append(codec.decode_event(encode_position(positions), fields))
+                events.append(codec.decode_event(part, entry_id, fields))
         return events

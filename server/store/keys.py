@@ -12,6 +12,7 @@ import zlib
 
 from crmstatus.engine.ids import check_customer_id, check_tenant
 
+
 def partition(name: str, partitions: int) -> int:
     return zlib.crc32(name.encode()) % partitions
 

@@ -1,14 +1,18 @@
 """One typed wrapper per Lua script in lua/: each owns its script's KEYS and ARGV layout, and nothing else
-packs script arguments. Scripts are loaded once and run by their SHA (EVALSHA, loading on NOSCRIPT)."""
+packs script arguments. Scripts run by their SHA (EVALSHA), loaded into Redis when it answers NOSCRIPT."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as redis
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+
+from .errors import unavailable
 
 
 def _source(name: str) -> str:
@@ -19,10 +23,19 @@ class _Script:
     name: str
 
     def __init__(self, client: redis.Redis) -> None:
-        self._script = client.register_script(_source(self.name))
+        self.client = client
+        self.source = _source(self.name)
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     async def _run(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self._script(keys=list(keys), args=list(args))
+        try:
+            try:
+                return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            except NoScriptError:  # a Redis that has not seen it yet (restarted, or another node): load it
+                await self.client.script_load(self.source)
+                return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except (ConnectionError, TimeoutError) as error:
+            raise unavailable(error) from error
 
 
 class Read(_Script):

@@ -9,11 +9,11 @@ from typing import Any
 import grpc
 
 from crmstatus.engine.errors import CrmStatusError, PermissionDenied
+from crmstatus.engine.ids import check_tenant
 from crmstatus.engine.snapshot import Actor
 from crmstatus.server.application.errors import Unauthenticated
 from crmstatus.server.application.model import Caller
 from crmstatus.server.settings import Settings
-from crmstatus.engine.ids import check_tenant
 
 TENANT, ACTOR, ROLES = "x-crm-tenant", "x-crm-actor", "x-crm-roles"
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructure: no tenant, no token

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import calendar
+import weakref
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -18,10 +18,20 @@ from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
 from crmstatus.server.application.model import Change, Options
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     # Built directly: Timestamp.FromDatetime costs several times more, and a customer carries a dozen.
-    return timestamp_pb2.Timestamp(seconds=calendar.timegm(moment.utctimetuple()), nanos=moment.microsecond * 1000)
+    message = timestamp_pb2.Timestamp()
+    _stamp(message, moment)
+    return message
+
+
+def _stamp(message: timestamp_pb2.Timestamp, moment: datetime) -> None:
+    message.seconds = (moment - _EPOCH) // _SECOND
+    message.nanos = moment.microsecond * 1000
 
 
 def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -43,55 +53,80 @@ def label(value: Label) -> customer_pb2.Label:
 BASIC = customer_pb2.CUSTOMER_VIEW_BASIC
 
 
+class _Parts:
+    """The parts of a customer message that one definition version fixes, built once: each state with its
+    labels and lock mark, and each checklist with every item still open."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.states = {
+            (d.name, s.name): customer_pb2.DimensionState(dimension=d.name, state=s.name, label=label(s.label),
+                                                          locked=s.locked)
+            for d in definition.dimensions.values()
+            for s in d.states.values()
+        }  # fmt: skip
+        self.item_labels = {
+            (c.name, item): label(c.item_labels[item]) for c in definition.checklists.values() for item in c.items
+        }
+        self.open_checklists = {
+            c.name: customer_pb2.ChecklistProgress(
+                checklist=c.name,
+                items=[customer_pb2.ChecklistItem(item=i, label=self.item_labels[c.name, i]) for i in c.items],
+            )
+            for c in definition.checklists.values()
+        }
+
+
+_PARTS: weakref.WeakKeyDictionary[Definition, _Parts] = weakref.WeakKeyDictionary()
+
+
+def _parts(definition: Definition) -> _Parts:
+    parts = _PARTS.get(definition)
+    if parts is None:
+        parts = _PARTS[definition] = _Parts(definition)
+    return parts
+
+
 def customer(
     definition: Definition, snapshot: Snapshot, view: int = customer_pb2.CUSTOMER_VIEW_FULL
 ) -> customer_pb2.Customer:
     """The customer as a message; the basic view leaves out facts, scores, checklists, restrictions and work."""
-    states = []
-    for name, dimension in definition.dimensions.items():
-        entry = snapshot.states[name]
-        state = dimension.states[entry.state]
-        states.append(
-            customer_pb2.DimensionState(
-                dimension=name, state=entry.state, label=label(state.label), since=timestamp(entry.since),
-                locked=state.locked,
-            )
-        )  # fmt: skip
+    parts = _parts(definition)
     message = customer_pb2.Customer(
         customer_id=snapshot.customer_id,
         definition=snapshot.definition,
         definition_version=snapshot.definition_version,
         version=snapshot.version,
-        states=states,
         owner=snapshot.owner or "",
         queue=snapshot.queue or "",
         lease_expire_time=timestamp(snapshot.lease_until) if snapshot.lease_until else None,
         redacted=snapshot.redacted,
     )
+    states, known = message.states, parts.states
+    for name in definition.dimensions:
+        entry = snapshot.states[name]
+        state = states.add()
+        state.CopyFrom(known[name, entry.state])
+        _stamp(state.since, entry.since)
     if view == BASIC:
         return message
-    checklists = []
     for checklist in definition.checklists.values():
-        marks = snapshot.checklists.get(checklist.name, {})
-        items = []
+        marks = snapshot.checklists.get(checklist.name)
+        if not marks:
+            message.checklists.append(parts.open_checklists[checklist.name])
+            continue
+        progress = message.checklists.add(checklist=checklist.name)
         for item in checklist.items:
             mark = marks.get(item)
-            items.append(
-                customer_pb2.ChecklistItem(
-                    item=item,
-                    label=label(checklist.item_labels[item]),
-                    done=mark is not None,
-                    completed_by=mark.by if mark else "",
-                    complete_time=timestamp(mark.at) if mark else None,
-                    evidence=mark.evidence if mark else "",
-                )
-            )
-        checklists.append(customer_pb2.ChecklistProgress(checklist=checklist.name, items=items))
-    facts = {name: to_json(definition.facts[name].type, value) for name, value in snapshot.facts.items()}
-    message.facts.update(facts)
-    message.scores.update(snapshot.scores)
-    message.checklists.extend(checklists)
-    message.restrictions.update(dict(snapshot.restrictions))
+            shown = progress.items.add(item=item, label=parts.item_labels[checklist.name, item])
+            if mark is not None:
+                shown.done, shown.completed_by, shown.evidence = True, mark.by, mark.evidence
+                _stamp(shown.complete_time, mark.at)
+    if snapshot.facts:
+        message.facts.update({name: to_json(definition.facts[name].type, v) for name, v in snapshot.facts.items()})
+    if snapshot.scores:
+        message.scores.update(snapshot.scores)
+    if snapshot.restrictions:
+        message.restrictions.update(dict(snapshot.restrictions))
     message.open_work.extend(
         customer_pb2.WorkItem(
             kind=w.kind, name=w.name, role=w.role, dimension=w.dimension, state=w.state, event=w.event,
@@ -109,7 +144,7 @@ def effect(record: EffectRecord) -> customer_pb2.Effect:
 
 
 def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
-    return customer_pb2.HistoryEntry(
+    message = customer_pb2.HistoryEntry(
         version=entry.version,
         time=timestamp(entry.at),
         actor=entry.actor,
@@ -120,8 +155,10 @@ def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
         to_state=entry.to_state,
         reason=entry.reason,
         definition_version=entry.definition_version,
-        facts_changed=struct(entry.facts_changed),
     )
+    if entry.facts_changed:
+        message.facts_changed.update(dict(entry.facts_changed))
+    return message
 
 
 def change(result: Change, view: int = customer_pb2.CUSTOMER_VIEW_FULL) -> customer_status_service_pb2.ChangeResult:

@@ -147,9 +147,9 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         token, positions = await self.watch.start(who, request.after_event_id)
         # Sent at once: when the client has it, every later change will reach this stream.
         await context.send_initial_metadata(((WATCH_POSITION, token),))
-        async for event in self.watch.follow(who, positions, lambda: not context.done()):
+        async for position, event in self.watch.follow(who, positions, lambda: not context.done()):
             yield cs.WatchEventsResponse(
-                event_id=event.position,
+                event_id=position,
                 customer_id=event.customer_id,
                 version=event.version,
                 actor=event.actor,

@@ -13,7 +13,7 @@
 -- ARGV[3]  new snapshot ("<new version>\n<json>")
 -- ARGV[4]  request digest for the idempotency record
 -- ARGV[5]  idempotency record time to live, seconds
--- ARGV[6]  result JSON: returned, and stored with the idempotency record
+-- ARGV[6]  result JSON, stored with the idempotency record (what a retry gets back)
 -- ARGV[7]  event stream max length (trimmed approximately)
 -- ARGV[8]  customer id
 -- ARGV[9]  event JSON for watchers
@@ -24,7 +24,7 @@
 -- then     pool change: 'free' (unowned: in the pool since now, ms next), 'lease' (claimable when the
 --          lease ends, ms next) or 'owned' (held without a lease: not in the pool), then that ms
 --
--- Returns  {'ok', result} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
+-- Returns  {'ok'} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
 
 local record = redis.call('GET', KEYS[6])
 if record then
@@ -85,4 +85,4 @@ end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[8], 'v', ARGV[2], 'd', ARGV[9])
 
 redis.call('SET', KEYS[6], ARGV[4] .. '\n' .. ARGV[6], 'EX', ARGV[5])
-return {'ok', ARGV[6]}
+return {'ok'}

@@ -1,0 +1,95 @@
+"""The floor of the stack, for bench/grpc_bench.py: a grpc.aio server whose FireEvent does only what any
+FireEvent must — the same two Lua scripts (read.lua, then a successful commit.lua with payloads of the real
+sizes) through the same redis.asyncio client on its own embedded Redis — and answers with a customer of
+the real shape (11 dimension states, about 30 fields). No engine, no codec, no application.
+
+    python -m bench.minimal_server PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2_grpc
+
+from crmstatus.server.settings import Settings
+from crmstatus.server.store.connection import RedisConnection
+from crmstatus.server.store.scripts import _source
+from crmstatus.v1 import customer_pb2
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+
+DOCUMENT = '{"d":"b2b","dv":1,"dg":"0123abcd","t0":[1767600000000,1],"s":[0,2,0,0,0,0,0,0,0,0,0],' + (
+    '"f":{"effective_contacts":4,"phone":"13800138000"},"o":"rep-1","lu":1768204800000,"fc":1}'
+)
+HISTORY = '{"at":1767600000000,"by":"rep-1","t":"caller","dv":1,"e":"ask_for_help",' + (
+    '"dim":"team","from":"跟进中","to":"需要协作"}'
+)
+DIMENSIONS = ["lifecycle", "team", "lead", "value", "engagement", "follow_up", "renewal", "risk", "compliance",
+              "data_quality", "maintenance"]  # fmt: skip
+
+
+class Minimal(cs_grpc.CustomerStatusServiceServicer):
+    def __init__(self, connection: RedisConnection) -> None:
+        self.client = connection.client  # the service's own client: same pool, same command packing
+        self.calls = 0
+
+    async def load(self) -> None:
+        self.read_sha = await self.client.script_load(_source("read"))
+        self.commit_sha = await self.client.script_load(_source("commit"))
+
+    async def script(self, sha: str, keys: list[str], args: list[object]) -> Any:
+        return await self.client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+
+    async def FireEvent(self, request: cs.FireEventRequest, context: Any) -> Any:
+        tag = "{bench:p0}"
+        customer = f"crm:{tag}:c:{request.customer_id}"
+        self.calls += 1
+        idem = f"{customer}:idem:own-{self.calls}"
+        stored, _ = await self.script(self.read_sha, [customer, idem], [])
+        version = int(stored.partition("\n")[0]) if stored else 0
+        new = f"{version + 1}\n{DOCUMENT}"
+        result = f'{{"doc":{new!r},"h":[{HISTORY}],"fx":[]}}'
+        keys = [customer, f"{customer}:history", f"crm:{tag}:counts", f"crm:{tag}:timers", f"crm:{tag}:events",
+                idem, f"crm:{tag}:pool"]  # fmt: skip
+        args = [version, version + 1, new, "d" * 32, 30, result, 100_000, request.customer_id,
+                f'{{"by":"rep-1","h":[{HISTORY}],"fx":[]}}', 1, HISTORY, 0, 0, 0, "owned", 0]  # fmt: skip
+        reply = await self.script(self.commit_sha, keys, args)
+        assert reply[0] == "ok", reply
+        states = [
+            customer_pb2.DimensionState(
+                dimension=d, state="跟进中", label=customer_pb2.Label(zh="跟进中", en="In follow-up")
+            )
+            for d in DIMENSIONS
+        ]
+        return cs.FireEventResponse(
+            result=cs.ChangeResult(
+                customer=customer_pb2.Customer(customer_id=request.customer_id, definition="b2b",
+                                               definition_version=1, version=version + 1, states=states, owner="rep-1")
+            )
+        )  # fmt: skip
+
+
+async def main(port: int) -> None:
+    connection = RedisConnection(Settings())
+    server = grpc.aio.server()
+    minimal = Minimal(connection)
+    await minimal.load()
+    cs_grpc.add_CustomerStatusServiceServicer_to_server(minimal, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    print("crmstatus serving (minimal)", flush=True)
+    await stopping.wait()
+    await server.stop(0)
+    await connection.close()  # and its embedded Redis
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
