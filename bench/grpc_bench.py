@@ -34,7 +34,7 @@ from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 
 from .engine_bench import CONFIGS
 
-CLIENTS, SECONDS, ROUNDS, WATCHERS = 16, 3.0, 2, 8
+CLIENTS, SECONDS, ROUNDS, WATCHERS = 16, 3.0, 2, 256
 TICK = os.sysconf("SC_CLK_TCK")
 
 

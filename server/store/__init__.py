@@ -24,7 +24,7 @@ class Store:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.partitions = settings.partitions
-        scripts = Scripts(client)
+        scripts = Scripts(client, settings.redis_timeout_seconds)
         self.customers = Customers(scripts, Claims(scripts), Identities(scripts), settings.event_stream_maxlen)
         self.timers = TimerQueue(scripts)
         self.queries = Queries(scripts)

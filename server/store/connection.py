@@ -79,7 +79,7 @@ def client_for(url: str, settings: Settings) -> redis.Redis:
         url,
         max_connections=settings.redis_connections,
         decode_responses=True,
-        socket_timeout=settings.redis_timeout_seconds,
+        socket_timeout=None,  # the store bounds each call as a whole (store_errors, scripts._Script)
         socket_connect_timeout=settings.redis_timeout_seconds,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), settings.redis_retries),
         retry_on_error=[ConnectionError, TimeoutError],

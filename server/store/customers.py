@@ -74,7 +74,7 @@ class Customers:
         """Write a new customer, its identity keys reserved first (they live in slots of their own) and
         released again when the customer is not written."""
         customer_id = write.outcome.snapshot.customer_id
-        async with store_errors():
+        async with store_errors(self.scripts.timeout):
             reserved = await self.identities.reserve(keys, customer_id, identities)
         try:
             return await self.write(keys, write)
@@ -104,7 +104,7 @@ class Customers:
         if status != "ok":
             await self.claims.undo(reserved)
         elif before is not None and (before.owner is not None):
-            async with store_errors():
+            async with store_errors(self.scripts.timeout):
                 await self.claims.track(keys, before, after)
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(value))

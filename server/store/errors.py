@@ -3,6 +3,7 @@ key, stored data that does not fit its definition, and Redis out of reach (mappe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -59,13 +60,18 @@ class StoreUnavailable(StoreError):
 
 
 def unavailable(error: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"the state store is unavailable: {error}")
+    return StoreUnavailable(f"the state store is unavailable: {error or 'no answer in time'}")
+
+
+REDIS_FAILURES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, TimeoutError)
 
 
 @asynccontextmanager
-async def store_errors() -> AsyncIterator[None]:
-    """redis-py's connection failures, as the store's own error (script calls map them themselves)."""
+async def store_errors(seconds: float) -> AsyncIterator[None]:
+    """One store call, bounded as a whole (redis-py's retries included), its failures as StoreUnavailable.
+    Script calls do the same in scripts.py, without the cost of a context manager."""
     try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        async with asyncio.timeout(seconds):
+            yield
+    except REDIS_FAILURES as error:
         raise unavailable(error) from error

@@ -38,13 +38,14 @@ def stream_order(entry: str) -> tuple[int, int]:
 
 class EventStreams:
     def __init__(self, scripts: Scripts) -> None:
+        self.scripts = scripts
         self.client = scripts.client
 
     async def latest(self, keys: Keys) -> dict[int, str]:
         """The last id of each stream now: new watchers start after it (XREAD's `$` would drop events
         that arrive between two reads)."""
         positions: dict[int, str] = {}
-        async with store_errors():
+        async with store_errors(self.scripts.timeout):
             for part in range(keys.partitions):
                 last = await self.client.xrevrange(keys.events(part), "+", "-", count=1)
                 positions[part] = last[0][0] if last else "0-0"
@@ -54,7 +55,7 @@ class EventStreams:
         """The events after `positions` (which move on to the last one read), waiting up to `block_ms` for the
         first one (None: not at all)."""
         streams = {keys.events(part): part for part in range(keys.partitions)}
-        async with store_errors():
+        async with store_errors(self.scripts.timeout + (block_ms or 0) / 1000):
             replies = await self.client.xread(
                 {key: positions[part] for key, part in streams.items()}, count=100, block=block_ms
             )

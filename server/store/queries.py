@@ -16,10 +16,11 @@ from .scripts import Scripts
 
 class Queries:
     def __init__(self, scripts: Scripts) -> None:
+        self.scripts = scripts
         self.client = scripts.client
 
     async def add_tenant(self, tenant: str) -> None:
-        async with store_errors():
+        async with store_errors(self.scripts.timeout):
             await self.client.sadd(TENANTS, tenant)
 
     async def history(
@@ -31,7 +32,7 @@ class Queries:
         if page_token and not all(part.isdigit() for part in page_token.split("-", 1)):
             raise InvalidRequest(f"page token {page_token!r} was not returned by this service")
         stream = keys.history(customer_id)
-        async with store_errors():
+        async with store_errors(self.scripts.timeout):
             if newest_first:
                 rows = await self.client.xrevrange(stream, f"({page_token}" if page_token else "+", "-", count=limit)
             else:
@@ -45,7 +46,7 @@ class Queries:
 
     async def state_counts(self, keys: Keys) -> dict[tuple[str, str, str], int]:
         """(definition@version, dimension, state) → number of customers, summed over the tenant's partitions."""
-        async with store_errors():
+        async with store_errors(self.scripts.timeout):
             pipeline = self.client.pipeline(transaction=False)
             for part in range(keys.partitions):
                 pipeline.hgetall(keys.counts(part))
@@ -61,7 +62,7 @@ class Queries:
         """Customers free to claim at `now_ms` (unowned, or their lease lapsed), longest free first: (id, ms)."""
         if not 1 <= limit <= 1000:
             raise InvalidRequest("a pool page holds 1 to 1000 customers")
-        async with store_errors():
+        async with store_errors(self.scripts.timeout):
             pipeline = self.client.pipeline(transaction=False)
             for part in range(keys.partitions):
                 pipeline.zrangebyscore(keys.pool(part), "-inf", now_ms, start=0, num=limit, withscores=True)

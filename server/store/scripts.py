@@ -3,6 +3,7 @@ packs script arguments. Scripts run by their SHA (EVALSHA), loaded into Redis wh
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,9 +11,9 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+from redis.exceptions import NoScriptError
 
-from .errors import unavailable
+from .errors import REDIS_FAILURES, unavailable
 
 
 def _source(name: str) -> str:
@@ -22,19 +23,21 @@ def _source(name: str) -> str:
 class _Script:
     name: str
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, timeout: float) -> None:
         self.client = client
+        self.timeout = timeout
         self.source = _source(self.name)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     async def _run(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            try:
-                return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-            except NoScriptError:  # a Redis that has not seen it yet (restarted, or another node): load it
-                await self.client.script_load(self.source)
-                return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-        except (ConnectionError, TimeoutError) as error:
+            async with asyncio.timeout(self.timeout):  # the whole call, retries included
+                try:
+                    return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                except NoScriptError:  # a Redis that has not seen it yet (restarted, or another node): load it
+                    await self.client.script_load(self.source)
+                    return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except REDIS_FAILURES as error:
             raise unavailable(error) from error
 
 
@@ -145,12 +148,13 @@ class SettleTimer(_Script):
 class Scripts:
     """Every script, registered on one client."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, timeout: float) -> None:
         self.client = client
-        self.read = Read(client)
-        self.commit = Commit(client)
-        self.reserve_claim = ReserveClaim(client)
-        self.unreserve_claim = UnreserveClaim(client)
-        self.release_identity = ReleaseIdentity(client)
-        self.claim_timers = ClaimTimers(client)
-        self.settle_timer = SettleTimer(client)
+        self.timeout = timeout  # seconds one store call may take in all (CRMSTATUS_REDIS_TIMEOUT)
+        self.read = Read(client, timeout)
+        self.commit = Commit(client, timeout)
+        self.reserve_claim = ReserveClaim(client, timeout)
+        self.unreserve_claim = UnreserveClaim(client, timeout)
+        self.release_identity = ReleaseIdentity(client, timeout)
+        self.claim_timers = ClaimTimers(client, timeout)
+        self.settle_timer = SettleTimer(client, timeout)

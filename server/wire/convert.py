@@ -50,7 +50,22 @@ def label(value: Label) -> customer_pb2.Label:
     return customer_pb2.Label(zh=value.zh, en=value.en)
 
 
-BASIC = customer_pb2.CUSTOMER_VIEW_BASIC
+BASIC, FULL = customer_pb2.CUSTOMER_VIEW_BASIC, customer_pb2.CUSTOMER_VIEW_FULL
+
+
+class _Stamps:
+    """Timestamps of one message: its states mostly share a moment, converted once."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: dict[datetime, tuple[int, int]] = {}
+
+    def put(self, message: timestamp_pb2.Timestamp, moment: datetime) -> None:
+        found = self.seen.get(moment)
+        if found is None:
+            found = self.seen[moment] = ((moment - _EPOCH) // _SECOND, moment.microsecond * 1000)
+        message.seconds, message.nanos = found
 
 
 class _Parts:
@@ -87,26 +102,27 @@ def _parts(definition: Definition) -> _Parts:
 
 
 def customer(
-    definition: Definition, snapshot: Snapshot, view: int = customer_pb2.CUSTOMER_VIEW_FULL
+    definition: Definition, snapshot: Snapshot, view: int = FULL, into: customer_pb2.Customer | None = None
 ) -> customer_pb2.Customer:
-    """The customer as a message; the basic view leaves out facts, scores, checklists, restrictions and work."""
+    """The customer as a message (filled into `into`, when given); the basic view leaves out facts, scores,
+    checklists, restrictions and work."""
     parts = _parts(definition)
-    message = customer_pb2.Customer(
-        customer_id=snapshot.customer_id,
-        definition=snapshot.definition,
-        definition_version=snapshot.definition_version,
-        version=snapshot.version,
-        owner=snapshot.owner or "",
-        queue=snapshot.queue or "",
-        lease_expire_time=timestamp(snapshot.lease_until) if snapshot.lease_until else None,
-        redacted=snapshot.redacted,
-    )
-    states, known = message.states, parts.states
+    message = customer_pb2.Customer() if into is None else into
+    message.customer_id = snapshot.customer_id
+    message.definition = snapshot.definition
+    message.definition_version = snapshot.definition_version
+    message.version = snapshot.version
+    message.owner = snapshot.owner or ""
+    message.queue = snapshot.queue or ""
+    message.redacted = snapshot.redacted
+    if snapshot.lease_until:
+        _stamp(message.lease_expire_time, snapshot.lease_until)
+    states, known, stamps = message.states, parts.states, _Stamps()
     for name in definition.dimensions:
         entry = snapshot.states[name]
         state = states.add()
         state.CopyFrom(known[name, entry.state])
-        _stamp(state.since, entry.since)
+        stamps.put(state.since, entry.since)
     if view == BASIC:
         return message
     for checklist in definition.checklists.values():
@@ -161,13 +177,12 @@ def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
     return message
 
 
-def change(result: Change, view: int = customer_pb2.CUSTOMER_VIEW_FULL) -> customer_status_service_pb2.ChangeResult:
-    return customer_status_service_pb2.ChangeResult(
-        customer=customer(result.definition, result.snapshot, view),
-        effects=[effect(e) for e in result.effects],
-        history=[history_entry(h) for h in result.history],
-        replayed=result.replayed,
-    )
+def change(result: Change, into: customer_status_service_pb2.ChangeResult, view: int = FULL) -> None:
+    """Fill a response's ChangeResult in place (building it apart and assigning it would copy it)."""
+    customer(result.definition, result.snapshot, view, into.customer)
+    into.effects.extend(effect(e) for e in result.effects)
+    into.history.extend(history_entry(h) for h in result.history)
+    into.replayed = result.replayed
 
 
 def options(message: customer_status_service_pb2.CommandOptions) -> Options:

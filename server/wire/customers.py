@@ -49,66 +49,80 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         new = NewCustomer(request.customer_id, request.definition, request.definition_version or None,
                           convert.plain(request.facts), dict(request.identities))  # fmt: skip
         change = await self.commands.create(caller(context), new, Options(idempotency_key=request.idempotency_key))
-        return cs.CreateCustomerResponse(result=convert.change(change))
+        response = cs.CreateCustomerResponse()
+        convert.change(change, response.result)
+        return response
 
     @rpc
     async def FireEvent(self, request: cs.FireEventRequest, context: Context) -> Any:
         fire = Fire(request.event, request.options.reason, convert.evidence(request.evidence))
-        return cs.FireEventResponse(result=await self._run(context, request.customer_id, fire, request.options))
+        return await self._run(context, request.customer_id, fire, request.options, cs.FireEventResponse())
 
     @rpc
     async def UpdateFacts(self, request: cs.UpdateFactsRequest, context: Context) -> Any:
         update = UpdateFacts(convert.plain(request.facts), request.options.reason)
-        return cs.UpdateFactsResponse(result=await self._run(context, request.customer_id, update, request.options))
+        return await self._run(context, request.customer_id, update, request.options, cs.UpdateFactsResponse())
 
     @rpc
     async def CompleteChecklistItem(self, request: cs.CompleteChecklistItemRequest, context: Context) -> Any:
         complete = CompleteItem(request.checklist, request.item, request.evidence)
-        result = await self._run(context, request.customer_id, complete, request.options)
-        return cs.CompleteChecklistItemResponse(result=result)
+        return await self._run(context, request.customer_id, complete, request.options,
+                               cs.CompleteChecklistItemResponse())  # fmt: skip
 
     @rpc
     async def ReopenChecklistItem(self, request: cs.ReopenChecklistItemRequest, context: Context) -> Any:
         reopen = ReopenItem(request.checklist, request.item, request.options.reason)
-        result = await self._run(context, request.customer_id, reopen, request.options)
-        return cs.ReopenChecklistItemResponse(result=result)
+        return await self._run(context, request.customer_id, reopen, request.options, cs.ReopenChecklistItemResponse())
 
-    async def _run(self, context: Context, customer_id: str, command: Command, o: cs.CommandOptions) -> Any:
-        """A command with the common options: fence token, expected version, idempotency key, view."""
+    async def _run(
+        self, context: Context, customer_id: str, command: Command, o: cs.CommandOptions, response: Any
+    ) -> Any:
+        """A command with the common options (fence token, expected version, idempotency key, view), its
+        result filled into `response`."""
         change = await self.commands.run(caller(context).holding(o.fence_token), customer_id, command,
                                          convert.options(o))  # fmt: skip
-        return convert.change(change, o.view)
+        convert.change(change, response.result, o.view)
+        return response
 
     @rpc
     async def ClaimCustomer(self, request: cs.ClaimCustomerRequest, context: Context) -> Any:
         options = Options(idempotency_key=request.idempotency_key or None)
         change = await self.commands.run(caller(context), request.customer_id, Claim(), options)
-        return cs.ClaimCustomerResponse(result=convert.change(change), fence_token=change.snapshot.fence,
-                                        lease_expire_time=_lease(change))  # fmt: skip
+        response = cs.ClaimCustomerResponse(fence_token=change.snapshot.fence, lease_expire_time=_lease(change))
+        convert.change(change, response.result)
+        return response
 
     @rpc
     async def RenewClaim(self, request: cs.RenewClaimRequest, context: Context) -> Any:
         change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Renew())
-        return cs.RenewClaimResponse(result=convert.change(change), lease_expire_time=_lease(change))
+        response = cs.RenewClaimResponse(lease_expire_time=_lease(change))
+        convert.change(change, response.result)
+        return response
 
     @rpc
     async def ReleaseCustomer(self, request: cs.ReleaseCustomerRequest, context: Context) -> Any:
         change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Release())
-        return cs.ReleaseCustomerResponse(result=convert.change(change))
+        response = cs.ReleaseCustomerResponse()
+        convert.change(change, response.result)
+        return response
 
     @rpc
     async def ReassignCustomer(self, request: cs.ReassignCustomerRequest, context: Context) -> Any:
         options = Options(expected_version=request.expected_version or None)
         reassign = Reassign(request.owner, request.reason)
         change = await self.commands.run(caller(context), request.customer_id, reassign, options)
-        return cs.ReassignCustomerResponse(result=convert.change(change), fence_token=change.snapshot.fence)
+        response = cs.ReassignCustomerResponse(fence_token=change.snapshot.fence)
+        convert.change(change, response.result)
+        return response
 
     # -- reads ------------------------------------------------------------------------------------------------
 
     @rpc
     async def GetCustomer(self, request: cs.GetCustomerRequest, context: Context) -> Any:
         definition, seen = await self.queries.customer(caller(context), request.customer_id)
-        return cs.GetCustomerResponse(customer=convert.customer(definition, seen, request.view))
+        response = cs.GetCustomerResponse()
+        convert.customer(definition, seen, request.view, response.customer)
+        return response
 
     @rpc
     async def ListTransitions(self, request: cs.ListTransitionsRequest, context: Context) -> Any:
