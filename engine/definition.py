@@ -55,6 +55,7 @@ class Definition:
     rank: Mapping[Transition, int] = field(init=False)  # position in the definition: earlier ones win
     locked_states: tuple[tuple[str, str], ...] = field(init=False)
     state_positions: Mapping[str, Mapping[str, int]] = field(init=False)  # dimension → state → position
+    state_names: Mapping[str, tuple[str, ...]] = field(init=False)  # dimension → states, by position
     timer_dimensions: Mapping[str, frozenset[str]] = field(init=False)  # date fact → dimensions timing on it
     digest: str = field(init=False)
 
@@ -81,6 +82,7 @@ class Definition:
         setter(self, "locked_states", tuple(locked))
         positions = {d.name: {state: n for n, state in enumerate(d.states)} for d in self.dimensions.values()}
         setter(self, "state_positions", positions)
+        setter(self, "state_names", {d.name: tuple(d.states) for d in self.dimensions.values()})
         timed: dict[str, set[str]] = {}
         for d in self.dimensions.values():
             for s in d.states.values():

@@ -73,8 +73,9 @@ class Commands:
         idempotency = self._idempotency(options.idempotency_key, lambda: {
             "op": command.name, **_fields(command), "actor": caller.actor.id, "token": caller.actor.fence_token
         })  # fmt: skip
+        caller_key = options.idempotency_key  # our own keys are new: no record to look for before the write
         for attempt in range(CONFLICT_RETRIES):
-            found = await self.store.customers.read(keys, customer_id, idempotency.key)
+            found = await self.store.customers.read(keys, customer_id, caller_key)
             if found is None:
                 raise CustomerNotFound(caller.tenant, customer_id)
             definition = self.catalog.for_tenant(caller.tenant, *found.pinned)

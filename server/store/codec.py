@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,7 +64,7 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
     """`<version>\n<json>`. States are positions in the pinned definition version (its digest is kept to
     catch a published file edited in place); a state entered with most others is just its position."""
     entries = [snapshot.states[name] for name in definition.dimensions]
-    common = Counter((e.since, e.seq) for e in entries).most_common(1)[0][0]
+    common = _most_common([(e.since, e.seq) for e in entries])
     document: dict[str, Any] = {
         "d": snapshot.definition,
         "dv": snapshot.definition_version,
@@ -106,6 +105,13 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
     return f"{snapshot.version}\n{dumps(document)}"
 
 
+def _most_common(moments: list[tuple[datetime, int]]) -> tuple[datetime, int]:
+    counts: dict[tuple[datetime, int], int] = {}
+    for moment_ in moments:
+        counts[moment_] = counts.get(moment_, 0) + 1
+    return max(counts, key=counts.__getitem__)
+
+
 def _state(definition: Definition, dimension: str, entry: StateEntry, common: tuple[datetime, int]) -> Any:
     position = definition.state_positions[dimension][entry.state]
     return position if (entry.since, entry.seq) == common else [position, ms(entry.since), entry.seq]
@@ -134,9 +140,11 @@ def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Sn
         )
     since, seq = moment(document["t0"][0]), document["t0"][1]
     states = {}
-    for (name, dimension), raw in zip(definition.dimensions.items(), document["s"], strict=True):
-        position, at, entered = (raw, since, seq) if isinstance(raw, int) else (raw[0], moment(raw[1]), raw[2])
-        states[name] = StateEntry(list(dimension.states)[position], at, entered)
+    for (name, names), raw in zip(definition.state_names.items(), document["s"], strict=True):
+        if isinstance(raw, int):
+            states[name] = StateEntry(names[raw], since, seq)
+        else:
+            states[name] = StateEntry(names[raw[0]], moment(raw[1]), raw[2])
     return Snapshot(
         customer_id=customer_id,
         definition=document["d"],
