@@ -9,6 +9,7 @@ from crmstatus.engine.errors import ClaimRefused
 from crmstatus.engine.snapshot import Snapshot
 
 from .codec import ms
+from .errors import store_errors
 from .keys import Keys
 from .scripts import Scripts
 
@@ -57,9 +58,12 @@ class Claims:
 
         Not atomic with the write (another slot); a missed update heals itself, as lapsed leases stop counting.
         """
-        if before.owner is None:
-            return
-        if before.owner != after.owner:
-            await self.scripts.client.zrem(keys.held(before.owner), after.customer_id)
-        elif after.lease_until != before.lease_until and after.lease_until is not None:
-            await self.scripts.client.zadd(keys.held(before.owner), {after.customer_id: ms(after.lease_until)}, xx=True)
+        held, lease = before.owner, after.lease_until
+        if held is None or (held == after.owner and (lease is None or lease == before.lease_until)):
+            return  # nothing changed hands, no lease moved
+        client = self.scripts.client
+        async with store_errors(self.scripts.timeout):
+            if held != after.owner:
+                await client.zrem(keys.held(held), after.customer_id)
+            elif lease is not None:
+                await client.zadd(keys.held(held), {after.customer_id: ms(lease)}, xx=True)

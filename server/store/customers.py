@@ -103,9 +103,8 @@ class Customers:
             raise
         if status != "ok":
             await self.claims.undo(reserved)
-        elif before is not None and (before.owner is not None):
-            async with store_errors(self.scripts.timeout):
-                await self.claims.track(keys, before, after)
+        elif before is not None:
+            await self.claims.track(keys, before, after)
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(value))
         if status == "mismatch":

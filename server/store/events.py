@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crmstatus.engine.errors import InvalidRequest
 
 from . import codec
@@ -47,7 +49,7 @@ class EventStreams:
         positions: dict[int, str] = {}
         async with store_errors(self.scripts.timeout):
             for part in range(keys.partitions):
-                last = await self.client.xrevrange(keys.events(part), "+", "-", count=1)
+                last: list[tuple[str, Any]] = await self.client.xrevrange(keys.events(part), "+", "-", count=1)  # type: ignore[assignment]
                 positions[part] = last[0][0] if last else "0-0"
         return positions
 
@@ -56,9 +58,10 @@ class EventStreams:
         first one (None: not at all)."""
         streams = {keys.events(part): part for part in range(keys.partitions)}
         async with store_errors(self.scripts.timeout + (block_ms or 0) / 1000):
-            replies = await self.client.xread(
-                {key: positions[part] for key, part in streams.items()}, count=100, block=block_ms
-            )
+            wanted: dict[Any, Any] = {key: positions[part] for key, part in streams.items()}
+            replies: list[tuple[str, list[tuple[str, dict[str, str]]]]] = await self.client.xread(
+                wanted, count=100, block=block_ms
+            )  # type: ignore[assignment]
         events = []
         for key, entries in replies or []:
             part = streams[key]

@@ -33,10 +33,13 @@ class Queries:
             raise InvalidRequest(f"page token {page_token!r} was not returned by this service")
         stream = keys.history(customer_id)
         async with store_errors(self.scripts.timeout):
+            rows: list[tuple[str, dict[str, str]]]
             if newest_first:
-                rows = await self.client.xrevrange(stream, f"({page_token}" if page_token else "+", "-", count=limit)
+                high = f"({page_token}" if page_token else "+"
+                rows = await self.client.xrevrange(stream, high, "-", count=limit)  # type: ignore[assignment]
             else:
-                rows = await self.client.xrange(stream, f"({page_token}" if page_token else "-", "+", count=limit)
+                low = f"({page_token}" if page_token else "-"
+                rows = await self.client.xrange(stream, low, "+", count=limit)  # type: ignore[assignment]
             if not rows and not page_token and not await self.client.exists(keys.customer(customer_id)):
                 raise CustomerNotFound(keys.tenant, customer_id)
         entries = [

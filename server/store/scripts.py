@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -25,6 +25,7 @@ class _Script:
 
     def __init__(self, client: redis.Redis, timeout: float) -> None:
         self.client = client
+        self._call: Callable[..., Awaitable[Any]] = client.execute_command
         self.timeout = timeout
         self.source = _source(self.name)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
@@ -33,10 +34,10 @@ class _Script:
         try:
             async with asyncio.timeout(self.timeout):  # the whole call, retries included
                 try:
-                    return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                    return await self._call("EVALSHA", self.sha, len(keys), *keys, *args)
                 except NoScriptError:  # a Redis that has not seen it yet (restarted, or another node): load it
                     await self.client.script_load(self.source)
-                    return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                    return await self._call("EVALSHA", self.sha, len(keys), *keys, *args)
         except REDIS_FAILURES as error:
             raise unavailable(error) from error
 

@@ -15,7 +15,7 @@ class TimerQueue:
     async def tenants(self) -> list[str]:
         """Every tenant that has customers (whose timers a worker sweeps)."""
         async with store_errors(self.scripts.timeout):
-            return sorted(await self.scripts.client.smembers(TENANTS))
+            return sorted(str(tenant) for tenant in await self.scripts.client.smembers(TENANTS))
 
     async def claim_due(self, keys: Keys, part: int, now_ms: int, lease_ms: int, limit: int) -> list[tuple[str, int]]:
         """Up to `limit` timers of one partition that are due now, each leased to the caller: (member, lease)."""

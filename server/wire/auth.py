@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -24,7 +24,7 @@ def caller(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
     return caller_of(context.invocation_metadata() or ())
 
 
-def caller_of(metadata: Sequence[tuple[str, Any]]) -> Caller:
+def caller_of(metadata: Iterable[tuple[str, Any]]) -> Caller:
     values = {key: str(value) for key, value in metadata}
     tenant = check_tenant(values.get(TENANT, ""))
     actor_id = values.get(ACTOR, "").strip()
