@@ -48,6 +48,7 @@ class Evidence:
 class Command:
     """Base of every command. `apply` changes the run and says whether anything changed."""
 
+    __slots__ = ()
     name: ClassVar[str]  # stable, for idempotency digests and history
 
     def apply(self, run: Run, actor: Actor) -> bool:
