@@ -1,0 +1,74 @@
+"""WatchEvents on one process: many watchers of a tenant share one Redis reader, and each still gets every
+change once, in order; one that resumes from an older position catches up and then follows live."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+
+from crmstatus.v1 import customer_status_service_pb2 as cs
+from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+from tests.conftest import TOKENS
+
+METADATA = [("x-crm-tenant", "globex"), ("x-crm-actor", "adv-chen"), ("x-crm-roles", "advisor"),
+            ("authorization", f"Bearer {TOKENS['globex']}")]  # fmt: skip
+
+
+async def _versions_of(stream, customer_id: str, count: int) -> list[int]:
+    seen = []
+    async for event in stream:
+        if event.customer_id == customer_id:
+            seen.append(event.version)
+            if len(seen) == count:
+                return seen
+    raise AssertionError("the stream ended")
+
+
+async def test_forty_watchers_of_one_tenant_each_get_every_change_once(served):
+    customer = f"w-{uuid.uuid4().hex[:8]}"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        api = cs_grpc.CustomerStatusServiceStub(channel)
+        streams = [api.WatchEvents(cs.WatchEventsRequest(), metadata=METADATA) for _ in range(40)]
+        await asyncio.gather(*(stream.initial_metadata() for stream in streams))
+        await api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="education"),
+                                 metadata=METADATA)  # fmt: skip
+        await api.FireEvent(cs.FireEventRequest(customer_id=customer, event="book_trial"), metadata=METADATA)
+        seen = await asyncio.wait_for(asyncio.gather(*(_versions_of(s, customer, 2) for s in streams)), 20)
+        assert seen == [[1, 2]] * 40
+        for stream in streams:
+            stream.cancel()
+
+
+async def test_a_watcher_resuming_while_others_follow_catches_up_then_follows_live(served):
+    customer = f"w-{uuid.uuid4().hex[:8]}"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        api = cs_grpc.CustomerStatusServiceStub(channel)
+        follower = api.WatchEvents(cs.WatchEventsRequest(), metadata=METADATA)  # keeps the tenant's reader busy
+        await follower.initial_metadata()
+        await api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="education"),
+                                 metadata=METADATA)  # fmt: skip
+        first = None
+        async for event in follower:
+            if event.customer_id == customer:
+                first = event
+                break
+        assert first is not None and first.version == 1
+        await api.FireEvent(cs.FireEventRequest(customer_id=customer, event="book_trial"), metadata=METADATA)
+        resumed = api.WatchEvents(cs.WatchEventsRequest(after_event_id=first.event_id), metadata=METADATA)
+        await resumed.initial_metadata()
+        await api.UpdateFacts(cs.UpdateFactsRequest(customer_id=customer, facts=_facts(remaining_lessons=4)),
+                              metadata=METADATA)  # fmt: skip
+        assert await asyncio.wait_for(_versions_of(resumed, customer, 2), 20) == [2, 3]  # missed, then live
+        assert await asyncio.wait_for(_versions_of(follower, customer, 2), 20) == [2, 3]
+        follower.cancel()
+        resumed.cancel()
+
+
+def _facts(**values):
+    from google.protobuf import struct_pb2
+
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
