@@ -38,6 +38,10 @@ SERVICES = (
 )
 
 
+class ListenError(RuntimeError):
+    """The listen address cannot be bound (taken by another process, or not an address of this host)."""
+
+
 class Server:
     """A running crmstatus server; stopping it lets in-flight calls finish, then releases Redis."""
 
@@ -92,9 +96,9 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
     try:
         port = grpc_server.add_insecure_port(settings.listen)
-    except RuntimeError as error:
+    except RuntimeError:
         await connection.close()
-        raise RuntimeError(f"cannot listen on {settings.listen}: {error}") from None
+        raise ListenError(f"cannot listen on {settings.listen}: the address is taken or not this host's") from None
     return Server(grpc_server, connection, health_servicer, app, settings), port
 
 

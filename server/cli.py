@@ -46,7 +46,7 @@ def _validate(paths: Sequence[str]) -> int:
 
 
 def _serve(listen: str | None, config_dir: str | None) -> int:
-    from .app import serve
+    from .app import ListenError, serve
     from .settings import Settings, SettingsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -69,7 +69,11 @@ def _serve(listen: str | None, config_dir: str | None) -> int:
     if not settings.dev_mode and not settings.tokens:
         print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
         return 1
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except ListenError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -419,3 +419,12 @@ def test_state_counts(customers, cid):
     after = customers.GetStateCounts(cs.GetStateCountsRequest(definition="education"), metadata=metadata)
     assert enquiries(after) == enquiries(before) + 1
     assert {c.definition for c in after.counts} == {"education"}
+
+
+async def test_a_second_server_on_a_taken_port_refuses_to_start(served, redis_url):
+    from crmstatus.server.app import ListenError, create_server
+
+    taken = Settings(redis_url=redis_url, listen=f"127.0.0.1:{served[1]}", tokens=TOKENS, config_dir=str(CONFIGS),
+                     timer_worker=False)  # fmt: skip
+    with pytest.raises(ListenError, match="cannot listen on"):
+        await create_server(taken)
