@@ -225,8 +225,8 @@ class Reassign(Command):
             raise PermissionDenied("reassigning a customer needs a role that sees locked customers (a manager)")
         if not self.reason.strip():
             raise InvalidRequest("a reassignment needs a reason: it is kept in the history")
-        if not self.owner.strip():
-            raise InvalidRequest("a reassignment names the new owner")
+        if not self.owner.strip() or len(self.owner) > 128:
+            raise InvalidRequest("a reassignment names the new owner (1-128 characters)")
         previous = run.owner or "no one"
         run.set_owner(self.owner)
         run.record(actor, "reassign", reason=f"{previous} → {self.owner}: {self.reason}")

@@ -131,7 +131,7 @@ class UnknownName(EngineError):
         self.kind = kind
         self.name = name
         self.hint = did_you_mean(name, known)
-        super().__init__(f"unknown {kind} {name!r}{self.hint}")
+        super().__init__(f"unknown {kind} {quote(name)}{self.hint}")
 
 
 class InvalidFactValue(EngineError):
@@ -155,8 +155,19 @@ class AutomationCycle(EngineError):
         super().__init__(f"automatic transitions do not settle after {len(self.steps)} steps: … {tail}")
 
 
+def quote(value: object, limit: int = 48) -> str:
+    """A value as an error message shows it: quoted, and cut short when long (a message never grows with
+    what the caller sent, nor gets too big for the status it travels in)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' hint for a misspelt name, or '' when nothing is close."""
+    if len(name) > 200:  # nothing known is that long; and matching it would take long
+        return ""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
+from .errors import quote
+
 _DURATION = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
+# What a fact may hold: what a CRM needs, and what the timer arithmetic and the stored JSON can carry.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+LONGEST = timedelta(days=100 * 366)
+BIGGEST = 2**53 - 1  # whole numbers stay exact in JSON and in CEL doubles
+MAX_TEXT, MAX_ITEMS = 4096, 1000
+
+
 def parse_duration(text: str) -> timedelta:
-    """ISO 8601 durations in fixed units: P90D, P2W, PT12H, P1DT2H30M."""
-    match = _DURATION.match(text)
+    """ISO 8601 durations in fixed units: P90D, P2W, PT12H, P1DT2H30M (at most a hundred years)."""
+    match = _DURATION.match(text) if len(text) <= 64 else None
     if not match:
-        raise ValueError(f"{text!r} is not a duration like P90D, P2W or PT12H")
+        raise ValueError(f"{quote(text)} is not a duration like P90D, P2W or PT12H")
     weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        duration = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        duration = LONGEST * 2
+    if duration > LONGEST:
+        raise ValueError(f"{quote(text)} is longer than a hundred years")
+    return duration
 
 
 def format_duration(value: timedelta) -> str:
@@ -46,27 +62,36 @@ class FactType(StrEnum):
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        raise ValueError(f"expected a whole number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value % 1:
+        raise ValueError(f"expected a whole number, got {quote(value)}")
+    if abs(value) > BIGGEST:
+        raise ValueError(f"expected a whole number between -{BIGGEST} and {BIGGEST}, got {quote(value)}")
     return int(value)
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {quote(value)}")
     return float(value)
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(f"expected true or false, got {quote(value)}")
     return value
 
 
 def _string(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected text, got {value!r}")
+        raise ValueError(f"expected text, got {quote(value)}")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"expected text of at most {MAX_TEXT} characters, got {len(value):,}")
     return value
+
+
+def _within(moment: date, shown: str) -> None:
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"{shown} is outside {EARLIEST.isoformat()} to {LATEST.isoformat()}")
 
 
 def _timestamp(value: Any) -> datetime:
@@ -74,11 +99,12 @@ def _timestamp(value: Any) -> datetime:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"expected an ISO 8601 timestamp, got {value!r}") from None
+            raise ValueError(f"expected an ISO 8601 timestamp, got {quote(value)}") from None
     if not isinstance(value, datetime):
-        raise ValueError(f"expected a timestamp, got {value!r}")
+        raise ValueError(f"expected a timestamp, got {quote(value)}")
     if value.tzinfo is None:
         raise ValueError(f"timestamp {value.isoformat()} has no time zone offset")
+    _within(value.date(), f"timestamp {value.isoformat()}")
     return value.astimezone(UTC)
 
 
@@ -87,9 +113,10 @@ def _date(value: Any) -> date:
         try:
             value = date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"expected a date like 2026-12-31, got {value!r}") from None
+            raise ValueError(f"expected a date like 2026-12-31, got {quote(value)}") from None
     if isinstance(value, datetime) or not isinstance(value, date):
-        raise ValueError(f"expected a date, got {value!r}")
+        raise ValueError(f"expected a date, got {quote(value)}")
+    _within(value, f"date {value.isoformat()}")
     return value
 
 
@@ -97,13 +124,17 @@ def _duration(value: Any) -> timedelta:
     if isinstance(value, str):
         return parse_duration(value)
     if not isinstance(value, timedelta):
-        raise ValueError(f"expected a duration like P30D, got {value!r}")
+        raise ValueError(f"expected a duration like P30D, got {quote(value)}")
+    if abs(value) > LONGEST:
+        raise ValueError("expected a duration of at most a hundred years")
     return value
 
 
 def _string_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f"expected a list of texts, got {value!r}")
+        raise ValueError(f"expected a list of texts, got {quote(value)}")
+    if len(value) > MAX_ITEMS or any(len(item) > MAX_TEXT for item in value):
+        raise ValueError(f"expected at most {MAX_ITEMS} texts of at most {MAX_TEXT} characters each")
     return tuple(value)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, quote
 
 KINDS = ("phone", "email", "company_registration")
 
@@ -17,14 +17,14 @@ def normalise(kind: str, value: str) -> str:
     if kind == "email":
         email = value.strip().lower()
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            raise InvalidRequest(f"email {value!r} is not an address")
+            raise InvalidRequest(f"email {quote(value)} is not an address")
         return email
     if kind == "company_registration":
         number = re.sub(r"[\s-]", "", value).upper()
         if not re.fullmatch(r"[0-9A-Z]{8,30}", number):
-            raise InvalidRequest(f"company registration number {value!r} has characters other than 0-9 and A-Z")
+            raise InvalidRequest(f"company registration number {quote(value)} has characters other than 0-9 and A-Z")
         return number
-    raise InvalidRequest(f"unknown identity kind {kind!r}: use one of {', '.join(KINDS)}")
+    raise InvalidRequest(f"unknown identity kind {quote(kind)}: use one of {', '.join(KINDS)}")
 
 
 def _phone(value: str) -> str:
@@ -37,7 +37,7 @@ def _phone(value: str) -> str:
     elif len(digits) == 11 and digits.startswith("1"):
         digits = "86" + digits  # a mainland China mobile number written without its country code
     if not digits.isdigit() or not 7 <= len(digits) <= 15:
-        raise InvalidRequest(f"phone number {value!r} is not a number with 7 to 15 digits")
+        raise InvalidRequest(f"phone number {quote(value)} is not a number with 7 to 15 digits")
     return digits
 
 

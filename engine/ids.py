@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, quote
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -12,11 +12,13 @@ _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 def check_tenant(tenant: str) -> str:
     if not _TENANT.match(tenant):
-        raise InvalidRequest(f"tenant {tenant!r} must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit")
+        raise InvalidRequest(
+            f"tenant {quote(tenant)} must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit"
+        )
     return tenant
 
 
 def check_customer_id(customer_id: str) -> str:
     if not _CUSTOMER.match(customer_id):
-        raise InvalidRequest(f"customer id {customer_id!r} must be 1-128 of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+        raise InvalidRequest(f"customer id {quote(customer_id)} must be 1-128 of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
     return customer_id

@@ -10,6 +10,7 @@ engine has already singled out, are checked with `passes` and taken directly (se
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,12 +22,13 @@ from .errors import (
     CustomerLocked,
     FencedOut,
     InvalidFactValue,
+    InvalidRequest,
     Reason,
     ReasonKind,
     TransitionNotAllowed,
     UnknownName,
 )
-from .facts import coerce, to_cel, to_json
+from .facts import MAX_TEXT, coerce, to_cel, to_json
 from .model import Effect, EffectKind, Transition
 from .snapshot import (
     SYSTEM,
@@ -353,6 +355,8 @@ class Run:
             if all(name in self.names for name in score.expr.names):
                 try:
                     value = float(score.expr.evaluate(self.names))
+                    if not math.isfinite(value):  # e.g. a division by zero in floating point
+                        value = None
                 except Exception:  # a score that cannot be computed from the current facts is absent
                     value = None
             if value != self.scores.get(score.name):
@@ -480,6 +484,8 @@ class Run:
         reason: str = "",
         facts_changed: Mapping[str, Any] | None = None,
     ) -> None:
+        if len(reason) > MAX_TEXT:  # it is kept in the history: a reason, not a document
+            raise InvalidRequest(f"a reason or evidence is at most {MAX_TEXT} characters, not {len(reason):,}")
         self.history.append(
             HistoryEntry(
                 self.version,

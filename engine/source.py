@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +60,60 @@ class SourceDocument:
         return self.values.get(())
 
 
+MAX_CHARACTERS = 1_000_000  # a definition is a page of rules, not a data dump
+MAX_DEPTH = 32  # the language nests about six levels; deeper is a mistake (or an attack on the parser)
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def refuse_hostile(text: str, file: str) -> list[Diagnostic]:
+    """What no definition may contain, found before the YAML parser sees it: too much text, invisible
+    control characters, nesting deeper than the language needs, anchors and aliases (`&a` / `*a`)."""
+    if len(text) > MAX_CHARACTERS:
+        return [Diagnostic(file, 1, 1, "", f"the file has {len(text):,} characters; a definition may have at most "
+                                           f"{MAX_CHARACTERS:,}")]  # fmt: skip
+    found = []
+    for match in itertools.islice(_INVISIBLE.finditer(text), 10):
+        line, column = _position(text, match.start())
+        message = f"invisible control character U+{ord(match[0]):04X} here: {_DELETE_IT}"
+        found.append(Diagnostic(file, line, column, "", message))
+    return found or _structure(text, file)
+
+
+_DELETE_IT = "delete it (such characters often come with text copied from another program)"
+
+
+def _structure(text: str, file: str) -> list[Diagnostic]:
+    """Nesting and aliases, from the parser's event stream (it keeps its own stack, unlike the composer)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            if isinstance(event, yaml.AliasEvent):
+                message = "anchors and aliases (&name, *name) are not supported: write the value out"
+                return [Diagnostic(file, line, column, "", message)]
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    message = f"nested more than {MAX_DEPTH} levels deep: a definition never needs that"
+                    return [Diagnostic(file, line, column, "", message)]
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return []  # a syntax error: the parse proper reports it, with its position
+    return []
+
+
 def load_yaml(text: str, file: str) -> SourceDocument:
     """Parse one YAML document with the safe loader. Syntax errors and duplicate keys raise InvalidDefinition."""
+    hostile = refuse_hostile(text, file)
+    if hostile:
+        raise InvalidDefinition(hostile)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -74,6 +128,8 @@ def load_yaml(text: str, file: str) -> SourceDocument:
         if error.context and error.context_mark and error.problem:
             problem += f" ({error.context} that starts on line {error.context_mark.line + 1})"
         raise InvalidDefinition([Diagnostic(file, line, column, "", f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as error:  # e.g. a reader error without a position of its own
+        raise InvalidDefinition([Diagnostic(file, 1, 1, "", f"YAML cannot be read: {error}")]) from None
     finally:
         loader.dispose()
     if duplicates:

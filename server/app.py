@@ -26,7 +26,7 @@ from .application.catalog import Catalog
 from .settings import Settings
 from .store import Store
 from .store.connection import RedisConnection
-from .wire.auth import AuthInterceptor
+from .wire.auth import CallGuard
 from .wire.customers import CustomerStatusService
 from .wire.definitions import DefinitionService
 from .wire.status import abort
@@ -79,7 +79,7 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
     connection = RedisConnection(settings)
     app = Application(Store(connection.client, settings), catalog, settings, clock or SystemClock())
     grpc_server = grpc.aio.server(
-        interceptors=[AuthInterceptor(settings, abort)],
+        interceptors=[CallGuard(settings, abort)],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),

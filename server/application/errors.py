@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crmstatus.engine.errors import CrmStatusError, did_you_mean
+from crmstatus.engine.errors import CrmStatusError, did_you_mean, quote
 
 
 class ApplicationError(CrmStatusError):
@@ -14,7 +14,7 @@ class ApplicationError(CrmStatusError):
 class DefinitionNotFound(ApplicationError):
     def __init__(self, wanted: str, known: Iterable[str]) -> None:
         self.wanted = wanted
-        super().__init__(f"unknown definition {wanted!r}{did_you_mean(wanted, known)}")
+        super().__init__(f"unknown definition {quote(wanted)}{did_you_mean(wanted, known)}")
 
 
 class Unauthenticated(ApplicationError):

@@ -7,7 +7,7 @@ from datetime import datetime
 from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import TransitionOption, find_timer, list_transitions, view
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest, quote
 from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server.store import Store
@@ -44,7 +44,7 @@ class Queries:
         """The customer's version, and every transition (of one dimension, or all) with why it is blocked."""
         definition, snapshot = await self.snapshot(caller.tenant, customer_id)
         if dimension and dimension not in definition.dimensions:
-            raise InvalidRequest(f"definition {definition.key} has no dimension {dimension!r}")
+            raise InvalidRequest(f"definition {definition.key} has no dimension {quote(dimension)}")
         options = list_transitions(definition, snapshot, caller.actor, self.clock.now())
         return snapshot.version, [o for o in options if not dimension or o.dimension == dimension]
 

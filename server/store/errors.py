@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import redis.exceptions
 
-from crmstatus.engine.errors import CrmStatusError
+from crmstatus.engine.errors import CrmStatusError, quote
 
 
 class StoreError(CrmStatusError):
@@ -20,7 +20,7 @@ class CustomerNotFound(StoreError):
     def __init__(self, tenant: str, customer_id: str) -> None:
         self.tenant = tenant
         self.customer_id = customer_id
-        super().__init__(f"customer {customer_id!r} not found in tenant {tenant!r}")
+        super().__init__(f"customer {quote(customer_id)} not found in tenant {quote(tenant)}")
 
 
 class CustomerExists(StoreError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest, quote
 
 from . import codec
 from .errors import store_errors
@@ -21,9 +21,9 @@ def decode_position(token: str, keys: Keys) -> dict[int, str]:
     try:
         positions = {int(part): entry for part, entry in (item.split("=", 1) for item in token.split(";"))}
     except ValueError:
-        raise InvalidRequest(f"event id {token!r} was not returned by this service") from None
+        raise InvalidRequest(f"event id {quote(token)} was not returned by this service") from None
     if set(positions) != set(range(keys.partitions)) or not all(_stream_id(e) for e in positions.values()):
-        raise InvalidRequest(f"event id {token!r} was not returned by this service")
+        raise InvalidRequest(f"event id {quote(token)} was not returned by this service")
     return positions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest, quote
 from crmstatus.engine.snapshot import HistoryEntry
 
 from . import codec
@@ -30,7 +30,7 @@ class Queries:
         if not 1 <= limit <= 1000:
             raise InvalidRequest("a history page holds 1 to 1000 entries")
         if page_token and not all(part.isdigit() for part in page_token.split("-", 1)):
-            raise InvalidRequest(f"page token {page_token!r} was not returned by this service")
+            raise InvalidRequest(f"page token {quote(page_token)} was not returned by this service")
         stream = keys.history(customer_id)
         async with store_errors(self.scripts.timeout):
             rows: list[tuple[str, dict[str, str]]]

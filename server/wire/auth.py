@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from crmstatus.engine.errors import CrmStatusError, PermissionDenied
+from crmstatus.engine.errors import CrmStatusError, InvalidRequest, PermissionDenied, quote
 from crmstatus.engine.ids import check_tenant
 from crmstatus.engine.snapshot import Actor
 from crmstatus.server.application.errors import Unauthenticated
@@ -30,7 +30,11 @@ def caller_of(metadata: Iterable[tuple[str, Any]]) -> Caller:
     actor_id = values.get(ACTOR, "").strip()
     if not actor_id:
         raise Unauthenticated(f"metadata {ACTOR} names no actor")
+    if len(actor_id) > 128:
+        raise InvalidRequest(f"metadata {ACTOR} is at most 128 characters")
     roles = frozenset(role.strip() for role in values.get(ROLES, "").split(",") if role.strip())
+    if len(roles) > 32 or any(len(role) > 64 for role in roles):
+        raise InvalidRequest(f"metadata {ROLES} names at most 32 roles of at most 64 characters")
     if "system" in roles or actor_id == "system":
         raise PermissionDenied("the system actor and role belong to the engine's own timers and rules")
     return Caller(tenant, Actor(actor_id, roles))
@@ -48,29 +52,56 @@ def authenticate(metadata: Mapping[str, str], settings: Settings) -> None:
     if expected is not None and hmac.compare_digest(token, expected):
         return
     if any(hmac.compare_digest(token, other) for other in settings.tokens.values()):
-        raise PermissionDenied(f"this token belongs to another tenant than {tenant!r}")
+        raise PermissionDenied(f"this token belongs to another tenant than {quote(tenant)}")
     raise Unauthenticated("the token is not valid")
 
 
 Refuse = Callable[[CrmStatusError, Any], Awaitable[None]]
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses calls without a valid token for their tenant before any handler runs."""
+class Undecodable:
+    """A request whose bytes are not the method's message: handlers refuse it as INVALID_ARGUMENT (status.rpc),
+    where gRPC itself would answer INTERNAL."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except Exception as error:  # protobuf raises DecodeError, and others for bad UTF-8 or nesting
+            return Undecodable(error)
+
+    return decode
+
+
+class CallGuard(grpc.aio.ServerInterceptor):
+    """Before any handler of ours runs: its request bytes are decoded leniently (see Undecodable), and calls
+    without a valid token for their tenant are refused."""
 
     def __init__(self, settings: Settings, refuse: Refuse) -> None:
         self.settings = settings
         self.refuse = refuse
+        self._lenient: dict[Any, Any] = {}  # each method's handler, with a lenient decoder, made once
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
-        if handler is None or self.settings.dev_mode or details.method.startswith(OPEN_METHODS):
+        if handler is None or details.method.startswith(OPEN_METHODS):
             return handler
+        lenient = self._lenient.get(handler)
+        if lenient is None:
+            lenient = self._lenient[handler] = handler._replace(
+                request_deserializer=_lenient(handler.request_deserializer)
+            )
+        if self.settings.dev_mode:
+            return lenient
         try:
             authenticate({k: str(v) for k, v in details.invocation_metadata or ()}, self.settings)
         except CrmStatusError as error:
-            return _refusing(handler, error, self.refuse)
-        return handler
+            return _refusing(lenient, error, self.refuse)
+        return lenient
 
 
 def _refusing(handler: Any, error: CrmStatusError, refuse: Refuse) -> Any:

@@ -31,6 +31,7 @@ from crmstatus.engine.errors import (
     StaleTimer,
     TransitionNotAllowed,
     UnknownName,
+    quote,
 )
 from crmstatus.server.application.errors import DefinitionNotFound, Unauthenticated
 from crmstatus.server.store.errors import (
@@ -41,6 +42,8 @@ from crmstatus.server.store.errors import (
     StoreUnavailable,
     VersionConflict,
 )
+
+from .auth import Undecodable
 
 log = logging.getLogger(__name__)
 DOMAIN = "crmstatus"
@@ -70,6 +73,9 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
 ]
 
 
+MAX_MESSAGE = 1000  # characters of a status message or detail: far below the metadata limit it travels in
+
+
 def to_status(error: Exception) -> status_pb2.Status:
     code, reason = code_pb2.INTERNAL, "INTERNAL"
     for kind, mapped_code, mapped_reason in TABLE:
@@ -93,8 +99,13 @@ def to_status(error: Exception) -> status_pb2.Status:
 
 def _status(code: int, message: str, reason: str, metadata: dict[str, str]) -> status_pb2.Status:
     info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
-    return status_pb2.Status(code=code, message=message, details=[info])
+    short = {key: value[:MAX_MESSAGE] for key, value in metadata.items()}
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=short))
+    return status_pb2.Status(code=code, message=_cut(message), details=[info])
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
 
 
 def _metadata(error: CrmStatusError) -> dict[str, str]:
@@ -126,7 +137,7 @@ def _detail(error: CrmStatusError) -> Any:
         return error_details_pb2.PreconditionFailure(
             violations=[
                 error_details_pb2.PreconditionFailure.Violation(
-                    type=r.kind.value, subject=r.subject, description=r.message
+                    type=r.kind.value, subject=_cut(r.subject), description=_cut(r.message)
                 )
                 for r in error.reasons
             ]
@@ -135,7 +146,7 @@ def _detail(error: CrmStatusError) -> Any:
         return error_details_pb2.PreconditionFailure(
             violations=[
                 error_details_pb2.PreconditionFailure.Violation(
-                    type=ReasonKind.LOCKED.value, subject=error.owner or "", description=str(error)
+                    type=ReasonKind.LOCKED.value, subject=error.owner or "", description=_cut(str(error))
                 )
             ]
         )
@@ -148,9 +159,9 @@ def _detail(error: CrmStatusError) -> Any:
         return error_details_pb2.PreconditionFailure(
             violations=[
                 error_details_pb2.PreconditionFailure.Violation(
-                    type="DEFINITION", subject=f"{d.file}:{d.line}:{d.column}", description=str(d)
+                    type="DEFINITION", subject=_cut(f"{d.file}:{d.line}:{d.column}"), description=_cut(str(d))
                 )
-                for d in error.diagnostics
+                for d in error.diagnostics[:100]
             ]
         )
     return None
@@ -158,7 +169,7 @@ def _detail(error: CrmStatusError) -> Any:
 
 def _bad_request(field: str, description: str) -> error_details_pb2.BadRequest:
     return error_details_pb2.BadRequest(
-        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=description)]
+        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=_cut(description))]
     )
 
 
@@ -176,6 +187,7 @@ def rpc(method: Handler) -> Handler:
     @functools.wraps(method)
     async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
+            _decoded(request)
             return await method(self, request, context)
         except Exception as error:
             await _fail(error, context, method.__name__)
@@ -189,12 +201,18 @@ def streaming_rpc(method: Handler) -> Handler:
     @functools.wraps(method)
     async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         try:
+            _decoded(request)
             async for reply in method(self, request, context):
                 yield reply
         except Exception as error:
             await _fail(error, context, method.__name__)
 
     return handle  # type: ignore[return-value]
+
+
+def _decoded(request: Any) -> None:
+    if isinstance(request, Undecodable):
+        raise InvalidRequest(f"the request is not the method's message: {quote(str(request.error), 200)}")
 
 
 async def _fail(error: Exception, context: grpc.aio.ServicerContext[Any, Any], method: str) -> NoReturn:

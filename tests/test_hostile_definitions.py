@@ -1,0 +1,67 @@
+"""Definition texts a consultant (or an attacker) might send: shipped files mutated at random, with invisible
+characters, deep nesting, aliases and huge values mixed in. Loading only ever answers diagnostics — through
+the engine, and through ValidateDefinition on the real server."""
+
+from __future__ import annotations
+
+import grpc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crmstatus.engine.errors import InvalidDefinition
+from crmstatus.engine.loader import load_definition
+from crmstatus.v1 import definition_service_pb2 as ds
+from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+from tests.conftest import CONFIGS, TOKENS
+
+SHIPPED = [path.read_text("utf-8") for path in sorted(CONFIGS.glob("*.yaml"))]
+INSERTS = st.sampled_from([
+    "\x00", "\x01", "\x1b[31m", "\t", "：", "\ufeff", "\ud800", "&a ", "*a", "<<: *a\n", "[" * 100, "{" * 60 + "}" * 60,
+    "- " * 50, "\n" + "  " * 200 + "x: 1\n", "x" * 5000, "!!python/object:os.system ''", "%YAML 1.1\n", "---\n",
+    "when: 1 /", "after: 90 days", "on: P99999999999999D", "'", '"', "\\", "\n  - event: e\n    from: [\n",
+])  # fmt: skip
+
+
+@st.composite
+def mutated(draw) -> str:
+    text = draw(st.sampled_from(SHIPPED))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        kind = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if kind == "delete":
+            text = text[:at] + text[at + draw(st.integers(1, 40)) :]
+        elif kind == "replace":
+            text = text[:at] + draw(st.text(max_size=5)) + text[at + 1 :]
+        else:
+            text = text[:at] + draw(INSERTS) + text[at:]
+    return text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_a_mutated_definition_loads_or_answers_diagnostics_with_positions(text):
+    try:
+        load_definition(text, "mutated.yaml")
+    except InvalidDefinition as error:
+        assert error.diagnostics
+        for diagnostic in error.diagnostics:
+            assert diagnostic.file == "mutated.yaml" and diagnostic.line >= 1 and diagnostic.column >= 1
+            assert len(diagnostic.message) < 2000
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(mutated())
+def test_validate_definition_answers_diagnostics_for_any_text(served, text):
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        metadata = [
+            ("x-crm-tenant", "acme"),
+            ("x-crm-actor", "consultant"),
+            ("authorization", f"Bearer {TOKENS['acme']}"),
+        ]
+        try:
+            reply = ds_grpc.DefinitionServiceStub(channel).ValidateDefinition(
+                ds.ValidateDefinitionRequest(content=text, file_name="mutated.yaml"), metadata=metadata
+            )
+        except ValueError:  # the client refuses to send text that is not valid UTF-8 (a lone surrogate)
+            return
+        assert reply.valid or reply.diagnostics
