@@ -181,6 +181,13 @@ def test_invalid_argument_for_a_malformed_id_an_unknown_event_and_a_bad_fact(cus
     )
     assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FACT_VALUE")
     assert details[0].field_violations[0].field == "facts.remaining_lessons"
+    for odd in (float("inf"), float("nan"), 1e300):  # a Struct carries them; no fact takes them
+        code, reason, _ = failure(
+            lambda v=odd: customers.UpdateFacts(
+                cs.UpdateFactsRequest(customer_id=cid, facts=facts(remaining_lessons=v)), metadata=who()
+            )
+        )
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FACT_VALUE")
 
 
 def test_not_found_for_an_unknown_customer_or_definition(customers, cid):

@@ -37,7 +37,7 @@ def mutated(draw) -> str:
     return text
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(mutated())
 def test_a_mutated_definition_loads_or_answers_diagnostics_with_positions(text):
     try:
@@ -49,7 +49,7 @@ def test_a_mutated_definition_loads_or_answers_diagnostics_with_positions(text):
             assert len(diagnostic.message) < 2000
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(mutated())
 def test_validate_definition_answers_diagnostics_for_any_text(served, text):
     with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from crmstatus.engine.commands import Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
@@ -41,9 +41,21 @@ def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
 
 
 def plain(message: struct_pb2.Struct) -> dict[str, Any]:
-    """A Struct as Python values (numbers arrive as floats; fact types turn whole ones back into ints)."""
-    values: dict[str, Any] = json_format.MessageToDict(message)
-    return values
+    """A Struct as Python values (numbers arrive as floats; fact types turn whole ones back into ints).
+    Read directly: json_format refuses NaN and infinities with a ValueError, which the fact types refuse
+    in words of their own."""
+    return {key: _plain(value) for key, value in message.fields.items()}
+
+
+def _plain(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return plain(value.struct_value)
+    if kind == "list_value":
+        return [_plain(item) for item in value.list_value.values]
+    if kind is None or kind == "null_value":
+        return None
+    return getattr(value, kind)
 
 
 def label(value: Label) -> customer_pb2.Label:
