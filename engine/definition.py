@@ -101,7 +101,7 @@ class Definition:
         return tuple(self.event_transitions)
 
     def _inputs(self, transition: Transition) -> frozenset[str]:
-        """What a transition's verdict depends on: the names a command marks as changed (see runtime._Run)."""
+        """What a transition's verdict depends on: the names a command marks as changed (see rules.Run)."""
         names = {f"dimension:{transition.dimension}"}
         names.update(transition.when.names if transition.when else ())
         names.update(self.dimensions[transition.dimension].states[transition.target].requires)

@@ -1,4 +1,4 @@
-"""The checked, immutable form of a definition: what the loader builds and the runtime reads."""
+"""The checked, immutable form of a definition: what the loader builds and the rules read."""
 
 from __future__ import annotations
 
