@@ -82,12 +82,9 @@ class Create(Command):
 def new_customer(
     definition: Definition, customer_id: str, actor: Actor, now: datetime, facts: Mapping[str, Any] | None = None
 ) -> Outcome:
-    blank = Snapshot(customer_id, definition.name, definition.version, 0, blank_states(definition, now))
+    states = {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
+    blank = Snapshot(customer_id, definition.name, definition.version, 0, states)
     return decide(definition, blank, Create(facts or {}), actor, now)
-
-
-def blank_states(definition: Definition, now: datetime) -> dict[str, StateEntry]:
-    return {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
 
 
 @dataclass(frozen=True, slots=True)

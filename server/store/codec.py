@@ -243,6 +243,11 @@ def replay(definition: Definition, customer_id: str, record: str, digest: str, k
     stored_digest, _, text = record.partition("\n")
     if stored_digest != digest:
         raise IdempotencyMismatch(key)
+    return decode_result(definition, customer_id, text)
+
+
+def decode_result(definition: Definition, customer_id: str, text: str) -> Result:
+    """A result_document, as a replayed result."""
     stored = loads(text)
     snapshot = decode_snapshot(definition, customer_id, stored["doc"])
     history = tuple(decode_history(snapshot.version, entry) for entry in stored["h"])

@@ -109,9 +109,8 @@ class Customers:
             raise VersionConflict(customer_id, before.version if before else 0, int(value))
         if status == "mismatch":
             raise IdempotencyMismatch(write.idempotency.key)
-        if status == "replay":
-            record = f"{write.idempotency.digest}\n{value}"
-            return codec.replay(write.definition, customer_id, record, write.idempotency.digest, "")
+        if status == "replay":  # the script compared the digests: `value` is the first request's result
+            return codec.decode_result(write.definition, customer_id, value)
         return codec.Result(after, write.outcome.effects, write.outcome.history)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 
-from crmstatus.engine.ids import check_customer_id, check_tenant
+from crmstatus.engine.ids import check_tenant
 
 
 def partition(name: str, partitions: int) -> int:
@@ -76,6 +76,3 @@ class Keys:
     def identity(self, kind: str, value: str) -> str:
         """String: normalised identity → the customer id that holds it."""
         return f"{_tag(self.tenant, partition(f'{kind}:{value}', self.partitions))}:id:{kind}:{value}"
-
-
-__all__ = ["TENANTS", "Keys", "check_customer_id", "check_tenant", "partition"]

@@ -30,8 +30,11 @@ def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
 
 
 def _stamp(message: timestamp_pb2.Timestamp, moment: datetime) -> None:
-    message.seconds = (moment - _EPOCH) // _SECOND
-    message.nanos = moment.microsecond * 1000
+    message.seconds, message.nanos = _seconds_nanos(moment)
+
+
+def _seconds_nanos(moment: datetime) -> tuple[int, int]:
+    return (moment - _EPOCH) // _SECOND, moment.microsecond * 1000
 
 
 def struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -76,7 +79,7 @@ class _Stamps:
     def put(self, message: timestamp_pb2.Timestamp, moment: datetime) -> None:
         found = self.seen.get(moment)
         if found is None:
-            found = self.seen[moment] = ((moment - _EPOCH) // _SECOND, moment.microsecond * 1000)
+            found = self.seen[moment] = _seconds_nanos(moment)
         message.seconds, message.nanos = found
 
 
