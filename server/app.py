@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,6 +28,7 @@ from .application.catalog import Catalog
 from .settings import Settings
 from .store import Store
 from .store.connection import RedisConnection
+from .store.errors import StoreError
 from .wire.auth import CallGuard
 from .wire.customers import CustomerStatusService
 from .wire.definitions import DefinitionService
@@ -38,16 +41,74 @@ SERVICES = (
 )
 
 
-class ListenError(RuntimeError):
+class StartupError(RuntimeError):
+    """The service cannot start as configured; the message says why and what to change."""
+
+
+class ListenError(StartupError):
     """The listen address cannot be bound (taken by another process, or not an address of this host)."""
+
+
+async def open_application(settings: Settings, clock: Clock | None = None) -> tuple[RedisConnection, Application]:
+    """Redis, the store and the application over it, with the definitions every replica serves."""
+    catalog = Catalog.load(settings.config_dir, claim_protection(settings))
+    try:
+        connection = await RedisConnection.open(settings)
+    except StoreError as error:
+        raise StartupError(str(error)) from None
+    try:
+        store = Store(connection.client, settings, cluster=connection.cluster)
+        await store.check_partitions()
+        await catalog.share(store.definitions)
+    except StoreError as error:
+        await connection.close()
+        raise StartupError(str(error)) from None
+    except BaseException:
+        await connection.close()
+        raise
+    return connection, Application(store, catalog, settings, clock or SystemClock())
+
+
+class Health:
+    """What health reports: SERVING while Redis answers and (when this process fires timers) the timer
+    worker completed a sweep recently; NOT_SERVING otherwise, and SERVING again once both recover."""
+
+    def __init__(self, servicer: health.aio.HealthServicer, app: Application, settings: Settings) -> None:
+        self.servicer = servicer
+        self.app = app
+        self.settings = settings
+        # a sweep takes its interval plus its work; one overdue by this much means the worker is stuck or failing
+        self.sweep_bound = max(30.0, 10 * settings.timer_interval_seconds)
+        self.started = time.monotonic()
+
+    async def check(self) -> bool:
+        """Look now, report it, and say whether serving."""
+        problem = await self.problem()
+        if problem:
+            log.warning("health: NOT_SERVING: %s", problem)
+        status = health_pb2.HealthCheckResponse.NOT_SERVING if problem else health_pb2.HealthCheckResponse.SERVING
+        for name in ("", *SERVICES):
+            await self.servicer.set(name, status)
+        return not problem
+
+    async def problem(self) -> str:
+        try:
+            await self.app.store.ping()
+        except StoreError as error:
+            return str(error)
+        if self.settings.timer_worker:
+            last = self.app.timers.last_sweep or self.started
+            if time.monotonic() - last > self.sweep_bound:
+                return f"the timer worker has not completed a sweep for {time.monotonic() - last:.0f} s"
+        return ""
 
 
 class Server:
     """A running crmstatus server; stopping it lets in-flight calls finish, then releases Redis."""
 
     def __init__(
-        self, grpc_server: grpc.aio.Server, connection: RedisConnection, health: health.aio.HealthServicer,
-        app: Application, settings: Settings,
+        self, grpc_server: grpc.aio.Server, connection: RedisConnection, health: Health, app: Application,
+        settings: Settings,
     ) -> None:  # fmt: skip
         self.grpc_server = grpc_server
         self.connection = connection
@@ -55,16 +116,25 @@ class Server:
         self.app = app
         self.settings = settings
         self._timers: asyncio.Task[None] | None = None
+        self._chores: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.grpc_server.start()
         if self.settings.timer_worker:
             self._timers = asyncio.create_task(self.app.timers.run(), name="crmstatus-timers")
-        for name in ("", *SERVICES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.health.check()
+        self._chores = [
+            asyncio.create_task(_every(self.settings.health_interval_seconds, self.health.check), name="health"),
+            asyncio.create_task(
+                _every(self.settings.definitions_refresh_seconds, self.app.catalog.refresh), name="definitions"
+            ),
+        ]
 
     async def stop(self, grace: float | None = None) -> None:
-        await self.health.enter_graceful_shutdown()
+        await self.health.servicer.enter_graceful_shutdown()
+        for chore in self._chores:
+            chore.cancel()
+        await asyncio.gather(*self._chores, return_exceptions=True)
         self.app.timers.stop()
         if self._timers is not None:
             await self._timers
@@ -75,16 +145,15 @@ class Server:
 
 async def create_server(settings: Settings, clock: Clock | None = None) -> tuple[Server, int]:
     """Build the server on `settings.listen` (port 0 picks a free port); returns it unstarted, and its port."""
-    catalog = Catalog.load(settings.config_dir, claim_protection(settings))
-    connection = RedisConnection(settings)
-    app = Application(Store(connection.client, settings), catalog, settings, clock or SystemClock())
+    connection, app = await open_application(settings, clock)
     grpc_server = grpc.aio.server(
         interceptors=[CallGuard(settings, abort)],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", 0),  # a second server on a taken port fails instead of sharing it
+            # a second server on a taken port fails instead of sharing it, unless asked (serve --processes N)
+            ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ],
     )
     customer_status_service_pb2_grpc.add_CustomerStatusServiceServicer_to_server(
@@ -99,7 +168,17 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
     except RuntimeError:
         await connection.close()
         raise ListenError(f"cannot listen on {settings.listen}: the address is taken or not this host's") from None
-    return Server(grpc_server, connection, health_servicer, app, settings), port
+    return Server(grpc_server, connection, Health(health_servicer, app, settings), app, settings), port
+
+
+async def _every(seconds: float, chore: Callable[[], Awaitable[object]]) -> None:
+    """Run `chore` every `seconds` until cancelled; a failure is logged and the next run comes as planned."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await chore()
+        except Exception:
+            log.exception("%s failed; trying again in %.1f s", getattr(chore, "__qualname__", chore), seconds)
 
 
 async def serve(settings: Settings) -> None:

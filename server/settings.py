@@ -16,17 +16,22 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    redis_url: str | None = None  # REDIS_URL: redis://, rediss:// or unix://; None starts an embedded Redis
+    redis_url: str | None = None  # REDIS_URL: redis://, rediss:// or unix://; None: embedded (dev mode only)
+    # CRMSTATUS_REDIS_MODE: auto asks the server whether it is a node of a Redis Cluster; single or cluster force it.
+    redis_mode: str = "auto"
     config_dir: str = "configs"  # CRMSTATUS_CONFIG_DIR
     listen: str = "127.0.0.1:50051"  # CRMSTATUS_LISTEN
     # CRMSTATUS_TOKENS="acme=token-a,globex=token-b": each tenant's bearer token.
     tokens: Mapping[str, str] = field(default_factory=dict)
     dev_mode: bool = False  # CRMSTATUS_DEV_MODE=1: no token needed (local development only)
-    partitions: int = 1  # CRMSTATUS_PARTITIONS: slots a tenant is spread over (Redis Cluster); server/keys.py
+    # CRMSTATUS_PARTITIONS: hash slots a tenant is spread over (store/keys.py), recorded in Redis at first start.
+    partitions: int = 16
     idempotency_ttl_seconds: int = 24 * 3600  # CRMSTATUS_IDEMPOTENCY_TTL
     event_stream_maxlen: int = 100_000  # CRMSTATUS_EVENT_STREAM_MAXLEN, per partition, trimmed approximately
     redis_timeout_seconds: float = 2.0  # CRMSTATUS_REDIS_TIMEOUT
     redis_retries: int = 3  # CRMSTATUS_REDIS_RETRIES, with exponential backoff
+    # CRMSTATUS_DURABLE_REPLICAS: a write is acknowledged only once this many replicas have it (WAIT); 0: off.
+    durable_replicas: int = 0
     redis_connections: int = 512  # CRMSTATUS_REDIS_CONNECTIONS: Redis round trips in flight at once, per process
     max_concurrent_rpcs: int = 2048  # CRMSTATUS_MAX_CONCURRENT_RPCS (streams count): beyond it RESOURCE_EXHAUSTED
     max_message_bytes: int = 4 * 1024 * 1024  # CRMSTATUS_MAX_MESSAGE_BYTES
@@ -35,6 +40,11 @@ class Settings:
     claim_protection: Mapping[str, str] = field(default_factory=dict)
     timer_worker: bool = True  # CRMSTATUS_TIMER_WORKER=0: this server fires no timers (`crmstatus worker` does)
     timer_interval_seconds: float = 1.0  # CRMSTATUS_TIMER_INTERVAL: pause between sweeps
+    # CRMSTATUS_DEFINITIONS_REFRESH: how soon a replica learns of definitions another replica made available.
+    definitions_refresh_seconds: float = 2.0
+    # CRMSTATUS_HEALTH_INTERVAL: how often health checks Redis and the timer worker.
+    health_interval_seconds: float = 2.0
+    reuse_port: bool = False  # set by `crmstatus serve --processes N`: its processes share one port
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,15 +53,17 @@ class Settings:
         d = cls()
         return cls(
             redis_url=e.redis_url("REDIS_URL"),
+            redis_mode=e.choice("CRMSTATUS_REDIS_MODE", d.redis_mode, ("auto", "single", "cluster")),
             config_dir=e.text("CRMSTATUS_CONFIG_DIR", d.config_dir),
             listen=e.listen("CRMSTATUS_LISTEN", d.listen),
             tokens=e.pairs("CRMSTATUS_TOKENS", "token"),
             dev_mode=e.boolean("CRMSTATUS_DEV_MODE", d.dev_mode),
-            partitions=e.whole("CRMSTATUS_PARTITIONS", d.partitions, minimum=1),
+            partitions=e.whole("CRMSTATUS_PARTITIONS", d.partitions, minimum=1, maximum=MAX_PARTITIONS),
             idempotency_ttl_seconds=e.whole("CRMSTATUS_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds, minimum=1),
             event_stream_maxlen=e.whole("CRMSTATUS_EVENT_STREAM_MAXLEN", d.event_stream_maxlen, minimum=1),
             redis_timeout_seconds=e.seconds("CRMSTATUS_REDIS_TIMEOUT", d.redis_timeout_seconds),
             redis_retries=e.whole("CRMSTATUS_REDIS_RETRIES", d.redis_retries, minimum=0),
+            durable_replicas=e.whole("CRMSTATUS_DURABLE_REPLICAS", d.durable_replicas, minimum=0),
             redis_connections=e.whole("CRMSTATUS_REDIS_CONNECTIONS", d.redis_connections, minimum=2),
             max_concurrent_rpcs=e.whole("CRMSTATUS_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs, minimum=1),
             max_message_bytes=e.whole("CRMSTATUS_MAX_MESSAGE_BYTES", d.max_message_bytes, minimum=1024),
@@ -59,9 +71,12 @@ class Settings:
             claim_protection=e.durations("CRMSTATUS_CLAIM_PROTECTION"),
             timer_worker=e.boolean("CRMSTATUS_TIMER_WORKER", d.timer_worker),
             timer_interval_seconds=e.seconds("CRMSTATUS_TIMER_INTERVAL", d.timer_interval_seconds),
+            definitions_refresh_seconds=e.seconds("CRMSTATUS_DEFINITIONS_REFRESH", d.definitions_refresh_seconds),
+            health_interval_seconds=e.seconds("CRMSTATUS_HEALTH_INTERVAL", d.health_interval_seconds),
         )
 
 
+MAX_PARTITIONS = 256  # each partition gets a slot of its own range (store/keys.py)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -79,14 +94,23 @@ class _Env:
     def text(self, name: str, default: str) -> str:
         return self._get(name) or default
 
-    def whole(self, name: str, default: int, *, minimum: int) -> int:
+    def whole(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
         text = self._get(name)
         if not text:
             return default
         # str.isdigit alone would take "²" or Arabic-Indic digits; int() alone would take "1_000" and " +3".
-        if not (text.isascii() and text.isdigit()) or int(text) < minimum:
-            raise SettingsError(f"{name}: expected a whole number of at least {minimum}, got {text!r}")
+        within = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        if not (text.isascii() and text.isdigit()) or not minimum <= int(text) <= (maximum or int(text)):
+            raise SettingsError(f"{name}: expected a whole number {within}, got {text!r}")
         return int(text)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        text = self._get(name).lower()
+        if not text:
+            return default
+        if text not in choices:
+            raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {self._get(name)!r}")
+        return text
 
     def seconds(self, name: str, default: float, *, zero_ok: bool = False) -> float:
         text = self._get(name)

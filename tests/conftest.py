@@ -25,6 +25,7 @@ from crmstatus.engine.loader import load_all
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 TOKENS = {"acme": "token-acme", "globex": "token-globex"}
+PARTITIONS = 4  # every server and store on the shared test Redis: it records the count at first start
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +72,7 @@ async def store(redis_url, catalog, clock):
     from crmstatus.server.settings import Settings
     from tests.service import Service
 
-    service = Service.connect(Settings(redis_url=redis_url, partitions=4), catalog, clock)
+    service = Service.connect(Settings(redis_url=redis_url, partitions=PARTITIONS), catalog, clock)
     yield service
     await service.close()
 
@@ -181,7 +182,7 @@ def served(redis_url):
         listen="127.0.0.1:0",
         tokens=TOKENS,
         config_dir=str(CONFIGS),
-        partitions=2,
+        partitions=PARTITIONS,
         timer_worker=False,  # tests fire timers themselves, with their own clock
     )
     server = Served(settings, ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))

@@ -21,7 +21,7 @@ from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
-from tests.conftest import CONFIGS, TOKENS, Served
+from tests.conftest import CONFIGS, PARTITIONS, TOKENS, Served
 
 
 def who(actor: str = "adv-chen", roles: str = "advisor", tenant: str = "acme", token: str | None = None):
@@ -384,7 +384,12 @@ def test_reloading_a_broken_folder_keeps_the_running_definitions(redis_url, tmp_
     folder.mkdir()
     (folder / "education.yaml").write_text((CONFIGS / "education.yaml").read_text("utf-8"), "utf-8")
     settings = Settings(
-        redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(folder), timer_worker=False
+        redis_url=redis_url,
+        listen="127.0.0.1:0",
+        tokens=TOKENS,
+        config_dir=str(folder),
+        timer_worker=False,
+        partitions=PARTITIONS,
     )
     server = Served(settings)
     port = server.port
@@ -432,6 +437,6 @@ async def test_a_second_server_on_a_taken_port_refuses_to_start(served, redis_ur
     from crmstatus.server.app import ListenError, create_server
 
     taken = Settings(redis_url=redis_url, listen=f"127.0.0.1:{served[1]}", tokens=TOKENS, config_dir=str(CONFIGS),
-                     timer_worker=False)  # fmt: skip
+                     timer_worker=False, partitions=PARTITIONS)  # fmt: skip
     with pytest.raises(ListenError, match="cannot listen on"):
         await create_server(taken)

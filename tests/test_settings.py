@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("CRMSTATUS_PARTITIONS", "abc", "expected a whole number of at least 1, got 'abc'"),
-        ("CRMSTATUS_PARTITIONS", "0", "at least 1"),
+        ("CRMSTATUS_PARTITIONS", "abc", "expected a whole number from 1 to 256, got 'abc'"),
+        ("CRMSTATUS_PARTITIONS", "0", "from 1 to 256"),
+        ("CRMSTATUS_PARTITIONS", "257", "from 1 to 256"),
+        ("CRMSTATUS_REDIS_MODE", "sentinel", "one of auto, single, cluster, got 'sentinel'"),
+        ("CRMSTATUS_DURABLE_REPLICAS", "-1", "at least 0"),
         ("CRMSTATUS_PARTITIONS", "1.5", "whole number"),
         ("CRMSTATUS_PARTITIONS", "1_000", "whole number"),
         ("CRMSTATUS_REDIS_CONNECTIONS", "1", "at least 2"),
@@ -90,7 +93,9 @@ def test_good_values_parse():
             "CRMSTATUS_LISTEN": "[::]:0",
             "CRMSTATUS_TOKENS": "acme=token-a, globex = b64+/== ,",
             "CRMSTATUS_DEV_MODE": "Yes",
-            "CRMSTATUS_PARTITIONS": " 16 ",
+            "CRMSTATUS_REDIS_MODE": "Cluster",
+            "CRMSTATUS_PARTITIONS": " 64 ",
+            "CRMSTATUS_DURABLE_REPLICAS": "1",
             "CRMSTATUS_IDEMPOTENCY_TTL": "3600",
             "CRMSTATUS_EVENT_STREAM_MAXLEN": "5000",
             "CRMSTATUS_REDIS_TIMEOUT": "0.25",
@@ -102,6 +107,8 @@ def test_good_values_parse():
             "CRMSTATUS_CLAIM_PROTECTION": "acme=P3D,globex=PT12H",
             "CRMSTATUS_TIMER_WORKER": "OFF",
             "CRMSTATUS_TIMER_INTERVAL": "2",
+            "CRMSTATUS_DEFINITIONS_REFRESH": "0.5",
+            "CRMSTATUS_HEALTH_INTERVAL": "5",
         }
     )
     assert settings == Settings(
@@ -110,7 +117,9 @@ def test_good_values_parse():
         listen="[::]:0",
         tokens={"acme": "token-a", "globex": "b64+/=="},
         dev_mode=True,
-        partitions=16,
+        redis_mode="cluster",
+        partitions=64,
+        durable_replicas=1,
         idempotency_ttl_seconds=3600,
         event_stream_maxlen=5000,
         redis_timeout_seconds=0.25,
@@ -122,6 +131,8 @@ def test_good_values_parse():
         claim_protection={"acme": "P3D", "globex": "PT12H"},
         timer_worker=False,
         timer_interval_seconds=2.0,
+        definitions_refresh_seconds=0.5,
+        health_interval_seconds=5.0,
     )
 
 
@@ -149,4 +160,4 @@ def test_serve_with_a_bad_value_prints_one_line_and_exits_2():
     assert "Traceback" not in result.stderr + result.stdout
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0] == "crmstatus: CRMSTATUS_PARTITIONS: expected a whole number of at least 1, got 'abc'"
+    assert lines[0] == "crmstatus: CRMSTATUS_PARTITIONS: expected a whole number from 1 to 256, got 'abc'"

@@ -12,6 +12,7 @@ from crmstatus.engine.errors import InvalidRequest
 from crmstatus.server.application.errors import DefinitionNotFound
 from crmstatus.server.store.codec import ms
 from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, IdempotencyMismatch, VersionConflict
+from crmstatus.server.store.keys import Keys
 
 REP = Actor("rep-li", frozenset({"sales"}))
 MANAGER = Actor("mgr", frozenset({"manager"}))
@@ -204,4 +205,15 @@ async def test_all_keys_of_a_customer_share_one_cluster_slot_tag(store, tenant):
         keys.events(part),
     ]
     tags = {re.search(r"\{(.*?)\}", name)[1] for name in names}
-    assert tags == {f"{tenant}:p{part}"}
+    assert len(tags) == 1
+    assert tags.pop().startswith(f"{tenant}:p{part}~")
+
+
+@pytest.mark.parametrize("partitions", [3, 16, 64, 256])
+def test_a_tenants_partitions_take_one_slot_range_each_so_they_spread_over_every_master(partitions):
+    from redis.crc import key_slot
+
+    keys = Keys("acme", partitions)
+    slots = [key_slot(keys.counts(part).encode()) for part in range(partitions)]
+    for part, slot in enumerate(slots):
+        assert part * 16384 // partitions <= slot < (part + 1) * 16384 // partitions

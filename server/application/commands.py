@@ -52,7 +52,7 @@ class Commands:
         key (normalised phone, email, company registration number) is already taken in the tenant."""
         keys = self.store.keys(caller.tenant)
         check_customer_id(new.customer_id)
-        definition = self.catalog.for_tenant(caller.tenant, new.definition, new.definition_version)
+        definition = await self.catalog.resolve(caller.tenant, new.definition, new.definition_version)
         identities = identity_keys(new.identities)
         idempotency = self._idempotency(options.idempotency_key, lambda: {
             "op": "create", "definition": definition.key, "facts": dict(new.facts), "identities": identities
@@ -78,7 +78,7 @@ class Commands:
             found = await self.store.customers.read(keys, customer_id, caller_key)
             if found is None:
                 raise CustomerNotFound(caller.tenant, customer_id)
-            definition = self.catalog.for_tenant(caller.tenant, *found.pinned)
+            definition = await self.catalog.resolve(caller.tenant, *found.pinned)
             if found.record:
                 return self._replayed(definition, found, idempotency)
             snapshot = found.snapshot(definition)

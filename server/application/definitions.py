@@ -31,9 +31,10 @@ class Definitions:
     def get(self, name: str, version: int | None = None) -> Definition:
         return self.catalog.get(name, version)
 
-    def reload(self, caller: Caller) -> list[Definition]:
-        """The definitions on disk now, replacing the running ones only when every file is valid."""
+    async def reload(self, caller: Caller) -> list[Definition]:
+        """The definitions on disk now, replacing the running ones only when every file is valid, and made
+        available to every replica."""
         if ADMIN_ROLE not in caller.actor.roles:
             raise PermissionDenied(f"reloading definitions needs the {ADMIN_ROLE} role")
-        self.catalog.reload(self.config_dir)
+        await self.catalog.reload(self.config_dir)
         return self.published()

@@ -30,7 +30,7 @@ class Queries:
         found = await self.store.customers.read(self.store.keys(tenant), customer_id)
         if found is None:
             raise CustomerNotFound(tenant, customer_id)
-        definition = self.catalog.for_tenant(tenant, *found.pinned)
+        definition = await self.catalog.resolve(tenant, *found.pinned)
         return definition, found.snapshot(definition)
 
     async def customer(self, caller: Caller, customer_id: str) -> tuple[Definition, Snapshot]:

@@ -4,6 +4,9 @@ Each sweep takes due timers in bounded batches per tenant partition (a ZRANGEBYS
 index: its cost follows the number of due timers, not of customers). Claiming leases a timer to one worker;
 firing is idempotent per timer, so a timer is applied once even when a worker dies mid-batch and another
 takes it over after the lease. It runs as an asyncio task in the server, or alone (`crmstatus worker`).
+
+No error stops it: one it does not expect is logged, the timer stays leased (and is tried again when the
+lease ends), and a sweep that fails as a whole is tried again after a pause that grows while failures go on.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import FireTimer
@@ -39,6 +43,7 @@ class TimerWorker:
         self.batch = batch
         self.lease_ms = int(lease_seconds * 1000)
         self.interval = interval
+        self.last_sweep: float | None = None  # time.monotonic() when the last sweep completed
         self._stopping = asyncio.Event()
 
     async def sweep(self, tenants: list[str] | None = None) -> int:
@@ -71,6 +76,9 @@ class TimerWorker:
             await self.store.timers.settle(keys, part, member, lease, None)  # spent for this state entry
         except (VersionConflict, StoreUnavailable) as error:
             log.warning("timer %s of %s/%s will be retried after its lease: %s", timer_key, tenant, customer_id, error)
+        except Exception:
+            log.exception("timer %s of %s/%s failed; it will be retried after its lease", timer_key, tenant,
+                          customer_id)  # fmt: skip
         return False
 
     async def fire(self, tenant: str, customer_id: str, timer_key: str) -> None:
@@ -79,14 +87,22 @@ class TimerWorker:
         await self.commands.run(Caller(tenant, SYSTEM), customer_id, FireTimer(timer_key), options)
 
     async def run(self) -> None:
-        """Sweep every `interval` seconds until stopped."""
+        """Sweep every `interval` seconds until stopped; after failures, back off up to 30 intervals."""
+        failures = 0
         while not self._stopping.is_set():
             try:
                 await self.sweep()
+                self.last_sweep = time.monotonic()
+                failures = 0
             except StoreUnavailable as error:
-                log.warning("timer sweep skipped: %s", error)
+                failures += 1
+                log.warning("timer sweep failed (%d in a row): %s", failures, error)
+            except Exception:
+                failures += 1
+                log.exception("timer sweep failed (%d in a row)", failures)
+            pause = self.interval * min(2**failures, 30) if failures else self.interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
+                await asyncio.wait_for(self._stopping.wait(), pause)
 
     def stop(self) -> None:
         self._stopping.set()

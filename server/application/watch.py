@@ -1,10 +1,10 @@
 """Following a tenant's changes, resumable from an event id.
 
-However many watchers a tenant has in this process, one task reads its event streams (a blocking XREAD)
-and hands every event to each of them: a watcher costs memory, not a Redis connection. A watcher that
-resumes from an older position first catches up with reads of its own, then joins; one that falls too far
-behind is dropped from the fan-out and catches up again the same way. Either way it gets every event once,
-in stream order per partition.
+However many watchers a tenant has in this process, one task per group of its event streams (all of them on a
+single Redis, each one on a Redis Cluster) reads them with a blocking XREAD and hands every event to each of
+them: a watcher costs memory, not a Redis connection. A watcher that resumes from an older position first
+catches up with reads of its own, then joins; one that falls too far behind is dropped from the fan-out and
+catches up again the same way. Either way it gets every event once, in stream order per partition.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class _Watcher:
 
 
 class _Tenant:
-    """One tenant's reader: reads after `positions` and fans out to every watcher; stops with the last one."""
+    """One tenant's readers: read after `positions` and fan out to every watcher; stop with the last one."""
 
     def __init__(self, store: Store, keys: Keys, positions: dict[int, str]) -> None:
         self.store = store
@@ -56,9 +56,13 @@ class _Tenant:
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
+        groups = self.store.events.groups(self.keys)
+        await asyncio.gather(*(self._read(group) for group in groups))
+
+    async def _read(self, group: range) -> None:
         while True:
             try:
-                events = await self.store.events.read(self.keys, self.positions, BLOCK_MS)
+                events = await self.store.events.read_group(self.keys, group, self.positions, BLOCK_MS)
             except StoreUnavailable as error:
                 log.warning("event streams of %s unreadable, retrying: %s", self.keys.tenant, error)
                 await asyncio.sleep(BLOCK_MS / 1000)
@@ -96,7 +100,7 @@ class Watch:
             watcher = await self._join(keys)
             try:
                 # catch up from our own position: events the tenant's reader read before we joined
-                while events := await self.store.events.read(keys, dict(mine), None):
+                while events := await self.store.events.read(keys, dict(mine)):
                     for event in events:
                         yield self._advance(mine, event), event
                 while active() and not watcher.dropped:

@@ -6,29 +6,53 @@ Layout of every key: keys.py. Every stored format: codec.py. Every script's argu
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
-from crmstatus.server.settings import Settings
+from crmstatus.server.settings import Settings, SettingsError
 
 from .claims import Claims
+from .connection import Client
 from .customers import Customers
+from .definitions import SharedDefinitions
+from .errors import store_errors
 from .events import EventStreams
 from .identities import Identities
-from .keys import Keys
+from .keys import PARTITIONS, Keys
 from .queries import Queries
 from .scripts import Scripts
 from .timers import TimerQueue
 
 
+class PartitionsMismatch(SettingsError):
+    """The data in this Redis was written with another partition count: customers would not be found."""
+
+
 class Store:
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: Client, settings: Settings, *, cluster: bool = False) -> None:
         self.client = client
+        self.cluster = cluster
         self.partitions = settings.partitions
-        scripts = Scripts(client, settings.redis_timeout_seconds)
+        self.timeout = settings.redis_timeout_seconds
+        scripts = Scripts(client, settings.redis_timeout_seconds, settings.durable_replicas)
         self.customers = Customers(scripts, Claims(scripts), Identities(scripts), settings.event_stream_maxlen)
         self.timers = TimerQueue(scripts)
         self.queries = Queries(scripts)
-        self.events = EventStreams(scripts)
+        self.events = EventStreams(scripts, cluster=cluster)
+        self.definitions = SharedDefinitions(scripts)
 
     def keys(self, tenant: str) -> Keys:
         return Keys(tenant, self.partitions)
+
+    async def check_partitions(self) -> None:
+        """Record the partition count on first start; refuse one that differs from what the data was written
+        with (a customer's keys follow from it)."""
+        async with store_errors(self.timeout):
+            await self.client.setnx(PARTITIONS, self.partitions)
+            recorded: str | None = await self.client.get(PARTITIONS)  # type: ignore[assignment]
+        if recorded is not None and recorded != str(self.partitions):
+            raise PartitionsMismatch(
+                f"CRMSTATUS_PARTITIONS is {self.partitions}, but the data in this Redis was written with "
+                f"{recorded} partitions: set CRMSTATUS_PARTITIONS={recorded} (changing it needs a data migration)"
+            )
+
+    async def ping(self) -> None:
+        async with store_errors(self.timeout):
+            await self.client.ping()

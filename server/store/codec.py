@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -280,3 +281,34 @@ def decode_timer_member(member: str) -> tuple[str, str]:
     """(customer id, timer key)"""
     customer_id, _, timer_key = member.partition("|")
     return customer_id, timer_key
+
+
+def identity_reservation(customer_id: str, reserved: datetime) -> str:
+    """An identity key's value: the customer it is reserved for, since when (ms), and a mark of this one
+    reservation (so that undoing it can never remove another try's)."""
+    return f"{customer_id}\n{ms(reserved)}\n{secrets.token_hex(6)}"
+
+
+def decode_identity_reservation(value: str) -> tuple[str, int]:
+    customer_id, _, rest = value.partition("\n")
+    since = rest.partition("\n")[0]
+    return customer_id, int(since) if since.isdigit() else 0
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionText:
+    """A published definition version as every replica shares it (store/definitions.py)."""
+
+    key: str  # name@version
+    file: str
+    source: str
+    digest: str
+
+
+def encode_definition_text(version: DefinitionText) -> str:
+    return dumps({"file": version.file, "source": version.source, "digest": version.digest})
+
+
+def decode_definition_text(key: str, text: str) -> DefinitionText:
+    document = loads(text)
+    return DefinitionText(key, document["file"], document["source"], document["digest"])

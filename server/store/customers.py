@@ -16,7 +16,7 @@ from crmstatus.engine.snapshot import Outcome, Snapshot
 
 from . import codec
 from .claims import Claims, NewClaim
-from .errors import CustomerExists, IdempotencyMismatch, VersionConflict, store_errors
+from .errors import CustomerExists, IdempotencyMismatch, VersionConflict
 from .identities import Identities
 from .keys import Keys
 from .scripts import CommitArgs, CommitKeys, Scripts
@@ -72,17 +72,15 @@ class Customers:
 
     async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
         """Write a new customer, its identity keys reserved first (they live in slots of their own) and
-        released again when the customer is not written."""
-        customer_id = write.outcome.snapshot.customer_id
-        async with store_errors(self.scripts.timeout):
-            reserved = await self.identities.reserve(keys, customer_id, identities)
+        released again when the customer is not written (identities.py: and harmless when that fails too)."""
+        reserved = await self.identities.reserve(keys, write.outcome.snapshot.customer_id, identities, write.now)
         try:
             return await self.write(keys, write)
         except VersionConflict:
-            await self.identities.release(keys, customer_id, reserved)
-            raise CustomerExists(customer_id) from None
+            await self.identities.release(keys, identities, reserved)
+            raise CustomerExists(write.outcome.snapshot.customer_id) from None
         except BaseException:
-            await self.identities.release(keys, customer_id, reserved)
+            await self.identities.release(keys, identities, reserved)
             raise
 
     async def write(self, keys: Keys, write: Write) -> codec.Result:

@@ -63,7 +63,14 @@ def unavailable(error: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"the state store is unavailable: {error or 'no answer in time'}")
 
 
-REDIS_FAILURES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, TimeoutError)
+_X = redis.exceptions
+# Redis out of reach or not ready, and what a Redis Cluster answers while its slots move or a replica takes
+# over (MOVED and ASK beyond the client's redirections, TRYAGAIN, CLUSTERDOWN, READONLY, LOADING, a slot no
+# node serves yet). The client retries them inside the call's time bound; what is left means "try again".
+REDIS_FAILURES = (
+    _X.ConnectionError, _X.TimeoutError, TimeoutError, _X.ClusterError, _X.ClusterDownError, _X.AskError,
+    _X.TryAgainError, _X.ReadOnlyError, _X.SlotNotCoveredError, _X.RedisClusterException,
+)  # fmt: skip
 
 
 @asynccontextmanager

@@ -1,7 +1,13 @@
-"""A tenant's event streams (one per partition), read from a resume position."""
+"""A tenant's event streams (one per partition), read from a resume position.
+
+On a single Redis one XREAD covers every partition; on a Redis Cluster the partitions' streams live in slots
+of their own (on several nodes), so they are read in groups of one, each group by a reader of its own.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from crmstatus.engine.errors import InvalidRequest, quote
@@ -39,24 +45,38 @@ def stream_order(entry: str) -> tuple[int, int]:
 
 
 class EventStreams:
-    def __init__(self, scripts: Scripts) -> None:
+    def __init__(self, scripts: Scripts, *, cluster: bool) -> None:
         self.scripts = scripts
         self.client = scripts.client
+        self.cluster = cluster
+
+    def groups(self, keys: Keys) -> list[range]:
+        """Partitions one XREAD can read together: all of them, or (on a cluster) one each."""
+        every = range(keys.partitions)
+        return [range(part, part + 1) for part in every] if self.cluster else [every]
 
     async def latest(self, keys: Keys) -> dict[int, str]:
         """The last id of each stream now: new watchers start after it (XREAD's `$` would drop events
         that arrive between two reads)."""
-        positions: dict[int, str] = {}
         async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
             for part in range(keys.partitions):
-                last: list[tuple[str, Any]] = await self.client.xrevrange(keys.events(part), "+", "-", count=1)  # type: ignore[assignment]
-                positions[part] = last[0][0] if last else "0-0"
-        return positions
+                pipeline.xrevrange(keys.events(part), "+", "-", count=1)
+            lasts: list[list[tuple[str, Any]]] = await pipeline.execute()
+        return {part: last[0][0] if last else "0-0" for part, last in enumerate(lasts)}
 
-    async def read(self, keys: Keys, positions: dict[int, str], block_ms: int | None) -> list[codec.Event]:
-        """The events after `positions` (which move on to the last one read), waiting up to `block_ms` for the
-        first one (None: not at all)."""
-        streams = {keys.events(part): part for part in range(keys.partitions)}
+    async def read(self, keys: Keys, positions: dict[int, str]) -> list[codec.Event]:
+        """The events after `positions` (which move on to the last one read) there are now: every group of
+        streams read at once."""
+        shares = await asyncio.gather(*(self.read_group(keys, group, positions) for group in self.groups(keys)))
+        return [event for share in shares for event in share]
+
+    async def read_group(
+        self, keys: Keys, group: Sequence[int], positions: dict[int, str], block_ms: int | None = None
+    ) -> list[codec.Event]:
+        """The events of these partitions after `positions`, waiting up to `block_ms` for the first one
+        (None: not at all)."""
+        streams = {keys.events(part): part for part in group}
         async with store_errors(self.scripts.timeout + (block_ms or 0) / 1000):
             wanted: dict[Any, Any] = {key: positions[part] for key, part in streams.items()}
             replies: list[tuple[str, list[tuple[str, dict[str, str]]]]] = await self.client.xread(

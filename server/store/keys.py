@@ -1,14 +1,21 @@
 """Every Redis key name, built here and nowhere else.
 
 A tenant's data is spread over `partitions` hash slots. A customer's keys carry the tag of the partition its
-id hashes to, `{tenant:pN}`, and so do that partition's share of the tenant-wide structures (state counts,
+id hashes to, `{tenant:pN~k}`, and so do that partition's share of the tenant-wide structures (state counts,
 timers, event stream). One command therefore touches one slot, which lets one Lua script check and write it
-all atomically, on a single Redis and on a Redis Cluster alike. With partitions=1 a tenant lives in one slot.
+all atomically, on a single Redis and on a Redis Cluster alike.
+
+The suffix `k` is the first that puts partition N's slot into the N-th of `partitions` equal ranges of the
+16384 slots: a cluster gives its masters contiguous slot ranges, so a tenant's partitions spread over them as
+evenly as the ranges allow (left to chance, 16 partitions on 3 masters would often leave one with half).
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from crmstatus.engine.ids import check_tenant
 
@@ -18,10 +25,24 @@ def partition(name: str, partitions: int) -> int:
 
 
 TENANTS = "crm:tenants"  # set of tenant names, so the timer worker knows whose timers to sweep
+PARTITIONS = "crm:partitions"  # the partition count the data was written with (see Store.check_partitions)
+DEFINITIONS = "crm:definitions"  # hash: name@version → the version's text (definitions.py)
+DEFINITIONS_GENERATION = "crm:definitions:generation"  # counter: moves when a version is added
 
 
-def _tag(tenant: str, part: int) -> str:
-    return f"crm:{{{tenant}:p{part}}}"
+@functools.lru_cache(maxsize=1024)
+def _tags(tenant: str, partitions: int) -> tuple[str, ...]:
+    """Each partition's key prefix, its slot in a range of its own."""
+    if partitions == 1:
+        return (f"crm:{{{tenant}:p0}}",)
+    tags = []
+    for part in range(partitions):
+        low, high = part * REDIS_CLUSTER_HASH_SLOTS // partitions, (part + 1) * REDIS_CLUSTER_HASH_SLOTS // partitions
+        suffix = 0
+        while not low <= key_slot(f"{tenant}:p{part}~{suffix}".encode()) < high:
+            suffix += 1
+        tags.append(f"crm:{{{tenant}:p{part}~{suffix}}}")
+    return tuple(tags)
 
 
 class Keys:
@@ -30,13 +51,14 @@ class Keys:
     def __init__(self, tenant: str, partitions: int) -> None:
         self.tenant = check_tenant(tenant)
         self.partitions = partitions
+        self._tags = _tags(self.tenant, partitions)
 
     def part(self, customer_id: str) -> int:
         return partition(customer_id, self.partitions)
 
     def customer(self, customer_id: str) -> str:
         """String: `<version>\n<snapshot JSON>` (see codec.py)."""
-        return f"{_tag(self.tenant, self.part(customer_id))}:c:{customer_id}"
+        return f"{self._tags[self.part(customer_id)]}:c:{customer_id}"
 
     def history(self, customer_id: str) -> str:
         """Stream, one entry per change, ids `<version>-<n>`."""
@@ -47,20 +69,20 @@ class Keys:
 
     def counts(self, part: int) -> str:
         """Hash: `definition@version|dimension|state` → customers in that state (this partition's share)."""
-        return f"{_tag(self.tenant, part)}:counts"
+        return f"{self._tags[part]}:counts"
 
     def timers(self, part: int) -> str:
         """Sorted set: `customer|timer key` scored by due time (ms since the epoch)."""
-        return f"{_tag(self.tenant, part)}:timers"
+        return f"{self._tags[part]}:timers"
 
     def events(self, part: int) -> str:
         """Stream of changes, for watchers."""
-        return f"{_tag(self.tenant, part)}:events"
+        return f"{self._tags[part]}:events"
 
     def pool(self, part: int) -> str:
         """Sorted set: customers of this partition by when they are free to claim (ms): since they became
         unowned, or when their owner's lease lapses."""
-        return f"{_tag(self.tenant, part)}:pool"
+        return f"{self._tags[part]}:pool"
 
     def held(self, rep: str) -> str:
         """Sorted set in the rep's own slot: the customers it holds, by lease end (ms)."""
@@ -71,8 +93,8 @@ class Keys:
         return f"{self._rep(rep)}:claims:{day}"
 
     def _rep(self, rep: str) -> str:
-        return f"{_tag(self.tenant, partition(f'rep:{rep}', self.partitions))}:rep:{rep}"
+        return f"{self._tags[partition(f'rep:{rep}', self.partitions)]}:rep:{rep}"
 
     def identity(self, kind: str, value: str) -> str:
         """String: normalised identity → the customer id that holds it."""
-        return f"{_tag(self.tenant, partition(f'{kind}:{value}', self.partitions))}:id:{kind}:{value}"
+        return f"{self._tags[partition(f'{kind}:{value}', self.partitions)]}:id:{kind}:{value}"

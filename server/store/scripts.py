@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from .errors import REDIS_FAILURES, unavailable
+from .connection import Client
+from .errors import REDIS_FAILURES, StoreUnavailable, unavailable
 
 
 def _source(name: str) -> str:
@@ -23,7 +24,7 @@ def _source(name: str) -> str:
 class _Script:
     name: str
 
-    def __init__(self, client: redis.Redis, timeout: float) -> None:
+    def __init__(self, client: Client, timeout: float) -> None:
         self.client = client
         self._call: Callable[..., Awaitable[Any]] = client.execute_command
         self.timeout = timeout
@@ -82,9 +83,16 @@ class CommitArgs:
 
 
 class Commit(_Script):
-    """commit.lua: the one atomic write of a command. Returns ('ok' | 'replay' | 'mismatch' | 'conflict', value)."""
+    """commit.lua: the one atomic write of a command. Returns ('ok' | 'replay' | 'mismatch' | 'conflict', value).
+
+    With `replicas` > 0 the write is followed by a WAIT on the same connection (a pipeline), and answered only
+    once that many replicas have it, so that losing the master loses no acknowledged change."""
 
     name = "commit"
+
+    def __init__(self, client: Client, timeout: float, replicas: int) -> None:
+        super().__init__(client, timeout)
+        self.replicas = replicas
 
     async def __call__(self, keys: CommitKeys, a: CommitArgs) -> tuple[str, str]:
         args: list[Any] = [
@@ -96,10 +104,37 @@ class Commit(_Script):
             len(a.schedule), *[x for member, due in a.schedule for x in (due, member)],
             *a.pool,
         ]  # fmt: skip
-        reply = await self._run(
-            [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool], args
-        )
+        every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool]
+        reply = await (self._run_durably(every, args) if self.replicas else self._run(every, args))
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
+
+    async def _run_durably(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        wait_ms = max(1, int(self.timeout * 500))  # half the call's bound: the rest is for the write itself
+        try:
+            async with asyncio.timeout(self.timeout):
+                for attempt in (1, 2):
+                    pipeline = self.client.pipeline(transaction=False)
+                    pipeline.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                    if isinstance(self.client, RedisCluster):  # WAIT has no key: send it to the writing node
+                        node = self.client.get_node_from_key(keys[0])
+                        pipeline.execute_command("WAIT", self.replicas, wait_ms, target_nodes=node)
+                    else:
+                        pipeline.execute_command("WAIT", self.replicas, wait_ms)
+                    try:
+                        reply, acknowledged = await pipeline.execute()
+                        break
+                    except NoScriptError:
+                        if attempt == 2:
+                            raise
+                        await self.client.script_load(self.source)
+        except REDIS_FAILURES as error:
+            raise unavailable(error) from error
+        if int(acknowledged) < self.replicas:
+            raise StoreUnavailable(
+                f"the change is written but only {acknowledged} of {self.replicas} replicas confirmed it in time: "
+                "retry with the same idempotency key to confirm it"
+            )
+        return reply
 
 
 class ReserveClaim(_Script):
@@ -123,10 +158,12 @@ class UnreserveClaim(_Script):
 
 
 class ReleaseIdentity(_Script):
+    """release_identity.lua: release a reservation (`replacement` None) or replace it, if it is `expected`."""
+
     name = "release_identity"
 
-    async def __call__(self, identity: str, customer_id: str) -> None:
-        await self._run([identity], [customer_id])
+    async def __call__(self, identity: str, expected: str, replacement: str | None = None) -> bool:
+        return bool(await self._run([identity], [expected, replacement or ""]))
 
 
 class ClaimTimers(_Script):
@@ -149,11 +186,11 @@ class SettleTimer(_Script):
 class Scripts:
     """Every script, registered on one client."""
 
-    def __init__(self, client: redis.Redis, timeout: float) -> None:
+    def __init__(self, client: Client, timeout: float, durable_replicas: int = 0) -> None:
         self.client = client
         self.timeout = timeout  # seconds one store call may take in all (CRMSTATUS_REDIS_TIMEOUT)
         self.read = Read(client, timeout)
-        self.commit = Commit(client, timeout)
+        self.commit = Commit(client, timeout, durable_replicas)
         self.reserve_claim = ReserveClaim(client, timeout)
         self.unreserve_claim = UnreserveClaim(client, timeout)
         self.release_identity = ReleaseIdentity(client, timeout)

@@ -44,5 +44,5 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
 
     @rpc
     async def ReloadDefinitions(self, request: ds.ReloadDefinitionsRequest, context: Context) -> Any:
-        reloaded = self.definitions.reload(caller(context))
+        reloaded = await self.definitions.reload(caller(context))
         return ds.ReloadDefinitionsResponse(definitions=[convert.summary(d) for d in reloaded])
