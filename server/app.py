@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from crmstatus.engine.clock import Clock, SystemClock
+from crmstatus.engine.errors import InvalidDefinition
 from crmstatus.v1 import (
     customer_status_service_pb2,
     customer_status_service_pb2_grpc,
@@ -60,7 +61,7 @@ async def open_application(settings: Settings, clock: Clock | None = None) -> tu
         store = Store(connection.client, settings, cluster=connection.cluster)
         await store.check_partitions()
         await catalog.share(store.definitions)
-    except StoreError as error:
+    except (StoreError, InvalidDefinition) as error:  # Redis gone, or a shared version with another text
         await connection.close()
         raise StartupError(str(error)) from None
     except BaseException:

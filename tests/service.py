@@ -25,7 +25,7 @@ from crmstatus.server.application.catalog import Catalog
 from crmstatus.server.application.model import Caller, Change, NewCustomer, Options
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
-from crmstatus.server.store.connection import client_for
+from crmstatus.server.store.connection import RedisConnection
 from crmstatus.server.store.keys import Keys
 
 
@@ -38,13 +38,16 @@ class Service:
         self.catalog = app.catalog
 
     @classmethod
-    def connect(cls, settings: Settings, catalog: Catalog, clock: Clock) -> Service:
+    async def connect(cls, settings: Settings, catalog: Catalog, clock: Clock) -> Service:
         """An application of its own (its own Redis client) on the settings' Redis."""
-        store = Store(client_for(settings.redis_url or "", settings), settings)
-        return cls(Application(store, catalog, settings, clock), settings)
+        connection = await RedisConnection.open(settings)
+        store = Store(connection.client, settings, cluster=connection.cluster)
+        service = cls(Application(store, catalog, settings, clock), settings)
+        service.connection = connection
+        return service
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.connection.close()
 
     def keys(self, tenant: str) -> Keys:
         return self.app.store.keys(tenant)

@@ -161,7 +161,7 @@ dimensions:
 @pytest.fixture
 async def capped_store(store):
     definitions = [*store.catalog, load_definition(CAPPED, "capped.yaml")]
-    capped = Service.connect(store.settings, Catalog(definitions), store.clock)
+    capped = await Service.connect(store.settings, Catalog(definitions), store.clock)
     yield capped
     await capped.close()
 
@@ -194,7 +194,7 @@ async def test_a_tenant_may_set_its_own_claim_lease(store, tenant):
     assert settings.claim_protection == {tenant: "P2D"}
     with pytest.raises(ValueError, match="not a duration"):
         Settings.from_env({"CRMSTATUS_CLAIM_PROTECTION": f"{tenant}=2 days"})
-    tailored = Service.connect(store.settings, Catalog(store.catalog, claim_protection(settings)), store.clock)
+    tailored = await Service.connect(store.settings, Catalog(store.catalog, claim_protection(settings)), store.clock)
     await tailored.create_customer(tenant, "c-1", "b2b", LI)
     assert (await tailored.claim(tenant, "c-1", LI)).snapshot.lease_until == store.clock.now() + timedelta(days=2)
     await store.create_customer(tenant + "x", "c-1", "b2b", LI)  # other tenants keep the definition's 7 days
@@ -228,6 +228,7 @@ def _error(call) -> tuple[grpc.StatusCode, dict[str, str], str]:
     return error.value.code(), dict(info.metadata), info.reason
 
 
+@pytest.mark.single_redis
 def test_sixty_four_claimers_on_each_of_a_thousand_customers_give_exactly_one_owner(api):
     batch = uuid.uuid4().hex[:6]
     ids = [f"race-{batch}-{n}" for n in range(1000)]

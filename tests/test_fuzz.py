@@ -9,6 +9,7 @@ import contextlib
 import uuid
 
 import grpc
+import pytest
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -124,6 +125,7 @@ def _stored(served) -> tuple:
     return served.redis.dbsize(), tuple(served.redis.get(keys.customer(c)) for c in CUSTOMERS)
 
 
+@pytest.mark.single_redis
 def test_ten_thousand_hostile_requests_get_no_internal_error_and_change_nothing_when_refused(served):
     server, port = served
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -40,7 +40,7 @@ async def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, te
         await store.create_customer(tenant, customer, "b2b", EVERYONE)
     acknowledged: dict[str, list[int]] = defaultdict(list)
     pinned_conflicts = []
-    writers = [Service.connect(store.settings, store.catalog, clock) for _ in range(16)]  # 16 clients
+    writers = [await Service.connect(store.settings, store.catalog, clock) for _ in range(16)]  # 16 clients
 
     async def writer(seed: int) -> None:
         rng, service = random.Random(seed), writers[seed]
@@ -87,7 +87,7 @@ async def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, te
 
 async def test_redis_down_is_a_clear_error_and_the_store_recovers_without_a_restart(own_redis, catalog, clock, tenant):
     settings = Settings(redis_url=f"redis://127.0.0.1:{own_redis.port}", redis_timeout_seconds=0.3, redis_retries=1)
-    store = Service.connect(settings, catalog, clock)
+    store = await Service.connect(settings, catalog, clock)
     await store.create_customer(tenant, "c-1", "b2b", EVERYONE)
 
     own_redis.signal(signal.SIGSTOP)  # frozen: every call times out
