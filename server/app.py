@@ -178,6 +178,8 @@ async def _every(seconds: float, chore: Callable[[], Awaitable[object]]) -> None
         await asyncio.sleep(seconds)
         try:
             await chore()
+        except StoreError as error:  # Redis out of reach: health says so; no traceback for the expected
+            log.warning("%s: %s", getattr(chore, "__qualname__", chore), error)
         except Exception:
             log.exception("%s failed; trying again in %.1f s", getattr(chore, "__qualname__", chore), seconds)
 

@@ -6,7 +6,6 @@ of their own (on several nodes), so they are read in groups of one, each group b
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,10 +65,19 @@ class EventStreams:
         return {part: last[0][0] if last else "0-0" for part, last in enumerate(lasts)}
 
     async def read(self, keys: Keys, positions: dict[int, str]) -> list[codec.Event]:
-        """The events after `positions` (which move on to the last one read) there are now: every group of
-        streams read at once."""
-        shares = await asyncio.gather(*(self.read_group(keys, group, positions) for group in self.groups(keys)))
-        return [event for share in shares for event in share]
+        """The events after `positions` (which move on to the last one read) there are now: on a cluster, one
+        XREAD per partition in one pipeline (a round trip per node)."""
+        if not self.cluster:
+            return await self.read_group(keys, range(keys.partitions), positions)
+        async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                stream = keys.events(part)  # its node named here: the cluster client would ask Redis for XREAD's keys
+                node = {"target_nodes": self.client.get_node_from_key(stream)}  # type: ignore[union-attr]
+                pipeline.execute_command("XREAD", "COUNT", 100, "STREAMS", stream, positions[part], **node)
+            replies = await pipeline.execute()
+        streams = {keys.events(part): part for part in range(keys.partitions)}
+        return [event for reply in replies for event in self._decode(reply, streams, positions)]
 
     async def read_group(
         self, keys: Keys, group: Sequence[int], positions: dict[int, str], block_ms: int | None = None
@@ -82,6 +90,13 @@ class EventStreams:
             replies: list[tuple[str, list[tuple[str, dict[str, str]]]]] = await self.client.xread(
                 wanted, count=100, block=block_ms
             )  # type: ignore[assignment]
+        return self._decode(replies, streams, positions)
+
+    @staticmethod
+    def _decode(
+        replies: list[tuple[str, list[tuple[str, dict[str, str]]]]] | None, streams: dict[str, int],
+        positions: dict[int, str],
+    ) -> list[codec.Event]:  # fmt: skip
         events = []
         for key, entries in replies or []:
             part = streams[key]
