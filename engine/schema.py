@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 
+from . import mistakes
 from .errors import Diagnostic, did_you_mean
 from .source import Path, SourceDocument
 
@@ -55,6 +56,10 @@ def _diagnostic(document: SourceDocument, error: jsonschema.ValidationError) -> 
         return document.diagnostic(path, f"missing required field {missing!r}", at_key=True)
     if keyword == "oneOf" and error.context:
         return _diagnostic(document, max(error.context, key=lambda e: len(e.absolute_path)))
+    if keyword == "pattern" and schema.get("$ref") == "#/$defs/duration" and isinstance(error.instance, str):
+        iso = mistakes.iso_duration(error.instance)
+        if iso is not None:
+            return document.diagnostic(path, mistakes.duration_words(error.instance, iso))
     return document.diagnostic(path, _message(error, schema))
 
 
