@@ -10,8 +10,8 @@ from pathlib import Path as FilePath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .definition import Definition
 from . import mistakes, overlap
+from .definition import Definition
 from .errors import Diagnostic, InvalidDefinition, Words, did_you_mean
 from .expressions import KNOWN_FUNCTIONS, Expression, ExpressionSyntaxError
 from .facts import SAMPLES, FactType, coerce, parse_duration
@@ -456,7 +456,7 @@ class _Builder:
         for later_position, later in enumerate(transitions):
             for earlier in transitions[:later_position]:
                 shared = earlier.sources & later.sources
-                if not shared or earlier.event != later.event and not (earlier.auto and later.auto):
+                if not shared or (earlier.event != later.event and not (earlier.auto and later.auto)):
                     continue
                 path = (*base, "transitions", later.index)
                 line = self.document.diagnostic((*base, "transitions", earlier.index), "").line

@@ -91,11 +91,10 @@ def _punctuation(line: str) -> Iterator[tuple[int, str]]:
         if char == ":" and line[index + 1 : index + 2] in (" ", "") and not in_value:
             key, segment, in_value = segment.strip(), "", True
             continue
-        if char == "：" and not in_value and _BARE_KEY.match(segment.strip() or " "):
-            yield index + 1, char
-        elif char in "，、" and flow and flow[-1] == "[":
-            yield index + 1, char
-        elif char in _OPENERS and in_value and not segment.strip() and key not in _TEXT_KEYS:
+        after_key = char == "：" and not in_value and bool(_BARE_KEY.match(segment.strip() or " "))
+        in_list = char in "，、" and bool(flow) and flow[-1] == "["
+        opens_value = char in _OPENERS and in_value and not segment.strip() and key not in _TEXT_KEYS
+        if after_key or in_list or opens_value:
             yield index + 1, char
         segment += char
 
