@@ -266,7 +266,15 @@ class _Builder:
         states = self.state_names[dimension]
         if state in states:
             return True
-        self.error(path, f"unknown state {state!r} in dimension {dimension!r}{did_you_mean(state, states)}")
+        hint = did_you_mean(state, states)
+        close = hint.removeprefix(" (did you mean ").removesuffix("?)")
+        words = Words(
+            f"unknown state {state!r} in dimension {dimension!r}{hint}",
+            f"维度 {dimension!r} 里没有状态 {state!r}" + (f"（是不是 {close}？）" if close else ""),
+            f"write {close}" if close else f"use a state of {dimension!r}, or add it under `states`",
+            f"改成 {close}" if close else f"改用 {dimension!r} 里的状态，或者在 `states` 下加上它",
+        )
+        self.error(path, words)
         return False
 
     def _transition(self, dimension: str, index: int, raw: Mapping[str, Any], states: dict[str, Any]) -> Transition:
@@ -329,7 +337,12 @@ class _Builder:
 
     def _role_ref(self, path: Path, role: str) -> None:
         if role not in self.roles:
-            self.error(path, f"unknown role {role!r}{did_you_mean(role, self.roles)}")
+            hint = did_you_mean(role, self.roles)
+            close = hint.removeprefix(" (did you mean ").removesuffix("?)")
+            self.error(path, Words(f"unknown role {role!r}{hint}",
+                                   f"未知角色 {role!r}" + (f"（是不是 {close}？）" if close else ""),
+                                   f"write {close}" if close else "use a role declared under `roles`",
+                                   f"改成 {close}" if close else "改用 `roles` 下声明的角色"))  # fmt: skip
 
     def _effect(self, path: Path, raw: Mapping[str, Any]) -> Effect:
         ((kind_name, value),) = raw.items()

@@ -93,15 +93,15 @@ def refuse_hostile(text: str, file: str) -> list[Diagnostic]:
     for match in itertools.islice(_INVISIBLE.finditer(text), 10):
         line, column = _position(text, match.start())
         code = f"U+{ord(match[0]):04X}"
-        words = Words(f"invisible control character {code} here: {_DELETE_IT}", f"这里有看不见的控制字符 {code}",
-                      "", "删掉它（这种字符常随从别的程序复制的文字一起带进来）")  # fmt: skip
+        words = Words(f"invisible control character {code} here", f"这里有看不见的控制字符 {code}", _DELETE_IT,
+                      "删掉它（这种字符常随从别的程序复制的文字一起带进来）")  # fmt: skip
         found.append(words.at(file, line, column))
     return found or _structure(text, file)
 
 
 _DELETE_IT = "delete it (such characters often come with text copied from another program)"
-_ALIASES = Words("anchors and aliases (&name, *name) are not supported: write the value out",
-                 "不支持锚点和别名（&name、*name）：请把值完整写出来")  # fmt: skip
+_ALIASES = Words("anchors and aliases (&name, *name) are not supported", "不支持锚点和别名（&name、*name）",
+                 "write the value out in full", "请把值完整写出来")  # fmt: skip
 
 
 def _structure(text: str, file: str) -> list[Diagnostic]:
@@ -117,7 +117,9 @@ def _structure(text: str, file: str) -> list[Diagnostic]:
                 depth += 1
                 if depth > MAX_DEPTH:
                     words = Words(f"nested more than {MAX_DEPTH} levels deep: a definition never needs that",
-                                  f"嵌套超过 {MAX_DEPTH} 层：定义从来不需要这么深")  # fmt: skip
+                                  f"嵌套超过 {MAX_DEPTH} 层：定义从来不需要这么深",
+                                  "write it flatter (a definition nests about six levels) or close the brackets",
+                                  "写得扁平一些（定义一般只有六层左右），或者把括号闭合")  # fmt: skip
                     return [words.at(file, line, column)]
             elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                 depth -= 1
@@ -178,15 +180,10 @@ def _duplicate_keys(node: yaml.Node, path: Path, file: str) -> list[Diagnostic]:
             if key in seen:
                 first = seen[key].start_mark.line + 1
                 mark = key_node.start_mark
-                found.append(
-                    Diagnostic(
-                        file,
-                        mark.line + 1,
-                        mark.column + 1,
-                        format_path((*path, key)),
-                        f"duplicate key {key!r} (first defined on line {first})",
-                    )
-                )
+                words = Words(f"duplicate key {key!r} (first defined on line {first})",
+                              f"重复的键 {key!r}（第一次在第 {first} 行）", "keep one of the two",
+                              "只保留其中一个")  # fmt: skip
+                found.append(words.at(file, mark.line + 1, mark.column + 1, format_path((*path, key))))
             seen[key] = key_node
             found += _duplicate_keys(value_node, (*path, key), file)
     elif isinstance(node, yaml.SequenceNode):

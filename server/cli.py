@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from crmstatus.engine.errors import Diagnostic
 from crmstatus.engine.loader import load_all
 
 if TYPE_CHECKING:
@@ -22,27 +25,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check definition files; exit 1 with every problem found")
     validate.add_argument("paths", nargs="+", help="definition files or folders of them")
+    validate.add_argument("--format", choices=["text", "json"], default="text", help="json: for editors and CI")
+    validate.add_argument("--lang", choices=["zh", "en"], default=default_lang(), help="default: from the locale")
     serve = commands.add_parser("serve", help="start the gRPC service (settings from the environment)")
     serve.add_argument("--listen", help="HOST:PORT (default: $CRMSTATUS_LISTEN or 127.0.0.1:50051)")
     serve.add_argument("--config-dir", help="folder of definition files (default: $CRMSTATUS_CONFIG_DIR or configs)")
     commands.add_parser("worker", help="run only the timer worker (settings from the environment)")
     args = parser.parse_args(argv)
     if args.command == "validate":
-        return _validate(args.paths)
+        return _validate(args.paths, args.format, args.lang)
     if args.command == "worker":
         return _worker()
     return _serve(args.listen, args.config_dir)
 
 
-def _validate(paths: Sequence[str]) -> int:
+def default_lang() -> str:
+    """Chinese when the locale says so (LC_ALL, LC_MESSAGES or LANG, as gettext reads them), else English."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _validate(paths: Sequence[str], output: str = "text", lang: str = "en") -> int:
     definitions, problems = load_all(paths)
+    if output == "json":
+        report = {
+            "valid": [{"definition": d.key, "file": d.file} for d in definitions],
+            "diagnostics": [_as_json(problem, lang) for problem in problems],
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 1 if problems else 0
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(problem.render(lang), file=sys.stderr)
     for definition in definitions:
         print(f"ok  {definition.key:<24} {definition.file}")
     files = {p.file for p in problems}
     print(f"{len(definitions)} valid, {len(files)} with problems ({len(problems)} diagnostics)")
     return 1 if problems else 0
+
+
+def _as_json(problem: Diagnostic, lang: str) -> dict[str, object]:
+    message, hint = problem.text(lang)
+    return {"file": problem.file, "line": problem.line, "column": problem.column, "path": problem.path,
+            "severity": problem.severity, "message": message, "hint": hint}  # fmt: skip
 
 
 def _serve(listen: str | None, config_dir: str | None) -> int:
