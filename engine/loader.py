@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
@@ -58,15 +58,35 @@ def load_file(path: str | FilePath) -> Definition:
     return load_definition(text, str(path))
 
 
+SCENARIOS = "scenarios"  # the folder beside the definitions that holds their scenario tests
+
+
 def definition_files(paths: Iterable[str | FilePath]) -> list[FilePath]:
-    """The definition files named by `paths`: files as given, folders searched for *.yaml / *.yml."""
+    """The definition files named by `paths`: files as given, folders searched for *.yaml / *.yml (leaving
+    out the scenario tests in `scenarios/` folders)."""
     found: list[FilePath] = []
     for entry in map(FilePath, paths):
         if entry.is_dir():
-            found += sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml"))
+            found += sorted(p for p in _yaml_files(entry) if SCENARIOS not in p.relative_to(entry).parts[:-1])
         else:
             found.append(entry)
     return found
+
+
+def scenario_files(paths: Iterable[str | FilePath]) -> list[FilePath]:
+    """The scenario files named by `paths`: files as given, and from folders those in `scenarios/` folders."""
+    found: list[FilePath] = []
+    for entry in map(FilePath, paths):
+        if entry.is_dir():
+            inside = entry.name == SCENARIOS
+            found += sorted(p for p in _yaml_files(entry) if inside or SCENARIOS in p.relative_to(entry).parts[:-1])
+        else:
+            found.append(entry)
+    return found
+
+
+def _yaml_files(folder: FilePath) -> Iterator[FilePath]:
+    return (p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 class _Builder:

@@ -11,10 +11,16 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crmstatus.engine.errors import Diagnostic
-from crmstatus.engine.loader import load_all
+import yaml
+
+from crmstatus.engine import scenarios
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import Diagnostic, InvalidDefinition
+from crmstatus.engine.loader import SCENARIOS, load_all, load_file, scenario_files
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -27,6 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="+", help="definition files or folders of them")
     validate.add_argument("--format", choices=["text", "json"], default="text", help="json: for editors and CI")
     validate.add_argument("--lang", choices=["zh", "en"], default=default_lang(), help="default: from the locale")
+    test = commands.add_parser("test", help="run scenario tests (scenarios/*.yaml) on a simulated clock")
+    test.add_argument("paths", nargs="+", help="scenario files, or folders with scenarios/ folders in them")
+    test.add_argument("--coverage", action="store_true", help="list the states and transitions no scenario reaches")
+    test.add_argument("--lang", choices=["zh", "en"], default=default_lang(), help="default: from the locale")
+    simulate = commands.add_parser("simulate", help="print a scenario's timeline: time, event, from → to, effects")
+    simulate.add_argument("file", help="a scenario file, or a definition with scenarios/ beside it")
+    simulate.add_argument("--scenario", help="the scenario's name (default: the first)")
     serve = commands.add_parser("serve", help="start the gRPC service (settings from the environment)")
     serve.add_argument("--listen", help="HOST:PORT (default: $CRMSTATUS_LISTEN or 127.0.0.1:50051)")
     serve.add_argument("--config-dir", help="folder of definition files (default: $CRMSTATUS_CONFIG_DIR or configs)")
@@ -34,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.paths, args.format, args.lang)
+    if args.command == "test":
+        return _test(args.paths, args.coverage, args.lang)
+    if args.command == "simulate":
+        return _simulate(args.file, args.scenario)
     if args.command == "worker":
         return _worker()
     return _serve(args.listen, args.config_dir)
@@ -70,6 +87,102 @@ def _as_json(problem: Diagnostic, lang: str) -> dict[str, object]:
     message, hint = problem.text(lang)
     return {"file": problem.file, "line": problem.line, "column": problem.column, "path": problem.path,
             "severity": problem.severity, "message": message, "hint": hint}  # fmt: skip
+
+
+def _stories(file: Path) -> tuple[Definition, scenarios.ScenarioFile]:
+    """A scenario file and the definition it names (relative to the file); InvalidDefinition if either is bad."""
+    try:
+        text = file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidDefinition([Diagnostic(str(file), 1, 1, "", f"cannot read the file: {error}")]) from None
+    source = scenarios.parse(text, str(file))
+    return load_file(file.parent / source.definition), source
+
+
+def _test(paths: Sequence[str], coverage: bool, lang: str) -> int:
+    files = scenario_files(paths)
+    if not files:
+        print(f"no scenario files (scenarios/*.yaml) under {', '.join(paths)}", file=sys.stderr)
+        return 1
+    passed = failed = 0
+    by_definition: dict[str, tuple[Definition, list[scenarios.Result]]] = {}
+    for file in files:
+        try:
+            definition, source = _stories(file)
+        except InvalidDefinition as error:
+            for problem in error.diagnostics:
+                print(problem.render(lang), file=sys.stderr)
+            failed += 1
+            continue
+        results = scenarios.run_all(definition, source)
+        by_definition.setdefault(definition.key, (definition, []))[1].extend(results)
+        for result in results:
+            passed, failed = (passed + 1, failed) if result.passed else (passed, failed + 1)
+            print(f"{'ok  ' if result.passed else 'FAIL'} {definition.key:<20} {result.scenario.name}")
+            for failure in result.failures:
+                print(failure, file=sys.stderr)
+    if coverage:
+        for definition, results in by_definition.values():
+            missing = scenarios.uncovered(definition, results)
+            print(f"coverage {definition.key}: {len(missing)} not reached by any scenario")
+            for line in missing:
+                print(f"  {line}")
+    print(f"{passed} scenarios passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _simulate(file: str, name: str | None) -> int:
+    path = Path(file)
+    candidates = [path] if "scenarios" in _top_keys(path) else scenario_files([path.parent / SCENARIOS])
+    try:
+        for candidate in candidates:
+            definition, source = _stories(candidate)
+            if candidate != path and Path(definition.file).resolve() != path.resolve():
+                continue
+            chosen = [s for s in source.scenarios if name is None or s.name == name]
+            if chosen:
+                result = scenarios.run(definition, source, chosen[0])
+                print(f"{definition.key} — {chosen[0].name}")
+                for line in timeline(result, definition.timezone):
+                    print(line)
+                return 1 if result.failures else 0
+    except InvalidDefinition as error:
+        for problem in error.diagnostics:
+            print(problem, file=sys.stderr)
+        return 1
+    print(f"no scenario {name!r} for {file}", file=sys.stderr)
+    return 1
+
+
+def _top_keys(path: Path) -> set[str]:
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    return set(data) if isinstance(data, dict) else set()
+
+
+def timeline(result: scenarios.Result, zone: tzinfo) -> list[str]:
+    """The customer's story, one line per change: time, step, event, from → to, effects, timers scheduled."""
+    lines = []
+    for moment in result.timeline:
+        at = moment.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{at}  {moment.step}")
+        for entry in moment.history:
+            if entry.to_state:
+                lines.append(f"    {entry.dimension}: {entry.from_state} → {entry.to_state}  ({entry.event}, "
+                             f"{entry.trigger})")  # fmt: skip
+            elif entry.facts_changed:
+                lines.append(f"    facts: {', '.join(f'{k}={v}' for k, v in entry.facts_changed.items())}")
+        for effect in moment.effects:
+            detail = ", ".join(f"{k}={v}" for k, v in effect.detail.items())
+            lines.append(f"    effect {effect.kind}: {detail}")
+        for timer in moment.scheduled:
+            due = timer.due.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"    timer  {timer.dimension}: {timer.event or 'reminder'} at {due}")
+    for failure in result.failures:
+        lines.append(f"FAIL {failure}")
+    return lines
 
 
 def _serve(listen: str | None, config_dir: str | None) -> int:
