@@ -302,9 +302,7 @@ class _Story:
             if expected != actual:
                 self._fail(path, label, what, expected, actual)
 
-    def _comparisons(
-        self, step: Step, at: Path, history: list[HistoryEntry]
-    ) -> Iterator[tuple[str, Any, Any, Path]]:
+    def _comparisons(self, step: Step, at: Path, history: list[HistoryEntry]) -> Iterator[tuple[str, Any, Any, Path]]:
         expect, snapshot = step.expect, self.snapshot
         for dimension, state in (expect.get("states") or {}).items():
             actual = snapshot.states[dimension].state if dimension in snapshot.states else "(no such dimension)"
@@ -393,4 +391,3 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)
-
