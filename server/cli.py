@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from crmstatus.engine import scenarios
+from crmstatus.engine import diagram, scenarios
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import Diagnostic, InvalidDefinition
+from crmstatus.engine.errors import Diagnostic, InvalidDefinition, did_you_mean
 from crmstatus.engine.loader import SCENARIOS, load_all, load_file, scenario_files
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate = commands.add_parser("simulate", help="print a scenario's timeline: time, event, from → to, effects")
     simulate.add_argument("file", help="a scenario file, or a definition with scenarios/ beside it")
     simulate.add_argument("--scenario", help="the scenario's name (default: the first)")
+    graph = commands.add_parser("graph", help="draw a definition: one diagram per dimension, or the one asked for")
+    graph.add_argument("file", help="a definition file")
+    graph.add_argument("--dimension", help="only this dimension (default: all)")
+    graph.add_argument("--format", choices=["mermaid", "dot", "svg"], default="mermaid", help="svg needs Graphviz")
     serve = commands.add_parser("serve", help="start the gRPC service (settings from the environment)")
     serve.add_argument("--listen", help="HOST:PORT (default: $CRMSTATUS_LISTEN or 127.0.0.1:50051)")
     serve.add_argument("--config-dir", help="folder of definition files (default: $CRMSTATUS_CONFIG_DIR or configs)")
@@ -51,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _test(args.paths, args.coverage, args.lang)
     if args.command == "simulate":
         return _simulate(args.file, args.scenario)
+    if args.command == "graph":
+        return _graph(args.file, args.dimension, args.format)
     if args.command == "worker":
         return _worker()
     return _serve(args.listen, args.config_dir)
@@ -183,6 +190,37 @@ def timeline(result: scenarios.Result, zone: tzinfo) -> list[str]:
     for failure in result.failures:
         lines.append(f"FAIL {failure}")
     return lines
+
+
+def _graph(file: str, dimension: str | None, output: str) -> int:
+    try:
+        definition = load_file(file)
+    except InvalidDefinition as error:
+        for problem in error.diagnostics:
+            print(problem, file=sys.stderr)
+        return 1
+    if dimension is not None and dimension not in definition.dimensions:
+        known = ", ".join(definition.dimensions)
+        print(f"unknown dimension {dimension!r}{did_you_mean(dimension, definition.dimensions)}; known: {known}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if output == "mermaid":
+        print(diagram.to_mermaid(definition, dimension), end="")
+        return 0
+    dot = diagram.to_dot(definition, dimension)
+    if output == "dot":
+        print(dot, end="")
+        return 0
+    try:
+        rendered = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, check=True, timeout=60)
+    except FileNotFoundError:
+        print("svg needs Graphviz's `dot`: install it (apt-get install graphviz), or use --format dot", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        print(f"dot could not render the diagram: {error.stderr.decode(errors='replace')}", file=sys.stderr)
+        return 1
+    sys.stdout.write(rendered.stdout.decode())
+    return 0
 
 
 def _serve(listen: str | None, config_dir: str | None) -> int:
