@@ -90,6 +90,73 @@ def _validate(paths: Sequence[str], output: str = "text", lang: str = "en") -> i
     return 1 if problems else 0
 
 
+def _serve(listen: str | None, config_dir: str | None) -> int:
+    from .app import ListenError, serve
+    from .settings import Settings, SettingsError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every state change at INFO
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 2
+    if listen:
+        settings = replace(settings, listen=listen)
+    if config_dir:
+        settings = replace(settings, config_dir=config_dir)
+    _, problems = load_all([settings.config_dir])
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print("not starting: fix the definitions above first", file=sys.stderr)
+        return 1
+    if not settings.dev_mode and not settings.tokens:
+        print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(serve(settings))
+    except ListenError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _worker() -> int:
+    from .settings import Settings, SettingsError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 2
+    if settings.redis_url is None:
+        print("not starting: a stand-alone worker needs REDIS_URL (the servers' Redis)", file=sys.stderr)
+        return 1
+    asyncio.run(_run_worker(settings))
+    return 0
+
+
+async def _run_worker(settings: Settings) -> None:
+    from crmstatus.engine.clock import SystemClock
+
+    from .application import Application, claim_protection
+    from .application.catalog import Catalog
+    from .store import Store
+    from .store.connection import RedisConnection
+
+    connection = RedisConnection(settings)
+    catalog = Catalog.load(settings.config_dir, claim_protection(settings))
+    app = Application(Store(connection.client, settings), catalog, settings, SystemClock())
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, app.timers.stop)
+    print(f"crmstatus timer worker on {connection.url}", flush=True)
+    await app.timers.run()
+    await connection.close()
+
+
 def _as_json(problem: Diagnostic, lang: str) -> dict[str, object]:
     message, hint = problem.text(lang)
     return {"file": problem.file, "line": problem.line, "column": problem.column, "path": problem.path,
@@ -221,73 +288,6 @@ def _graph(file: str, dimension: str | None, output: str) -> int:
         return 1
     sys.stdout.write(rendered.stdout.decode())
     return 0
-
-
-def _serve(listen: str | None, config_dir: str | None) -> int:
-    from .app import ListenError, serve
-    from .settings import Settings, SettingsError
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every state change at INFO
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        print(f"crmstatus: {error}", file=sys.stderr)
-        return 2
-    if listen:
-        settings = replace(settings, listen=listen)
-    if config_dir:
-        settings = replace(settings, config_dir=config_dir)
-    _, problems = load_all([settings.config_dir])
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print("not starting: fix the definitions above first", file=sys.stderr)
-        return 1
-    if not settings.dev_mode and not settings.tokens:
-        print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
-        return 1
-    try:
-        asyncio.run(serve(settings))
-    except ListenError as error:
-        print(f"crmstatus: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _worker() -> int:
-    from .settings import Settings, SettingsError
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        print(f"crmstatus: {error}", file=sys.stderr)
-        return 2
-    if settings.redis_url is None:
-        print("not starting: a stand-alone worker needs REDIS_URL (the servers' Redis)", file=sys.stderr)
-        return 1
-    asyncio.run(_run_worker(settings))
-    return 0
-
-
-async def _run_worker(settings: Settings) -> None:
-    from crmstatus.engine.clock import SystemClock
-
-    from .application import Application, claim_protection
-    from .application.catalog import Catalog
-    from .store import Store
-    from .store.connection import RedisConnection
-
-    connection = RedisConnection(settings)
-    catalog = Catalog.load(settings.config_dir, claim_protection(settings))
-    app = Application(Store(connection.client, settings), catalog, settings, SystemClock())
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, app.timers.stop)
-    print(f"crmstatus timer worker on {connection.url}", flush=True)
-    await app.timers.run()
-    await connection.close()
 
 
 if __name__ == "__main__":
