@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench validate proto buf-lint clean
+.PHONY: install graphviz run test lint bench validate proto buf-lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	CRMSTATUS_DEV_MODE=1 $(BIN)/crmstatus serve --config-dir configs
 
-test: $(STAMP)
+# The diagram tests render with Graphviz's `dot`: installed from Debian's packages when it is missing.
+graphviz:
+	@command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
+
+test: $(STAMP) graphviz
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 lint: $(STAMP)

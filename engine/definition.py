@@ -52,7 +52,7 @@ class Definition:
     automatic: tuple[Transition, ...] = field(init=False)  # in definition order: the first true one fires
     watchers: Mapping[str, frozenset[Transition]] = field(init=False)  # input name → automatic transitions
     clocked: frozenset[Transition] = field(init=False)  # automatic transitions that read `now`
-    rank: Mapping[Transition, int] = field(init=False)  # position in the definition: earlier ones win
+    rank: Mapping[Transition, int] = field(init=False)  # priority, then position: earlier ones win
     locked_states: tuple[tuple[str, str], ...] = field(init=False)
     state_positions: Mapping[str, Mapping[str, int]] = field(init=False)  # dimension → state → position
     state_names: Mapping[str, tuple[str, ...]] = field(init=False)  # dimension → states, by position
@@ -77,7 +77,9 @@ class Definition:
         setter(self, "automatic", automatic)
         setter(self, "watchers", {name: frozenset(ts) for name, ts in watchers.items()})
         setter(self, "clocked", frozenset(watchers.get("now", ())))
-        setter(self, "rank", {t: n for n, t in enumerate(t for d in self.dimensions.values() for t in d.transitions)})
+        # Dimension by dimension as written; within one, the higher priority first, then definition order.
+        ordered = [t for d in self.dimensions.values() for t in sorted(d.transitions, key=lambda t: -(t.priority or 0))]
+        setter(self, "rank", {t: n for n, t in enumerate(ordered)})
         locked = [(d.name, s.name) for d in self.dimensions.values() for s in d.states.values() if s.locked]
         setter(self, "locked_states", tuple(locked))
         positions = {d.name: {state: n for n, state in enumerate(d.states)} for d in self.dimensions.values()}

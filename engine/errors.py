@@ -27,10 +27,37 @@ class Diagnostic:
     path: str
     message: str
     severity: str = "error"
+    hint: str = ""  # the fix, in plain words ("use spaces"); empty when the message says it all
+    zh: str = ""  # the message in Chinese; empty where only the English is written
+    hint_zh: str = ""
 
     def __str__(self) -> str:
+        return self.render("en")
+
+    def text(self, lang: str) -> tuple[str, str]:
+        """The message and the hint in `lang` ("zh" or "en"), English where no Chinese is written."""
+        if lang == "zh" and self.zh:
+            return self.zh, self.hint_zh or self.hint
+        return self.message, self.hint
+
+    def render(self, lang: str) -> str:
+        message, hint = self.text(lang)
         where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
+        fix = f" — {hint}" if hint else ""
+        return f"{self.file}:{self.line}:{self.column}: {where}{message}{fix}"
+
+
+@dataclass(frozen=True)
+class Words:
+    """A diagnostic's message and fix in both languages, written side by side so neither is forgotten."""
+
+    en: str
+    zh: str
+    hint: str = ""
+    hint_zh: str = ""
+
+    def at(self, file: str, line: int, column: int, path: str = "") -> Diagnostic:
+        return Diagnostic(file, line, column, path, self.en, hint=self.hint, zh=self.zh, hint_zh=self.hint_zh)
 
 
 class ReasonKind(StrEnum):

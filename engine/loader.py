@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import mistakes, overlap
 from .definition import Definition
-from .errors import Diagnostic, InvalidDefinition, did_you_mean
+from .errors import Diagnostic, InvalidDefinition, Words, did_you_mean
 from .expressions import KNOWN_FUNCTIONS, Expression, ExpressionSyntaxError
 from .facts import SAMPLES, FactType, coerce, parse_duration
 from .model import (
@@ -41,8 +42,11 @@ def load_definition(text: str, file: str = "<definition>") -> Definition:
     document = load_yaml(text, file)
     problems = schema_diagnostics(document)
     if problems:
-        raise InvalidDefinition(problems)
-    return _Builder(document).build()
+        raise InvalidDefinition(document.explained(problems))
+    try:
+        return _Builder(document).build()
+    except InvalidDefinition as error:
+        raise InvalidDefinition(document.explained(list(error.diagnostics))) from None
 
 
 def load_file(path: str | FilePath) -> Definition:
@@ -54,15 +58,35 @@ def load_file(path: str | FilePath) -> Definition:
     return load_definition(text, str(path))
 
 
+SCENARIOS = "scenarios"  # the folder beside the definitions that holds their scenario tests
+
+
 def definition_files(paths: Iterable[str | FilePath]) -> list[FilePath]:
-    """The definition files named by `paths`: files as given, folders searched for *.yaml / *.yml."""
+    """The definition files named by `paths`: files as given, folders searched for *.yaml / *.yml (leaving
+    out the scenario tests in `scenarios/` folders)."""
     found: list[FilePath] = []
     for entry in map(FilePath, paths):
         if entry.is_dir():
-            found += sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml"))
+            found += sorted(p for p in _yaml_files(entry) if SCENARIOS not in p.relative_to(entry).parts[:-1])
         else:
             found.append(entry)
     return found
+
+
+def scenario_files(paths: Iterable[str | FilePath]) -> list[FilePath]:
+    """The scenario files named by `paths`: files as given, and from folders those in `scenarios/` folders."""
+    found: list[FilePath] = []
+    for entry in map(FilePath, paths):
+        if entry.is_dir():
+            inside = entry.name == SCENARIOS
+            found += sorted(p for p in _yaml_files(entry) if inside or SCENARIOS in p.relative_to(entry).parts[:-1])
+        else:
+            found.append(entry)
+    return found
+
+
+def _yaml_files(folder: FilePath) -> Iterator[FilePath]:
+    return (p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 class _Builder:
@@ -82,7 +106,7 @@ class _Builder:
         self.restrictions_set: set[str] = set()
         self.restrictions_lifted: list[tuple[Path, str]] = []
 
-    def error(self, path: Path, message: str, *, at_key: bool = False) -> None:
+    def error(self, path: Path, message: str | Words, *, at_key: bool = False) -> None:
         self.problems.append(self.document.diagnostic(path, message, at_key=at_key))
 
     def build(self) -> Definition:
@@ -255,13 +279,22 @@ class _Builder:
         states = {state: self._state(name, state, spec, transitions) for state, spec in raw_states.items()}
         initial = initials[0] if initials else next(iter(raw_states))
         self._flow_checks(base, initial, states, transitions)
+        self._twin_checks(base, transitions)
         return Dimension(name, states, transitions, initial, Label.of(raw.get("label"), name))
 
     def _state_ref(self, path: Path, dimension: str, state: str) -> bool:
         states = self.state_names[dimension]
         if state in states:
             return True
-        self.error(path, f"unknown state {state!r} in dimension {dimension!r}{did_you_mean(state, states)}")
+        hint = did_you_mean(state, states)
+        close = hint.removeprefix(" (did you mean ").removesuffix("?)")
+        words = Words(
+            f"unknown state {state!r} in dimension {dimension!r}{hint}",
+            f"维度 {dimension!r} 里没有状态 {state!r}" + (f"（是不是 {close}？）" if close else ""),
+            f"write {close}" if close else f"use a state of {dimension!r}, or add it under `states`",
+            f"改成 {close}" if close else f"改用 {dimension!r} 里的状态，或者在 `states` 下加上它",
+        )
+        self.error(path, words)
         return False
 
     def _transition(self, dimension: str, index: int, raw: Mapping[str, Any], states: dict[str, Any]) -> Transition:
@@ -272,9 +305,7 @@ class _Builder:
             self.error((*path, "event"), f"event {event!r} already belongs to dimension {owner!r}; use another name")
         self._state_ref((*path, "to"), dimension, target)
         sources = self._sources(path, dimension, raw["from"], target, states)
-        roles = frozenset(raw.get("roles") or ())
-        for position, role in enumerate(raw.get("roles") or ()):
-            self._role_ref((*path, "roles", position), role)
+        roles = self._roles_of(path, event, raw)
         checklist = raw.get("checklist")
         if checklist is not None and checklist not in self.checklists:
             hint = did_you_mean(checklist, self.checklists)
@@ -288,7 +319,25 @@ class _Builder:
             self.error((*path, "auto"), "an automatic transition needs a `when` condition, or it would fire at once")
         effects = tuple(self._effect((*path, "effects", n), spec) for n, spec in enumerate(raw.get("effects") or ()))
         label = Label.of(raw.get("label"), event)
-        return Transition(dimension, event, sources, target, index, roles, when, checklist, auto, effects, label)
+        priority = raw.get("priority")
+        return Transition(dimension, event, sources, target, index, roles, when, checklist, auto, effects, label,
+                          priority)  # fmt: skip
+
+    def _roles_of(self, path: Path, event: str, raw: Mapping[str, Any]) -> frozenset[str]:
+        """Who may fire it by hand: the roles listed, or everyone with `roles: any`. A transition that does
+        not say is a mistake (it would let anyone fire it), unless it is automatic (the system fires it)."""
+        listed = raw.get("roles")
+        if listed == ANY:
+            if raw.get("auto"):
+                self.error((*path, "roles"), _AUTO_ANY)
+            return frozenset()
+        if listed is None:
+            if not raw.get("auto"):
+                self.error(path, _no_roles(event))
+            return frozenset()
+        for position, role in enumerate(listed):
+            self._role_ref((*path, "roles", position), role)
+        return frozenset(listed)
 
     def _sources(
         self, path: Path, dimension: str, raw: str | list[str], target: str, states: dict[str, Any]
@@ -308,7 +357,12 @@ class _Builder:
 
     def _role_ref(self, path: Path, role: str) -> None:
         if role not in self.roles:
-            self.error(path, f"unknown role {role!r}{did_you_mean(role, self.roles)}")
+            hint = did_you_mean(role, self.roles)
+            close = hint.removeprefix(" (did you mean ").removesuffix("?)")
+            self.error(path, Words(f"unknown role {role!r}{hint}",
+                                   f"未知角色 {role!r}" + (f"（是不是 {close}？）" if close else ""),
+                                   f"write {close}" if close else "use a role declared under `roles`",
+                                   f"改成 {close}" if close else "改用 `roles` 下声明的角色"))  # fmt: skip
 
     def _effect(self, path: Path, raw: Mapping[str, Any]) -> Effect:
         ((kind_name, value),) = raw.items()
@@ -395,7 +449,10 @@ class _Builder:
                 return Timer("", index)
         key = "after" if "after" in raw else "before"
         fact = self.facts.get(anchor)
-        if fact is None:
+        iso = mistakes.iso_duration(anchor) if fact is None and offset is None else None
+        if iso is not None:
+            self.error((*path, key), mistakes.duration_words(anchor, iso))
+        elif fact is None:
             hint = did_you_mean(anchor, self.facts)
             self.error((*path, key), f"unknown fact {anchor!r}{hint}; a timer counts from a date or timestamp fact")
         elif not fact.type.is_moment:
@@ -425,6 +482,77 @@ class _Builder:
             if not state.final and name not in leaving:
                 self.error(path, f"state {name!r} has no way out: add a transition from it or mark it `final: true`",
                            at_key=True)  # fmt: skip
+
+    def _twin_checks(self, base: Path, transitions: tuple[Transition, ...]) -> None:
+        """Transitions that say the same thing twice, that contradict each other, or that are automatic and
+        can both be true at once from one state (only the first would fire: say which with `priority`)."""
+        for later_position, later in enumerate(transitions):
+            for earlier in transitions[:later_position]:
+                shared = earlier.sources & later.sources
+                if not shared or (earlier.event != later.event and not (earlier.auto and later.auto)):
+                    continue
+                path = (*base, "transitions", later.index)
+                line = self.document.diagnostic((*base, "transitions", earlier.index), "").line
+                state = sorted(shared)[0]
+                same_guard = _guard(earlier) == _guard(later) and earlier.checklist == later.checklist
+                if earlier.event == later.event and same_guard:
+                    words = _duplicate(later.event, state, line) if earlier.target == later.target else (
+                        _conflict(later.event, state, earlier.target, later.target, line))  # fmt: skip
+                    self.error(path, words)
+                elif earlier.auto and later.auto and earlier.priority == later.priority:
+                    witness = overlap.both_true(earlier, later, state, self.facts, self.scores, self.state_names)
+                    if witness is not None:
+                        self.error(path, _overlap(earlier.event, later.event, state, line, witness))
+
+
+def _guard(transition: Transition) -> str:
+    return transition.when.source.strip() if transition.when else ""
+
+
+_AUTO_ANY = Words(
+    "an automatic transition with `roles: any`: the system fires it, so `any` says nothing",
+    "自动转换写了 `roles: any`：它由系统触发，`any` 没有意义",
+    "drop `roles`, or list the roles that may also fire it by hand",
+    "删掉 `roles`，或者列出也可以手动触发它的角色",
+)
+
+
+def _no_roles(event: str) -> Words:
+    return Words(
+        f"transition {event!r} does not say who may fire it, so anyone could",
+        f"转换 {event!r} 没有写谁可以触发它，这样任何人都能触发",
+        "add `roles: [sales, manager]` (the roles that may fire it), or `roles: any` if anyone may",
+        "加上 `roles: [sales, manager]`（可以触发的角色），如果任何人都可以，就写 `roles: any`",
+    )
+
+
+def _duplicate(event: str, state: str, line: int) -> Words:
+    return Words(
+        f"transition {event!r} from {state!r} is written twice (first on line {line})",
+        f"转换 {event!r}（从 {state!r} 出发）写了两遍（第一次在第 {line} 行）",
+        "delete one of the two",
+        "删掉其中一个",
+    )
+
+
+def _conflict(event: str, state: str, first: str, second: str, line: int) -> Words:
+    return Words(
+        f"event {event!r} from {state!r} goes to {first!r} (line {line}) and to {second!r}: only the first "
+        "would ever happen",
+        f"事件 {event!r} 从 {state!r} 出发，既去 {first!r}（第 {line} 行）又去 {second!r}：只有第一个会生效",
+        "keep one target, or give each a different `when` condition",
+        "只保留一个目标状态，或者给两个转换写不同的 `when` 条件",
+    )
+
+
+def _overlap(first: str, second: str, state: str, line: int, witness: str) -> Words:
+    return Words(
+        f"automatic transitions {first!r} (line {line}) and {second!r} can both be true in {state!r} "
+        f"(for example when {witness}), and only one fires",
+        f"自动转换 {first!r}（第 {line} 行）和 {second!r} 在 {state!r} 可能同时成立（例如 {witness}），但只会触发一个",
+        "make the conditions exclude each other, or add `priority: 1` to the one that goes first (higher goes first)",
+        "让两个条件互斥，或者给先触发的那个加上 `priority: 1`（数字大的先触发）",
+    )
 
 
 def _type_hint(text: str) -> str:

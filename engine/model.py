@@ -113,6 +113,7 @@ class Transition:
     auto: bool = False
     effects: tuple[Effect, ...] = ()
     label: Label = Label()
+    priority: int | None = None  # of automatic ones true at once, the highest goes first; then definition order
 
 
 @dataclass(frozen=True)

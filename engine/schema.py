@@ -9,7 +9,8 @@ from typing import Any
 
 import jsonschema
 
-from .errors import Diagnostic, did_you_mean
+from . import mistakes
+from .errors import Diagnostic, Words, did_you_mean
 from .source import Path, SourceDocument
 
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
@@ -43,18 +44,29 @@ def _diagnostic(document: SourceDocument, error: jsonschema.ValidationError) -> 
         extra = [key for key in error.instance if key not in allowed]
         if extra:
             key = extra[0]
-            message = f"unknown field {key!r}{did_you_mean(str(key), allowed)}"
+            hint = did_you_mean(str(key), allowed)
+            message = f"unknown field {key!r}{hint}"
             if allowed:
                 message += f"; allowed: {', '.join(allowed)}"
-            return document.diagnostic((*path, key), message, at_key=True)
+            close = hint.removeprefix(" (did you mean ").removesuffix("?)")
+            zh = f"未知字段 {key!r}" + (f"（是不是 {close}？）" if close else "") + f"；可用：{'、'.join(allowed)}"
+            words = Words(message, zh, f"write {close}" if close else "use one of the allowed fields",
+                          f"改成 {close}" if close else "改用可用的字段之一")  # fmt: skip
+            return document.diagnostic((*path, key), words, at_key=True)
     if "propertyNames" in error.absolute_schema_path:
         message = f"{error.instance!r} is not a valid name: {_custom_message(schema) or error.message}"
         return document.diagnostic((*path, str(error.instance)), message, at_key=True)
     if keyword == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
-        return document.diagnostic(path, f"missing required field {missing!r}", at_key=True)
+        words = Words(f"missing required field {missing!r}", f"缺少必填字段 {missing!r}", f"add `{missing}: …`",
+                      f"加上 `{missing}: …`")  # fmt: skip
+        return document.diagnostic(path, words, at_key=True)
     if keyword == "oneOf" and error.context:
         return _diagnostic(document, max(error.context, key=lambda e: len(e.absolute_path)))
+    if keyword == "pattern" and schema.get("$ref") == "#/$defs/duration" and isinstance(error.instance, str):
+        iso = mistakes.iso_duration(error.instance)
+        if iso is not None:
+            return document.diagnostic(path, mistakes.duration_words(error.instance, iso))
     return document.diagnostic(path, _message(error, schema))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from .errors import Diagnostic, InvalidDefinition
+from . import mistakes
+from .errors import Diagnostic, InvalidDefinition, Words
 
 Path = tuple[str | int, ...]
 
@@ -31,11 +32,22 @@ class SourceDocument:
     data: Any
     values: dict[Path, yaml.Node] = field(default_factory=dict)
     keys: dict[Path, yaml.Node] = field(default_factory=dict)
+    typing: list[Diagnostic] = field(default_factory=list)  # typing mistakes that still parsed (mistakes.scan)
 
-    def diagnostic(self, path: Path, message: str, *, at_key: bool = False) -> Diagnostic:
+    def diagnostic(self, path: Path, message: str | Words, *, at_key: bool = False) -> Diagnostic:
         node = self._node_at(path, at_key)
         line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+        if isinstance(message, Words):
+            return message.at(self.file, line, column, format_path(path))
         return Diagnostic(self.file, line, column, format_path(path), message)
+
+    def explained(self, problems: list[Diagnostic]) -> list[Diagnostic]:
+        """`problems` with the typing mistakes found in the text first: a problem on a line with such a
+        mistake is most likely its consequence, and is left out."""
+        if not problems:
+            return problems
+        lines = {d.line for d in self.typing}
+        return self.typing + [d for d in problems if d.line not in lines]
 
     def expression_diagnostic(self, path: Path, line: int, column: int, message: str) -> Diagnostic:
         """A diagnostic inside the expression at `path`, given a 1-based line/column within the expression."""
@@ -74,17 +86,22 @@ def refuse_hostile(text: str, file: str) -> list[Diagnostic]:
     """What no definition may contain, found before the YAML parser sees it: too much text, invisible
     control characters, nesting deeper than the language needs, anchors and aliases (`&a` / `*a`)."""
     if len(text) > MAX_CHARACTERS:
-        return [Diagnostic(file, 1, 1, "", f"the file has {len(text):,} characters; a definition may have at most "
-                                           f"{MAX_CHARACTERS:,}")]  # fmt: skip
+        words = Words(f"the file has {len(text):,} characters; a definition may have at most {MAX_CHARACTERS:,}",
+                      f"文件有 {len(text):,} 个字符；一个定义最多 {MAX_CHARACTERS:,} 个")  # fmt: skip
+        return [words.at(file, 1, 1)]
     found = []
     for match in itertools.islice(_INVISIBLE.finditer(text), 10):
         line, column = _position(text, match.start())
-        message = f"invisible control character U+{ord(match[0]):04X} here: {_DELETE_IT}"
-        found.append(Diagnostic(file, line, column, "", message))
+        code = f"U+{ord(match[0]):04X}"
+        words = Words(f"invisible control character {code} here", f"这里有看不见的控制字符 {code}", _DELETE_IT,
+                      "删掉它（这种字符常随从别的程序复制的文字一起带进来）")  # fmt: skip
+        found.append(words.at(file, line, column))
     return found or _structure(text, file)
 
 
 _DELETE_IT = "delete it (such characters often come with text copied from another program)"
+_ALIASES = Words("anchors and aliases (&name, *name) are not supported", "不支持锚点和别名（&name、*name）",
+                 "write the value out in full", "请把值完整写出来")  # fmt: skip
 
 
 def _structure(text: str, file: str) -> list[Diagnostic]:
@@ -95,13 +112,15 @@ def _structure(text: str, file: str) -> list[Diagnostic]:
             mark = event.start_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             if isinstance(event, yaml.AliasEvent):
-                message = "anchors and aliases (&name, *name) are not supported: write the value out"
-                return [Diagnostic(file, line, column, "", message)]
+                return [_ALIASES.at(file, line, column)]
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    message = f"nested more than {MAX_DEPTH} levels deep: a definition never needs that"
-                    return [Diagnostic(file, line, column, "", message)]
+                    words = Words(f"nested more than {MAX_DEPTH} levels deep: a definition never needs that",
+                                  f"嵌套超过 {MAX_DEPTH} 层：定义从来不需要这么深",
+                                  "write it flatter (a definition nests about six levels) or close the brackets",
+                                  "写得扁平一些（定义一般只有六层左右），或者把括号闭合")  # fmt: skip
+                    return [words.at(file, line, column)]
             elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                 depth -= 1
     except yaml.YAMLError:
@@ -114,29 +133,35 @@ def load_yaml(text: str, file: str) -> SourceDocument:
     hostile = refuse_hostile(text, file)
     if hostile:
         raise InvalidDefinition(hostile)
+    typing = mistakes.scan(text, file)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise InvalidDefinition([Diagnostic(file, 1, 1, "", "the file is empty")])
+            raise InvalidDefinition([_EMPTY.at(file, 1, 1)])
         duplicates = list(_duplicate_keys(node, (), file))
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = error.problem or error.context or "cannot be parsed"
-        if error.context and error.context_mark and error.problem:
-            problem += f" ({error.context} that starts on line {error.context_mark.line + 1})"
-        raise InvalidDefinition([Diagnostic(file, line, column, "", f"YAML syntax error: {problem}")]) from None
+        before = [d for d in typing if mark is None or d.line <= mark.line + 1]
+        raise InvalidDefinition(before or [_syntax(text, file, error)]) from None
     except yaml.YAMLError as error:  # e.g. a reader error without a position of its own
         raise InvalidDefinition([Diagnostic(file, 1, 1, "", f"YAML cannot be read: {error}")]) from None
     finally:
         loader.dispose()
     if duplicates:
         raise InvalidDefinition(duplicates)
-    document = SourceDocument(file, text, data)
+    document = SourceDocument(file, text, data, typing=typing)
     _index(document, node, ())
     return document
+
+
+_EMPTY = Words("the file is empty", "文件是空的")
+
+
+def _syntax(text: str, file: str, error: yaml.MarkedYAMLError) -> Diagnostic:
+    """The parser's error in plain words, at the mistake rather than where the parser gave up."""
+    return mistakes.explain(text, file, error)
 
 
 def _scalar_key(node: yaml.Node) -> Any:
@@ -155,15 +180,10 @@ def _duplicate_keys(node: yaml.Node, path: Path, file: str) -> list[Diagnostic]:
             if key in seen:
                 first = seen[key].start_mark.line + 1
                 mark = key_node.start_mark
-                found.append(
-                    Diagnostic(
-                        file,
-                        mark.line + 1,
-                        mark.column + 1,
-                        format_path((*path, key)),
-                        f"duplicate key {key!r} (first defined on line {first})",
-                    )
-                )
+                words = Words(f"duplicate key {key!r} (first defined on line {first})",
+                              f"重复的键 {key!r}（第一次在第 {first} 行）", "keep one of the two",
+                              "只保留其中一个")  # fmt: skip
+                found.append(words.at(file, mark.line + 1, mark.column + 1, format_path((*path, key))))
             seen[key] = key_node
             found += _duplicate_keys(value_node, (*path, key), file)
     elif isinstance(node, yaml.SequenceNode):

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crmstatus.engine.loader import load_all
+import yaml
+
+from crmstatus.engine import diagram, scenarios
+from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import Diagnostic, InvalidDefinition, did_you_mean
+from crmstatus.engine.loader import SCENARIOS, load_all, load_file, scenario_files
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -23,6 +32,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check definition files; exit 1 with every problem found")
     validate.add_argument("paths", nargs="+", help="definition files or folders of them")
+    validate.add_argument("--format", choices=["text", "json"], default="text", help="json: for editors and CI")
+    validate.add_argument("--lang", choices=["zh", "en"], default=default_lang(), help="default: from the locale")
+    test = commands.add_parser("test", help="run scenario tests (scenarios/*.yaml) on a simulated clock")
+    test.add_argument("paths", nargs="+", help="scenario files, or folders with scenarios/ folders in them")
+    test.add_argument("--coverage", action="store_true", help="list the states and transitions no scenario reaches")
+    test.add_argument("--lang", choices=["zh", "en"], default=default_lang(), help="default: from the locale")
+    simulate = commands.add_parser("simulate", help="print a scenario's timeline: time, event, from → to, effects")
+    simulate.add_argument("file", help="a scenario file, or a definition with scenarios/ beside it")
+    simulate.add_argument("--scenario", help="the scenario's name (default: the first)")
+    graph = commands.add_parser("graph", help="draw a definition: one diagram per dimension, or the one asked for")
+    graph.add_argument("file", help="a definition file")
+    graph.add_argument("--dimension", help="only this dimension (default: all)")
+    graph.add_argument("--format", choices=["mermaid", "dot", "svg"], default="mermaid", help="svg needs Graphviz")
     serve = commands.add_parser("serve", help="start the gRPC service (settings from the environment)")
     serve.add_argument("--listen", help="HOST:PORT (default: $CRMSTATUS_LISTEN or 127.0.0.1:50051)")
     serve.add_argument("--config-dir", help="folder of definition files (default: $CRMSTATUS_CONFIG_DIR or configs)")
@@ -32,16 +54,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("worker", help="run only the timer worker (settings from the environment)")
     args = parser.parse_args(argv)
     if args.command == "validate":
-        return _validate(args.paths)
+        return _validate(args.paths, args.format, args.lang)
+    if args.command == "test":
+        return _test(args.paths, args.coverage, args.lang)
+    if args.command == "simulate":
+        return _simulate(args.file, args.scenario)
+    if args.command == "graph":
+        return _graph(args.file, args.dimension, args.format)
     if args.command == "worker":
         return _worker()
     return _serve(args.listen, args.config_dir, args.processes)
 
 
-def _validate(paths: Sequence[str]) -> int:
+def default_lang() -> str:
+    """Chinese when the locale says so (LC_ALL, LC_MESSAGES or LANG, as gettext reads them), else English."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _validate(paths: Sequence[str], output: str = "text", lang: str = "en") -> int:
     definitions, problems = load_all(paths)
+    if output == "json":
+        report = {
+            "valid": [{"definition": d.key, "file": d.file} for d in definitions],
+            "diagnostics": [_as_json(problem, lang) for problem in problems],
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 1 if problems else 0
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(problem.render(lang), file=sys.stderr)
     for definition in definitions:
         print(f"ok  {definition.key:<24} {definition.file}")
     files = {p.file for p in problems}
@@ -163,6 +207,139 @@ async def _run_worker(settings: Settings) -> None:
     print(f"crmstatus timer worker on {connection.url}", flush=True)
     await app.timers.run()
     await connection.close()
+
+
+def _as_json(problem: Diagnostic, lang: str) -> dict[str, object]:
+    message, hint = problem.text(lang)
+    return {"file": problem.file, "line": problem.line, "column": problem.column, "path": problem.path,
+            "severity": problem.severity, "message": message, "hint": hint}  # fmt: skip
+
+
+def _stories(file: Path) -> tuple[Definition, scenarios.ScenarioFile]:
+    """A scenario file and the definition it names (relative to the file); InvalidDefinition if either is bad."""
+    try:
+        text = file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidDefinition([Diagnostic(str(file), 1, 1, "", f"cannot read the file: {error}")]) from None
+    source = scenarios.parse(text, str(file))
+    return load_file(file.parent / source.definition), source
+
+
+def _test(paths: Sequence[str], coverage: bool, lang: str) -> int:
+    files = scenario_files(paths)
+    if not files:
+        print(f"no scenario files (scenarios/*.yaml) under {', '.join(paths)}", file=sys.stderr)
+        return 1
+    passed = failed = 0
+    by_definition: dict[str, tuple[Definition, list[scenarios.Result]]] = {}
+    for file in files:
+        try:
+            definition, source = _stories(file)
+        except InvalidDefinition as error:
+            for problem in error.diagnostics:
+                print(problem.render(lang), file=sys.stderr)
+            failed += 1
+            continue
+        results = scenarios.run_all(definition, source)
+        by_definition.setdefault(definition.key, (definition, []))[1].extend(results)
+        for result in results:
+            passed, failed = (passed + 1, failed) if result.passed else (passed, failed + 1)
+            print(f"{'ok  ' if result.passed else 'FAIL'} {definition.key:<20} {result.scenario.name}")
+            for failure in result.failures:
+                print(failure, file=sys.stderr)
+    if coverage:
+        for definition, results in by_definition.values():
+            missing = scenarios.uncovered(definition, results)
+            print(f"coverage {definition.key}: {len(missing)} not reached by any scenario")
+            for line in missing:
+                print(f"  {line}")
+    print(f"{passed} scenarios passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _simulate(file: str, name: str | None) -> int:
+    path = Path(file)
+    candidates = [path] if "scenarios" in _top_keys(path) else scenario_files([path.parent / SCENARIOS])
+    try:
+        for candidate in candidates:
+            definition, source = _stories(candidate)
+            if candidate != path and Path(definition.file).resolve() != path.resolve():
+                continue
+            chosen = [s for s in source.scenarios if name is None or s.name == name]
+            if chosen:
+                result = scenarios.run(definition, source, chosen[0])
+                print(f"{definition.key} — {chosen[0].name}")
+                for line in timeline(result, definition.timezone):
+                    print(line)
+                return 1 if result.failures else 0
+    except InvalidDefinition as error:
+        for problem in error.diagnostics:
+            print(problem, file=sys.stderr)
+        return 1
+    print(f"no scenario {name!r} for {file}", file=sys.stderr)
+    return 1
+
+
+def _top_keys(path: Path) -> set[str]:
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    return set(data) if isinstance(data, dict) else set()
+
+
+def timeline(result: scenarios.Result, zone: tzinfo) -> list[str]:
+    """The customer's story, one line per change: time, step, event, from → to, effects, timers scheduled."""
+    lines = []
+    for moment in result.timeline:
+        at = moment.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{at}  {moment.step}")
+        for entry in moment.history:
+            if entry.to_state:
+                lines.append(f"    {entry.dimension}: {entry.from_state} → {entry.to_state}  ({entry.event}, "
+                             f"{entry.trigger})")  # fmt: skip
+            elif entry.facts_changed:
+                lines.append(f"    facts: {', '.join(f'{k}={v}' for k, v in entry.facts_changed.items())}")
+        for effect in moment.effects:
+            detail = ", ".join(f"{k}={v}" for k, v in effect.detail.items())
+            lines.append(f"    effect {effect.kind}: {detail}")
+        for timer in moment.scheduled:
+            due = timer.due.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"    timer  {timer.dimension}: {timer.event or 'reminder'} at {due}")
+    for failure in result.failures:
+        lines.append(f"FAIL {failure}")
+    return lines
+
+
+def _graph(file: str, dimension: str | None, output: str) -> int:
+    try:
+        definition = load_file(file)
+    except InvalidDefinition as error:
+        for problem in error.diagnostics:
+            print(problem, file=sys.stderr)
+        return 1
+    if dimension is not None and dimension not in definition.dimensions:
+        known = ", ".join(definition.dimensions)
+        print(f"unknown dimension {dimension!r}{did_you_mean(dimension, definition.dimensions)}; known: {known}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if output == "mermaid":
+        print(diagram.to_mermaid(definition, dimension), end="")
+        return 0
+    dot = diagram.to_dot(definition, dimension)
+    if output == "dot":
+        print(dot, end="")
+        return 0
+    try:
+        rendered = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, check=True, timeout=60)
+    except FileNotFoundError:
+        print("svg needs Graphviz's `dot`: install it (apt-get install graphviz), or use --format dot", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        print(f"dot could not render the diagram: {error.stderr.decode(errors='replace')}", file=sys.stderr)
+        return 1
+    sys.stdout.write(rendered.stdout.decode())
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ INSERTS = st.sampled_from([
     "\x00", "\x01", "\x1b[31m", "\t", "：", "\ufeff", "\ud800", "&a ", "*a", "<<: *a\n", "[" * 100, "{" * 60 + "}" * 60,
     "- " * 50, "\n" + "  " * 200 + "x: 1\n", "x" * 5000, "!!python/object:os.system ''", "%YAML 1.1\n", "---\n",
     "when: 1 /", "after: 90 days", "on: P99999999999999D", "'", '"', "\\", "\n  - event: e\n    from: [\n",
+    "，", "、", "【", "】", "“", "”", "（", " ", "   ", "\n\t- x", "due: 7 days", "roles: any", "priority: 1",
 ])  # fmt: skip
 
 

@@ -36,8 +36,7 @@ def test_schema_under_configs_is_the_one_the_loader_uses():
 @pytest.mark.parametrize(
     ("file", "line", "column", "message"),
     [
-        ("yaml_syntax", 9, 9, "YAML syntax error: expected ',' or '}', but got ':' (while parsing a flow mapping "
-                              "that starts on line 8)"),
+        ("yaml_syntax", 8, 11, "the bracket { that starts here is not closed"),
         ("schema_error", 3, 10, "version: expected a whole number, got 'one'"),
         ("unknown_state", 13, 13, "to: unknown state '意像' in dimension 'lifecycle' (did you mean '意向'?)"),
         ("unreachable_state", 10, 7, "states.流失: state '流失' is unreachable"),
@@ -66,7 +65,7 @@ def test_schema_errors_are_all_reported_with_hints():
         "3: expected a whole number, got 'one'",
         "11: missing required field 'to'",
         "13: unknown field 'too' (did you mean 'to'?); allowed: event, label, description, from, to, roles, "
-        "when, checklist, auto, effects",
+        "when, checklist, auto, priority, effects",
     ]
 
 
