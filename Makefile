@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.store_bench
 	$(BIN)/python -m bench.grpc_bench
 	$(BIN)/python -m bench.timer_bench
+	$(BIN)/python -m bench.fleet_bench
 
 validate: $(STAMP)
 	$(BIN)/crmstatus validate configs
