@@ -8,6 +8,7 @@ import signal
 from collections import defaultdict
 
 import pytest
+import redis.exceptions
 
 from crmstatus.engine import Actor, TransitionNotAllowed, list_transitions
 from crmstatus.server.settings import Settings
@@ -108,3 +109,27 @@ async def test_redis_down_is_a_clear_error_and_the_store_recovers_without_a_rest
     await store.create_customer(tenant, "c-2", "b2b", EVERYONE)
     assert (await store.get_customer(tenant, "c-2"))[1].version == 1
     await store.close()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        redis.exceptions.MovedError("3999 127.0.0.1:6381"),
+        redis.exceptions.AskError("3999 127.0.0.1:6381"),
+        redis.exceptions.TryAgainError("TRYAGAIN multiple keys request during rehashing of slot"),
+        redis.exceptions.ClusterDownError("CLUSTERDOWN The cluster is down"),
+        redis.exceptions.MasterDownError("MASTERDOWN Link with MASTER is down"),
+        redis.exceptions.ReadOnlyError("READONLY You can't write against a read only replica."),
+        redis.exceptions.BusyLoadingError("LOADING Redis is loading the dataset in memory"),
+        redis.exceptions.SlotNotCoveredError("slot 3999 is not covered by the cluster"),
+        redis.exceptions.ClusterError("TTL exhausted."),
+        redis.exceptions.ConnectionError("Connection refused"),
+    ],
+    ids=lambda failure: type(failure).__name__,
+)
+async def test_what_a_cluster_answers_in_a_failover_reaches_callers_as_unavailable(failure):
+    from crmstatus.server.store.errors import store_errors
+
+    with pytest.raises(StoreUnavailable, match="the state store is unavailable"):
+        async with store_errors(1.0):
+            raise failure

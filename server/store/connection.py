@@ -62,8 +62,11 @@ class RedisConnection:
             if connection.cluster:
                 await connection.client.aclose()
                 connection.client = cluster_client_for(connection.url, settings)
-                async with asyncio.timeout(settings.redis_timeout_seconds * 2):
-                    await connection.client.initialize()
+                try:
+                    async with asyncio.timeout(settings.redis_timeout_seconds * 2):
+                        await connection.client.initialize()  # reads the slot map
+                except REDIS_FAILURES as error:
+                    raise unavailable(error) from error
         except BaseException:
             await connection.close()
             raise
