@@ -101,6 +101,44 @@ async def test_a_duplicate_identity_is_refused_with_the_existing_customer(store,
         await store.create_customer(tenant, "c-4", "b2b", REP, identities={"email": "li@star.cn "})
 
 
+class Crash(BaseException):
+    """The process dying between reserving a customer's identities and writing it."""
+
+
+async def test_an_identity_left_reserved_by_a_create_that_died_binds_nobody_for_long(store, tenant, monkeypatch):
+    from crmstatus.server.store.identities import STALE_AFTER
+
+    identities = store.app.store.customers.identities
+
+    async def die(*args):
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store.app.store.customers, "write", die)
+        patched.setattr(identities, "release", die)  # nothing is undone: the process is gone
+        with pytest.raises(Crash):
+            await store.create_customer(tenant, "ghost", "b2b", REP, identities={"phone": "13900000000"})
+    with pytest.raises(CustomerExists, match="'ghost'"):  # its create may still be on its way
+        await store.create_customer(tenant, "c-1", "b2b", REP, identities={"phone": "139 0000 0000"})
+    store.clock.advance(STALE_AFTER + timedelta(seconds=1))  # long past any create's time bound
+    await store.create_customer(tenant, "c-1", "b2b", REP, identities={"phone": "139 0000 0000"})
+    with pytest.raises(CustomerExists, match="'c-1'"):  # and now it binds to the customer that exists
+        await store.create_customer(tenant, "c-2", "b2b", REP, identities={"phone": "13900000000"})
+
+
+async def test_a_create_that_fails_after_reserving_releases_its_identities_at_once(store, tenant, monkeypatch):
+    from crmstatus.server.store.errors import StoreUnavailable
+
+    async def unavailable(*args):
+        raise StoreUnavailable("the state store is unavailable: injected")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store.app.store.customers, "write", unavailable)
+        with pytest.raises(StoreUnavailable):
+            await store.create_customer(tenant, "c-1", "b2b", REP, identities={"email": "wang@example.cn"})
+    await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "wang@example.cn"})
+
+
 async def test_identities_are_per_tenant(store, tenant):
     await store.create_customer(tenant, "c-1", "b2b", REP, identities={"phone": "13800138000"})
     await store.create_customer(tenant + "-other", "c-1", "b2b", REP, identities={"phone": "13800138000"})
