@@ -440,3 +440,34 @@ async def test_a_second_server_on_a_taken_port_refuses_to_start(served, redis_ur
                      timer_worker=False, partitions=PARTITIONS)  # fmt: skip
     with pytest.raises(ListenError, match="cannot listen on"):
         await create_server(taken)
+
+
+def test_a_definition_diagram_and_a_customer_on_it(definitions_api, customers, cid):
+    import subprocess
+
+    drawn = definitions_api.GetDefinitionDiagram(
+        ds.GetDefinitionDiagramRequest(name="education", format=ds.DIAGRAM_FORMAT_DOT), metadata=who()
+    )
+    assert drawn.format == ds.DIAGRAM_FORMAT_DOT and "咨询" in drawn.diagram and "book_trial" in drawn.diagram
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="book_trial"), metadata=who())
+    mine = definitions_api.GetDefinitionDiagram(
+        ds.GetDefinitionDiagramRequest(customer_id=cid, dimension="learner"), metadata=who()
+    )
+    assert mine.format == ds.DIAGRAM_FORMAT_MERMAID
+    lines = mine.diagram.splitlines()
+    trial = next(line for line in lines if line.startswith('  state "试听学员'))
+    assert f"  class {trial.rsplit(' as ', 1)[1]} current" in lines  # where the customer is, highlighted
+    enroll = next(line for line in lines if " : enroll" in line)
+    assert "✘" in enroll and "trial_lessons_attended" in enroll  # blocked, and why
+    on_dot = definitions_api.GetDefinitionDiagram(
+        ds.GetDefinitionDiagramRequest(customer_id=cid, format=ds.DIAGRAM_FORMAT_DOT), metadata=who()
+    )
+    rendered = subprocess.run(["dot", "-Tsvg"], input=on_dot.diagram, capture_output=True, text=True, check=True)
+    assert "<svg" in rendered.stdout
+    code, reason, _ = failure(
+        lambda: definitions_api.GetDefinitionDiagram(
+            ds.GetDefinitionDiagramRequest(name="education", dimension="nope"), metadata=who()
+        )
+    )
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")

@@ -1,11 +1,43 @@
 from crmstatus.v1 import customer_pb2 as _customer_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class DiagramFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIAGRAM_FORMAT_UNSPECIFIED: _ClassVar[DiagramFormat]
+    DIAGRAM_FORMAT_MERMAID: _ClassVar[DiagramFormat]
+    DIAGRAM_FORMAT_DOT: _ClassVar[DiagramFormat]
+DIAGRAM_FORMAT_UNSPECIFIED: DiagramFormat
+DIAGRAM_FORMAT_MERMAID: DiagramFormat
+DIAGRAM_FORMAT_DOT: DiagramFormat
+
+class GetDefinitionDiagramRequest(_message.Message):
+    __slots__ = ("name", "version", "dimension", "format", "customer_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    dimension: str
+    format: DiagramFormat
+    customer_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., dimension: _Optional[str] = ..., format: _Optional[_Union[DiagramFormat, str]] = ..., customer_id: _Optional[str] = ...) -> None: ...
+
+class GetDefinitionDiagramResponse(_message.Message):
+    __slots__ = ("format", "diagram")
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    DIAGRAM_FIELD_NUMBER: _ClassVar[int]
+    format: DiagramFormat
+    diagram: str
+    def __init__(self, format: _Optional[_Union[DiagramFormat, str]] = ..., diagram: _Optional[str] = ...) -> None: ...
 
 class Diagnostic(_message.Message):
     __slots__ = ("file", "line", "column", "path", "message")

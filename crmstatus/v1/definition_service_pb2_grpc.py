@@ -55,6 +55,11 @@ class DefinitionServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ReloadDefinitionsRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ReloadDefinitionsResponse.FromString,
                 _registered_method=True)
+        self.GetDefinitionDiagram = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/GetDefinitionDiagram',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramResponse.FromString,
+                _registered_method=True)
 
 
 class DefinitionServiceServicer:
@@ -90,6 +95,16 @@ class DefinitionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDefinitionDiagram(self, request, context):
+        """Draws a definition as Mermaid or Graphviz DOT text: every state with its labels and initial / final /
+        locked marks, every transition with its event, guard, checklist, roles and automatic / timer marks.
+        For a customer: its current states highlighted, and each transition out of them marked allowed or
+        blocked with the reasons, as the caller sees them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DefinitionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +127,11 @@ def add_DefinitionServiceServicer_to_server(servicer, server):
                     servicer.ReloadDefinitions,
                     request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ReloadDefinitionsRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ReloadDefinitionsResponse.SerializeToString,
+            ),
+            'GetDefinitionDiagram': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDefinitionDiagram,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +243,33 @@ class DefinitionService:
             '/crmstatus.v1.DefinitionService/ReloadDefinitions',
             crmstatus_dot_v1_dot_definition__service__pb2.ReloadDefinitionsRequest.SerializeToString,
             crmstatus_dot_v1_dot_definition__service__pb2.ReloadDefinitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDefinitionDiagram(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/GetDefinitionDiagram',
+            crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramResponse.FromString,
             options,
             channel_credentials,
             insecure,

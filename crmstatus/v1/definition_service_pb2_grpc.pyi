@@ -43,6 +43,12 @@ class DefinitionServiceStub:
     """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
     (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
     """
+    GetDefinitionDiagram: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.GetDefinitionDiagramRequest, _definition_service_pb2.GetDefinitionDiagramResponse]
+    """Draws a definition as Mermaid or Graphviz DOT text: every state with its labels and initial / final /
+    locked marks, every transition with its event, guard, checklist, roles and automatic / timer marks.
+    For a customer: its current states highlighted, and each transition out of them marked allowed or
+    blocked with the reasons, as the caller sees them.
+    """
 
 @_typing.type_check_only
 class DefinitionServiceAsyncStub(DefinitionServiceStub):
@@ -58,6 +64,12 @@ class DefinitionServiceAsyncStub(DefinitionServiceStub):
     ReloadDefinitions: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ReloadDefinitionsRequest, _definition_service_pb2.ReloadDefinitionsResponse]  # type: ignore[assignment]
     """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
     (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
+    """
+    GetDefinitionDiagram: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.GetDefinitionDiagramRequest, _definition_service_pb2.GetDefinitionDiagramResponse]  # type: ignore[assignment]
+    """Draws a definition as Mermaid or Graphviz DOT text: every state with its labels and initial / final /
+    locked marks, every transition with its event, guard, checklist, roles and automatic / timer marks.
+    For a customer: its current states highlighted, and each transition out of them marked allowed or
+    blocked with the reasons, as the caller sees them.
     """
 
 class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -95,6 +107,18 @@ class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_definition_service_pb2.ReloadDefinitionsResponse, _abc.Awaitable[_definition_service_pb2.ReloadDefinitionsResponse]]:
         """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
         (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDefinitionDiagram(
+        self,
+        request: _definition_service_pb2.GetDefinitionDiagramRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.GetDefinitionDiagramResponse, _abc.Awaitable[_definition_service_pb2.GetDefinitionDiagramResponse]]:
+        """Draws a definition as Mermaid or Graphviz DOT text: every state with its labels and initial / final /
+        locked marks, every transition with its event, guard, checklist, roles and automatic / timer marks.
+        For a customer: its current states highlighted, and each transition out of them marked allowed or
+        blocked with the reasons, as the caller sees them.
         """
 
 def add_DefinitionServiceServicer_to_server(servicer: DefinitionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

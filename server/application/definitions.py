@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from crmstatus.engine import diagram
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import Diagnostic, InvalidDefinition, PermissionDenied
+from crmstatus.engine.errors import Diagnostic, InvalidDefinition, InvalidRequest, PermissionDenied, quote
 from crmstatus.engine.loader import load_definition
 
 from .catalog import Catalog
@@ -31,6 +32,10 @@ class Definitions:
     def get(self, name: str, version: int | None = None) -> Definition:
         return self.catalog.get(name, version)
 
+    def diagram(self, name: str, version: int | None, dimension: str, form: str) -> str:
+        """The definition drawn as `form` ('mermaid' or 'dot'), one dimension or all."""
+        return draw(self.catalog.get(name, version), dimension, form)
+
     async def reload(self, caller: Caller) -> list[Definition]:
         """The definitions on disk now, replacing the running ones only when every file is valid, and made
         available to every replica."""
@@ -38,3 +43,10 @@ class Definitions:
             raise PermissionDenied(f"reloading definitions needs the {ADMIN_ROLE} role")
         await self.catalog.reload(self.config_dir)
         return self.published()
+
+
+def draw(definition: Definition, dimension: str, form: str, overlay: diagram.Overlay | None = None) -> str:
+    if dimension and dimension not in definition.dimensions:
+        raise InvalidRequest(f"definition {definition.key} has no dimension {quote(dimension)}")
+    drawing = diagram.to_dot if form == "dot" else diagram.to_mermaid
+    return drawing(definition, dimension or None, overlay)

@@ -7,6 +7,7 @@ from datetime import datetime
 from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import TransitionOption, find_timer, list_transitions, view
 from crmstatus.engine.definition import Definition
+from crmstatus.engine.diagram import Overlay
 from crmstatus.engine.errors import InvalidRequest, quote
 from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import HistoryEntry, Snapshot
@@ -15,6 +16,7 @@ from crmstatus.server.store.codec import moment, ms
 from crmstatus.server.store.errors import CustomerNotFound
 
 from .catalog import Catalog
+from .definitions import draw
 from .model import Caller
 
 
@@ -47,6 +49,13 @@ class Queries:
             raise InvalidRequest(f"definition {definition.key} has no dimension {quote(dimension)}")
         options = list_transitions(definition, snapshot, caller.actor, self.clock.now())
         return snapshot.version, [o for o in options if not dimension or o.dimension == dimension]
+
+    async def diagram(self, caller: Caller, customer_id: str, dimension: str, form: str) -> str:
+        """The customer's definition drawn with the customer on it: its states, and what the caller may do."""
+        definition, snapshot = await self.snapshot(caller.tenant, customer_id)
+        options = list_transitions(definition, snapshot, caller.actor, self.clock.now())
+        current = {name: entry.state for name, entry in snapshot.states.items()}
+        return draw(definition, dimension, form, Overlay(current, options))
 
     async def history(
         self, caller: Caller, customer_id: str, *, limit: int = 50, newest_first: bool = True,

@@ -1,4 +1,4 @@
-"""The crmstatus.v1 DefinitionService: validate, list, get and reload definitions."""
+"""The crmstatus.v1 DefinitionService: validate, list, get, draw and reload definitions."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class DefinitionService(ds_grpc.DefinitionServiceServicer):
     def __init__(self, app: Application) -> None:
         self.definitions = app.definitions
+        self.queries = app.queries
 
     @rpc
     async def ValidateDefinition(self, request: ds.ValidateDefinitionRequest, context: Context) -> Any:
@@ -46,3 +47,13 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
     async def ReloadDefinitions(self, request: ds.ReloadDefinitionsRequest, context: Context) -> Any:
         reloaded = await self.definitions.reload(caller(context))
         return ds.ReloadDefinitionsResponse(definitions=[convert.summary(d) for d in reloaded])
+
+    @rpc
+    async def GetDefinitionDiagram(self, request: ds.GetDefinitionDiagramRequest, context: Context) -> Any:
+        who = caller(context)
+        form = "dot" if request.format == ds.DIAGRAM_FORMAT_DOT else "mermaid"
+        if request.customer_id:
+            drawn = await self.queries.diagram(who, request.customer_id, request.dimension, form)
+        else:
+            drawn = self.definitions.diagram(request.name, request.version or None, request.dimension, form)
+        return ds.GetDefinitionDiagramResponse(format=request.format or ds.DIAGRAM_FORMAT_MERMAID, diagram=drawn)
