@@ -255,3 +255,17 @@ def test_a_tenants_partitions_take_one_slot_range_each_so_they_spread_over_every
     slots = [key_slot(keys.counts(part).encode()) for part in range(partitions)]
     for part, slot in enumerate(slots):
         assert part * 16384 // partitions <= slot < (part + 1) * 16384 // partitions
+
+
+async def test_an_idempotent_retry_returns_exactly_the_first_answer_at_any_clock_precision(store, tenant):
+    store.clock.advance(timedelta(microseconds=123_456))  # a system clock has microseconds; the store keeps ms
+    first = await store.create_customer(tenant, "c-1", "b2b", REP, idempotency_key="create-1")
+    again = await store.create_customer(tenant, "c-1", "b2b", REP, idempotency_key="create-1")
+    assert again.replayed and (again.snapshot, again.history, again.effects) == (
+        first.snapshot, first.history, first.effects
+    )  # fmt: skip
+    update = {"effective_contacts": 4}
+    first = await store.update_facts(tenant, "c-1", update, REP, idempotency_key="u-1")
+    again = await store.update_facts(tenant, "c-1", update, REP, idempotency_key="u-1")
+    assert (again.snapshot, again.history, again.effects) == (first.snapshot, first.history, first.effects)
+    assert (await store.get_customer(tenant, "c-1"))[1] == first.snapshot  # and so does every later read

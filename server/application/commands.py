@@ -26,7 +26,7 @@ from crmstatus.engine.snapshot import Snapshot
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
 from crmstatus.server.store.claims import NewClaim
-from crmstatus.server.store.codec import Result, ms, replay, request_digest
+from crmstatus.server.store.codec import Result, as_stored, ms, replay, request_digest
 from crmstatus.server.store.customers import Idempotency, Stored, Write
 from crmstatus.server.store.errors import CustomerNotFound, VersionConflict
 
@@ -60,7 +60,7 @@ class Commands:
         found = await self.store.customers.read(keys, new.customer_id, options.idempotency_key)
         if found is not None and found.record:
             return self._replayed(definition, found, idempotency)
-        now = self.clock.now()
+        now = as_stored(self.clock.now())
         outcome = new_customer(definition, new.customer_id, caller.actor, now, new.facts)
         await self.store.queries.add_tenant(caller.tenant)
         write = Write(definition, None, outcome, idempotency, now, _new_claim(definition, None, outcome.snapshot, now))
@@ -84,7 +84,7 @@ class Commands:
             snapshot = found.snapshot(definition)
             if options.expected_version is not None and options.expected_version != snapshot.version:
                 raise VersionConflict(customer_id, options.expected_version, snapshot.version)
-            now = self.clock.now()
+            now = as_stored(self.clock.now())
             outcome = engine_decide(definition, snapshot, command, caller.actor, now)
             if not outcome.history:
                 return Change(definition, snapshot)

@@ -49,6 +49,12 @@ def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def as_stored(moment: datetime) -> datetime:
+    """The moment as the store keeps it (milliseconds): what a command decides with, so that its first
+    answer and every later read or idempotent replay carry the same times."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def moment(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, UTC)
 
