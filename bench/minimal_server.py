@@ -95,7 +95,7 @@ class Minimal(cs_grpc.CustomerStatusServiceServicer):
 
 
 async def main(port: int) -> None:
-    connection = RedisConnection(Settings())
+    connection = await RedisConnection.open(Settings(dev_mode=True))  # its own embedded Redis
     server = grpc.aio.server()
     minimal = Minimal(connection)
     await minimal.load()
