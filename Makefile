@@ -16,7 +16,7 @@ install: $(STAMP)
 
 # Local development: embedded Redis, no tokens (CRMSTATUS_DEV_MODE=1 is the explicit switch).
 run: $(STAMP)
-	CRMSTATUS_DEV_MODE=1 $(BIN)/crmstatus serve --config-dir configs
+	CRMSTATUS_DEV_MODE=1 CRMSTATUS_LOG_FORMAT=$${CRMSTATUS_LOG_FORMAT:-text} $(BIN)/crmstatus serve --config-dir configs
 
 # The diagram tests render with Graphviz's `dot`: installed from Debian's packages when it is missing.
 graphviz:

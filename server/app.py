@@ -24,6 +24,7 @@ from crmstatus.v1 import (
     definition_service_pb2_grpc,
 )
 
+from . import metrics
 from .application import Application, claim_protection
 from .application.catalog import Catalog
 from .settings import Settings
@@ -192,6 +193,9 @@ async def serve(settings: Settings) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stopping.set)
     await server.start()
+    if settings.metrics_listen:
+        metrics.serve(settings.metrics_listen)
+        log.info("metrics on http://%s/metrics", settings.metrics_listen)
     host = settings.listen.rsplit(":", 1)[0]
     log.info("crmstatus serving on %s:%d (Redis: %s)", host, port, server.connection.url)
     print(f"crmstatus serving on {host}:{port}; definitions: {', '.join(d.key for d in server.app.catalog)}",

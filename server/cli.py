@@ -96,13 +96,12 @@ def _validate(paths: Sequence[str], output: str = "text", lang: str = "en") -> i
 def _serve(listen: str | None, config_dir: str | None, processes: int) -> int:
     from .settings import Settings, SettingsError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every state change at INFO
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"crmstatus: {error}", file=sys.stderr)
         return 2
+    configure_logging(settings)
     if listen:
         settings = replace(settings, listen=listen)
     if config_dir:
@@ -122,6 +121,20 @@ def _serve(listen: str | None, config_dir: str | None, processes: int) -> int:
         print("not starting: --processes takes a number of at least 1", file=sys.stderr)
         return 2
     return _serve_one(settings)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log lines on stderr at CRMSTATUS_LOG_LEVEL: one JSON object each (CRMSTATUS_LOG_FORMAT=json, the
+    default: what log pipelines parse), or plain text."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # it logs every state change at INFO
 
 
 def _serve_one(settings: Settings) -> int:
@@ -169,19 +182,19 @@ def _serve_processes(settings: Settings, processes: int) -> int:
 
 
 def _child(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
+    configure_logging(settings)
     sys.exit(_serve_one(settings))
 
 
 def _worker() -> int:
     from .settings import Settings, SettingsError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"crmstatus: {error}", file=sys.stderr)
         return 2
+    configure_logging(settings)
     if settings.redis_url is None:
         print("not starting: a stand-alone worker needs REDIS_URL (the servers' Redis)", file=sys.stderr)
         return 1

@@ -44,6 +44,9 @@ class Settings:
     definitions_refresh_seconds: float = 2.0
     # CRMSTATUS_HEALTH_INTERVAL: how often health checks Redis and the timer worker.
     health_interval_seconds: float = 2.0
+    log_format: str = "json"  # CRMSTATUS_LOG_FORMAT: json (one object per line) or text
+    log_level: str = "info"  # CRMSTATUS_LOG_LEVEL: debug, info (a line per call), warning or error
+    metrics_listen: str = ""  # CRMSTATUS_METRICS_LISTEN: HOST:PORT of the Prometheus /metrics endpoint; empty: none
     reuse_port: bool = False  # set by `crmstatus serve --processes N`: its processes share one port
 
     @classmethod
@@ -73,6 +76,9 @@ class Settings:
             timer_interval_seconds=e.seconds("CRMSTATUS_TIMER_INTERVAL", d.timer_interval_seconds),
             definitions_refresh_seconds=e.seconds("CRMSTATUS_DEFINITIONS_REFRESH", d.definitions_refresh_seconds),
             health_interval_seconds=e.seconds("CRMSTATUS_HEALTH_INTERVAL", d.health_interval_seconds),
+            log_format=e.choice("CRMSTATUS_LOG_FORMAT", d.log_format, ("json", "text")),
+            log_level=e.choice("CRMSTATUS_LOG_LEVEL", d.log_level, ("debug", "info", "warning", "error")),
+            metrics_listen=e.listen("CRMSTATUS_METRICS_LISTEN", d.metrics_listen),
         )
 
 

@@ -23,6 +23,7 @@ from crmstatus.engine.errors import InvalidRequest
 from crmstatus.engine.identity import identity_keys
 from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import Snapshot
+from crmstatus.server import metrics
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
 from crmstatus.server.store.claims import NewClaim
@@ -119,6 +120,10 @@ def _fields(command: Command) -> dict[str, Any]:
 
 
 def _change(definition: Definition, result: Result) -> Change:
+    if not result.replayed:
+        for entry in result.history:
+            if entry.from_state != entry.to_state:
+                metrics.TRANSITIONS.labels(definition.name, entry.dimension, entry.event or entry.trigger).inc()
     return Change(definition, result.snapshot, result.effects, result.history, result.replayed)
 
 

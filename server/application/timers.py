@@ -20,6 +20,7 @@ from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import FireTimer
 from crmstatus.engine.errors import AutomationCycle, CustomerLocked, StaleTimer, TransitionNotAllowed
 from crmstatus.engine.snapshot import SYSTEM
+from crmstatus.server import metrics
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import decode_timer_member, ms
 from crmstatus.server.store.errors import CustomerNotFound, StoreUnavailable, VersionConflict
@@ -53,10 +54,14 @@ class TimerWorker:
             keys = self.store.keys(tenant)
             for part in range(keys.partitions):
                 while True:
-                    claimed = await self.store.timers.claim_due(keys, part, ms(self.clock.now()), self.lease_ms,
-                                                                self.batch)  # fmt: skip
-                    for member, lease in claimed:
-                        fired += await self._fire(tenant, part, member, lease)
+                    now_ms = ms(self.clock.now())
+                    claimed = await self.store.timers.claim_due(keys, part, now_ms, self.lease_ms, self.batch)
+                    metrics.TIMERS_DUE.inc(len(claimed))
+                    for member, lease, due_ms in claimed:
+                        if await self._fire(tenant, part, member, lease):
+                            fired += 1
+                            metrics.TIMERS_FIRED.inc()
+                            metrics.TIMER_LATENESS.observe(max(0, now_ms - due_ms) / 1000)
                     if len(claimed) < self.batch:
                         break
         return fired

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import redis.exceptions
 
 from crmstatus.engine.errors import CrmStatusError, quote
+from crmstatus.server import metrics
 
 
 class StoreError(CrmStatusError):
@@ -60,6 +61,7 @@ class StoreUnavailable(StoreError):
 
 
 def unavailable(error: Exception) -> StoreUnavailable:
+    metrics.REDIS_ERRORS.inc()
     return StoreUnavailable(f"the state store is unavailable: {error or 'no answer in time'}")
 
 

@@ -167,13 +167,13 @@ class ReleaseIdentity(_Script):
 
 
 class ClaimTimers(_Script):
-    """claim_timers.lua: lease up to `limit` due timers of one partition. Returns (member, lease score)."""
+    """claim_timers.lua: lease up to `limit` due timers of one partition. Returns (member, lease score, due ms)."""
 
     name = "claim_timers"
 
-    async def __call__(self, timers: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[str, int]]:
+    async def __call__(self, timers: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[str, int, int]]:
         reply = await self._run([timers], [now_ms, lease_ms, limit])
-        return [(reply[n], int(reply[n + 1])) for n in range(0, len(reply), 2)]
+        return [(reply[n], int(reply[n + 1]), int(float(reply[n + 2]))) for n in range(0, len(reply), 3)]
 
 
 class SettleTimer(_Script):

@@ -17,8 +17,11 @@ class TimerQueue:
         async with store_errors(self.scripts.timeout):
             return sorted(str(tenant) for tenant in await self.scripts.client.smembers(TENANTS))
 
-    async def claim_due(self, keys: Keys, part: int, now_ms: int, lease_ms: int, limit: int) -> list[tuple[str, int]]:
-        """Up to `limit` timers of one partition that are due now, each leased to the caller: (member, lease)."""
+    async def claim_due(
+        self, keys: Keys, part: int, now_ms: int, lease_ms: int, limit: int
+    ) -> list[tuple[str, int, int]]:
+        """Up to `limit` timers of one partition that are due now, each leased to the caller: (member, lease,
+        due ms)."""
         async with store_errors(self.scripts.timeout):
             return await self.scripts.claim_timers(keys.timers(part), now_ms, lease_ms, limit)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -33,6 +35,7 @@ from crmstatus.engine.errors import (
     UnknownName,
     quote,
 )
+from crmstatus.server import metrics
 from crmstatus.server.application.errors import DefinitionNotFound, Unauthenticated
 from crmstatus.server.store.errors import (
     CustomerExists,
@@ -73,21 +76,29 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
 ]
 
 
+REQUEST_ID = "x-request-id"  # accepted from the caller's metadata, returned in the trailing metadata
+CALLS_LOG = logging.getLogger("crmstatus.calls")
 MAX_MESSAGE = 1000  # characters of a status message or detail: far below the metadata limit it travels in
 
 
-def to_status(error: Exception) -> status_pb2.Status:
+def code_and_reason(error: Exception) -> tuple[int, str]:
+    """The status code and ErrorInfo reason an error is answered with."""
     code, reason = code_pb2.INTERNAL, "INTERNAL"
     for kind, mapped_code, mapped_reason in TABLE:
         if isinstance(error, kind):
             code, reason = mapped_code, mapped_reason
             break
-    if not isinstance(error, CrmStatusError):
-        return _status(code, "internal error; it has been logged", reason, {})
     if isinstance(error, TransitionNotAllowed) and all(r.kind is ReasonKind.ROLE for r in error.reasons):
         code, reason = code_pb2.PERMISSION_DENIED, "ROLE_REQUIRED"
     if isinstance(error, ClaimRefused) and error.reason != "COOLDOWN":
         code, reason = code_pb2.RESOURCE_EXHAUSTED, "CLAIM_CAP_REACHED"
+    return code, reason
+
+
+def to_status(error: Exception) -> status_pb2.Status:
+    code, reason = code_and_reason(error)
+    if not isinstance(error, CrmStatusError):
+        return _status(code, "internal error; it has been logged", reason, {})
     status = _status(code, str(error), reason, _metadata(error))
     detail = _detail(error)
     if detail is not None:
@@ -173,41 +184,112 @@ def _bad_request(field: str, description: str) -> error_details_pb2.BadRequest:
     )
 
 
-async def abort(error: Exception, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
-    await context.abort_with_status(rpc_status.to_status(to_status(error)))
-    raise AssertionError("abort_with_status returns only by raising")
+async def abort(error: Exception, context: grpc.aio.ServicerContext[Any, Any], request_id: str = "") -> NoReturn:
+    status = rpc_status.to_status(to_status(error))
+    trailing = (*status.trailing_metadata, (REQUEST_ID, request_id)) if request_id else status.trailing_metadata
+    await context.abort(status.code, status.details, trailing)
+    raise AssertionError("abort returns only by raising")
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def rpc(method: Handler) -> Handler:
-    """Turns every exception of a unary handler into its status; unexpected ones are logged as INTERNAL."""
+    """Turns every exception of a unary handler into its status (unexpected ones are logged as INTERNAL), and
+    observes the call: its metrics, its log line, its request id returned in the trailing metadata."""
+    call = Observer(method.__name__)
 
     @functools.wraps(method)
     async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        started, code, reason = time.perf_counter(), "OK", ""
+        request_id = call.request_id(context)
         try:
             _decoded(request)
-            return await method(self, request, context)
+            reply = await method(self, request, context)
+            context.set_trailing_metadata(((REQUEST_ID, request_id),))
+            return reply
         except Exception as error:
-            await _fail(error, context, method.__name__)
+            code, reason = call.failed(error)
+            await _fail(error, context, method.__name__, request_id)
+        except BaseException:
+            code = "CANCELLED"
+            raise
+        finally:
+            call.done(request, context, request_id, code, reason, time.perf_counter() - started)
 
     return handle  # type: ignore[return-value]
 
 
 def streaming_rpc(method: Handler) -> Handler:
-    """As `rpc`, for server-streaming handlers."""
+    """As `rpc`, for server-streaming handlers; open streams are counted."""
+    call = Observer(method.__name__)
 
     @functools.wraps(method)
     async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        started, code, reason = time.perf_counter(), "OK", ""
+        request_id = call.request_id(context)
+        metrics.OPEN_STREAMS.inc()
         try:
             _decoded(request)
             async for reply in method(self, request, context):
                 yield reply
         except Exception as error:
-            await _fail(error, context, method.__name__)
+            code, reason = call.failed(error)
+            await _fail(error, context, method.__name__, request_id)
+        except BaseException:
+            code = "CANCELLED"
+            raise
+        finally:
+            metrics.OPEN_STREAMS.dec()
+            call.done(request, context, request_id, code, reason, time.perf_counter() - started)
 
     return handle  # type: ignore[return-value]
+
+
+class Observer:
+    """One method's metrics and log lines: one JSON line per call (request id, tenant, actor, method, code,
+    latency, customer id; never facts or tokens), at INFO on the `crmstatus.calls` logger."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.ok = metrics.CALLS.labels(method, "OK")
+        self.seconds = metrics.CALL_SECONDS.labels(method)
+        self.claims = method == "ClaimCustomer"
+
+    @staticmethod
+    def request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+        """The caller's `x-request-id` (first 64 characters), or a new one."""
+        for key, value in context.invocation_metadata() or ():
+            if key == REQUEST_ID and value:
+                return str(value)[:64]
+        return uuid.uuid4().hex
+
+    def failed(self, error: Exception) -> tuple[str, str]:
+        code, reason = code_and_reason(error)
+        if isinstance(error, TransitionNotAllowed):
+            for kind in {r.kind for r in error.reasons}:
+                metrics.BLOCKED.labels(kind.value).inc()
+        elif isinstance(error, CustomerLocked):
+            metrics.BLOCKED.labels(ReasonKind.LOCKED.value).inc()
+        if self.claims:
+            metrics.CLAIMS.labels(reason.lower()).inc()
+        return code_pb2.Code.Name(code), reason
+
+    def done(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any], request_id: str, code: str, reason: str,
+        seconds: float,
+    ) -> None:  # fmt: skip
+        (self.ok if code == "OK" else metrics.CALLS.labels(self.method, code)).inc()
+        self.seconds.observe(seconds)
+        if self.claims and code == "OK":
+            metrics.CLAIMS.labels("won").inc()
+        if CALLS_LOG.isEnabledFor(logging.INFO):
+            values = {k: str(v) for k, v in context.invocation_metadata() or ()}
+            CALLS_LOG.info("call", extra={
+                "request_id": request_id, "tenant": values.get("x-crm-tenant", ""),
+                "actor": values.get("x-crm-actor", ""), "method": self.method, "code": code, "reason": reason,
+                "latency_ms": round(seconds * 1000, 3), "customer_id": getattr(request, "customer_id", ""),
+            })  # fmt: skip
 
 
 def _decoded(request: Any) -> None:
@@ -215,7 +297,9 @@ def _decoded(request: Any) -> None:
         raise InvalidRequest(f"the request is not the method's message: {quote(str(request.error), 200)}")
 
 
-async def _fail(error: Exception, context: grpc.aio.ServicerContext[Any, Any], method: str) -> NoReturn:
+async def _fail(
+    error: Exception, context: grpc.aio.ServicerContext[Any, Any], method: str, request_id: str
+) -> NoReturn:
     if not isinstance(error, CrmStatusError):
         log.exception("internal error in %s", method)
-    await abort(error, context)
+    await abort(error, context, request_id)
