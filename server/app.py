@@ -166,11 +166,25 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
     try:
-        port = grpc_server.add_insecure_port(settings.listen)
+        port = _listen(grpc_server, settings)
     except RuntimeError:
         await connection.close()
         raise ListenError(f"cannot listen on {settings.listen}: the address is taken or not this host's") from None
     return Server(grpc_server, connection, Health(health_servicer, app, settings), app, settings), port
+
+
+def _listen(server: grpc.aio.Server, settings: Settings) -> int:
+    """Bind the port: with TLS when a certificate is set (and client certificates required with a client CA)."""
+    if not settings.tls_cert:
+        return server.add_insecure_port(settings.listen)
+    with open(settings.tls_key, "rb") as key, open(settings.tls_cert, "rb") as cert:
+        pair = (key.read(), cert.read())
+    client_ca = None
+    if settings.tls_client_ca:
+        with open(settings.tls_client_ca, "rb") as file:
+            client_ca = file.read()
+    credentials = grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=bool(client_ca))
+    return server.add_secure_port(settings.listen, credentials)
 
 
 async def _every(seconds: float, chore: Callable[[], Awaitable[object]]) -> None:

@@ -112,8 +112,13 @@ def _serve(listen: str | None, config_dir: str | None, processes: int) -> int:
     if problems:
         print("not starting: fix the definitions above first", file=sys.stderr)
         return 1
-    if not settings.dev_mode and not settings.tokens:
-        print("not starting: set CRMSTATUS_TOKENS (tenant=token,...) or CRMSTATUS_DEV_MODE=1", file=sys.stderr)
+    if not settings.dev_mode and not (settings.tokens or settings.jwt_secrets or settings.jwt_jwks):
+        print("not starting: set CRMSTATUS_TOKENS (tenant=token,...), CRMSTATUS_JWT_SECRETS or CRMSTATUS_JWT_JWKS, "
+              "or CRMSTATUS_DEV_MODE=1", file=sys.stderr)  # fmt: skip
+        return 1
+    if not (settings.dev_mode or settings.tls_cert or settings.behind_tls_proxy):
+        print("not starting: bearer tokens would travel in plaintext: set CRMSTATUS_TLS_CERT and CRMSTATUS_TLS_KEY, "
+              "or CRMSTATUS_BEHIND_TLS_PROXY=1 when a proxy or mesh ends TLS", file=sys.stderr)  # fmt: skip
         return 1
     if processes > 1:
         return _serve_processes(settings, processes)

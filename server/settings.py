@@ -24,6 +24,18 @@ class Settings:
     # CRMSTATUS_TOKENS="acme=token-a,globex=token-b": each tenant's bearer token.
     tokens: Mapping[str, str] = field(default_factory=dict)
     dev_mode: bool = False  # CRMSTATUS_DEV_MODE=1: no token needed (local development only)
+    # CRMSTATUS_JWT_SECRETS="acme=secret,...": a tenant's callers present JWTs signed with its secret (HS256).
+    jwt_secrets: Mapping[str, str] = field(default_factory=dict)
+    # CRMSTATUS_JWT_JWKS="acme=/etc/crmstatus/acme.jwks,...": or verified with the public keys of a JWKS file.
+    jwt_jwks: Mapping[str, str] = field(default_factory=dict)
+    jwt_audience: str = "crmstatus"  # CRMSTATUS_JWT_AUDIENCE: the `aud` tokens must carry
+    platform_tenant: str = "platform"  # CRMSTATUS_PLATFORM_TENANT: whose admins manage what all tenants share
+    # TLS for the gRPC port: CRMSTATUS_TLS_CERT and CRMSTATUS_TLS_KEY (PEM files); CRMSTATUS_TLS_CLIENT_CA: clients
+    # must present a certificate signed by it (mTLS).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    behind_tls_proxy: bool = False  # CRMSTATUS_BEHIND_TLS_PROXY=1: plaintext here, TLS ended by a proxy or mesh
     # CRMSTATUS_PARTITIONS: hash slots a tenant is spread over (store/keys.py), recorded in Redis at first start.
     partitions: int = 16
     idempotency_ttl_seconds: int = 24 * 3600  # CRMSTATUS_IDEMPOTENCY_TTL
@@ -54,13 +66,21 @@ class Settings:
         """Read every variable; an unset or empty one keeps its default, a bad one raises SettingsError."""
         e = _Env(os.environ if env is None else env)
         d = cls()
-        return cls(
+        settings = cls(
             redis_url=e.redis_url("REDIS_URL"),
             redis_mode=e.choice("CRMSTATUS_REDIS_MODE", d.redis_mode, ("auto", "single", "cluster")),
             config_dir=e.text("CRMSTATUS_CONFIG_DIR", d.config_dir),
             listen=e.listen("CRMSTATUS_LISTEN", d.listen),
             tokens=e.pairs("CRMSTATUS_TOKENS", "token"),
             dev_mode=e.boolean("CRMSTATUS_DEV_MODE", d.dev_mode),
+            jwt_secrets=e.pairs("CRMSTATUS_JWT_SECRETS", "secret"),
+            jwt_jwks=e.files("CRMSTATUS_JWT_JWKS"),
+            jwt_audience=e.text("CRMSTATUS_JWT_AUDIENCE", d.jwt_audience),
+            platform_tenant=e.text("CRMSTATUS_PLATFORM_TENANT", d.platform_tenant),
+            tls_cert=e.file("CRMSTATUS_TLS_CERT"),
+            tls_key=e.file("CRMSTATUS_TLS_KEY"),
+            tls_client_ca=e.file("CRMSTATUS_TLS_CLIENT_CA"),
+            behind_tls_proxy=e.boolean("CRMSTATUS_BEHIND_TLS_PROXY", d.behind_tls_proxy),
             partitions=e.whole("CRMSTATUS_PARTITIONS", d.partitions, minimum=1, maximum=MAX_PARTITIONS),
             idempotency_ttl_seconds=e.whole("CRMSTATUS_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds, minimum=1),
             event_stream_maxlen=e.whole("CRMSTATUS_EVENT_STREAM_MAXLEN", d.event_stream_maxlen, minimum=1),
@@ -80,6 +100,11 @@ class Settings:
             log_level=e.choice("CRMSTATUS_LOG_LEVEL", d.log_level, ("debug", "info", "warning", "error")),
             metrics_listen=e.listen("CRMSTATUS_METRICS_LISTEN", d.metrics_listen),
         )
+        if bool(settings.tls_cert) != bool(settings.tls_key):
+            raise SettingsError("CRMSTATUS_TLS_CERT, CRMSTATUS_TLS_KEY: expected both (certificate and key) or neither")
+        if settings.tls_client_ca and not settings.tls_cert:
+            raise SettingsError("CRMSTATUS_TLS_CLIENT_CA: expected with CRMSTATUS_TLS_CERT and CRMSTATUS_TLS_KEY")
+        return settings
 
 
 MAX_PARTITIONS = 256  # each partition gets a slot of its own range (store/keys.py)
@@ -173,6 +198,19 @@ class _Env:
                     f"{name}: expected tenant={what} pairs separated by commas, item {position} is not one"
                 )
             found[tenant] = value
+        return found
+
+    def file(self, name: str) -> str:
+        text = self._get(name)
+        if text and not os.path.isfile(text):
+            raise SettingsError(f"{name}: expected the path of a readable file, got {text!r}")
+        return text
+
+    def files(self, name: str) -> dict[str, str]:
+        found = self.pairs(name, "file")
+        for tenant, path in found.items():
+            if not os.path.isfile(path):
+                raise SettingsError(f"{name}: expected tenant=file pairs, {tenant}'s {path!r} is not a readable file")
         return found
 
     def durations(self, name: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from crmstatus.engine.loader import load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
-TOKENS = {"acme": "token-acme", "globex": "token-globex"}
+TOKENS = {"acme": "token-acme", "globex": "token-globex", "platform": "token-platform"}
 PARTITIONS = 16  # the default; every server and store on a shared test Redis uses it (the first start records it)
 
 

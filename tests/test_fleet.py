@@ -124,7 +124,7 @@ def test_a_definition_made_available_on_one_replica_is_served_by_the_other(own_r
         (with_yoga / "yoga.yaml").write_text(yoga, "utf-8")
         with grpc.insecure_channel(f"127.0.0.1:{a.port}") as to_a, grpc.insecure_channel(f"127.0.0.1:{b.port}") as to_b:
             ds_grpc.DefinitionServiceStub(to_a).ReloadDefinitions(
-                ds.ReloadDefinitionsRequest(), metadata=who(roles="admin")
+                ds.ReloadDefinitionsRequest(), metadata=who(roles="admin", tenant="platform")
             )
             on_a = cs_grpc.CustomerStatusServiceStub(to_a)
             on_a.CreateCustomer(cs.CreateCustomerRequest(customer_id="y-1", definition="yoga"), metadata=who())
@@ -242,8 +242,10 @@ def test_health_goes_not_serving_while_redis_is_frozen_or_the_worker_stalls_and_
 
 def _crmstatus(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRMSTATUS_", "REDIS_URL"))}
+    plaintext_ok = {"CRMSTATUS_BEHIND_TLS_PROXY": "1"}  # these tests are about other refusals
     return subprocess.run(
-        [sys.executable, "-m", "crmstatus.server.cli", *args], env={**clean, **env}, capture_output=True, text=True,
+        [sys.executable, "-m", "crmstatus.server.cli", *args], env={**clean, **plaintext_ok, **env},
+        capture_output=True, text=True,
         timeout=60, cwd=ROOT,
     )  # fmt: skip
 
@@ -279,7 +281,8 @@ def test_several_processes_share_one_port(own_redis):
     from tests.cluster import free_port
 
     port = free_port()
-    env = {"REDIS_URL": f"redis://127.0.0.1:{own_redis.port}", "CRMSTATUS_TOKENS": "acme=token-acme"}
+    env = {"REDIS_URL": f"redis://127.0.0.1:{own_redis.port}", "CRMSTATUS_TOKENS": "acme=token-acme",
+           "CRMSTATUS_BEHIND_TLS_PROXY": "1"}  # fmt: skip
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRMSTATUS_", "REDIS_URL"))}
     parent = subprocess.Popen(
         [sys.executable, "-m", "crmstatus.server.cli", "serve", "--listen", f"127.0.0.1:{port}", "--processes", "2"],

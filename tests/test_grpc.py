@@ -375,7 +375,13 @@ def test_definitions_validate_list_get_and_reload(definitions_api):
     assert "name: education" in education.source
     code, reason, _ = failure(lambda: definitions_api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=who()))
     assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
-    reloaded = definitions_api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=who(roles="admin"))
+    code, _, _ = failure(  # a tenant's admin: the definitions are every tenant's
+        lambda: definitions_api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=who(roles="admin"))
+    )
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    reloaded = definitions_api.ReloadDefinitions(
+        ds.ReloadDefinitionsRequest(), metadata=who(roles="admin", tenant="platform")
+    )
     assert len(reloaded.definitions) == 5
 
 
@@ -399,7 +405,7 @@ def test_reloading_a_broken_folder_keeps_the_running_definitions(redis_url, tmp_
             (folder / "education.yaml").write_text(
                 (CONFIGS / "education.yaml").read_text("utf-8").replace("to: 试听学员", "to: 试听"), "utf-8"
             )
-            admin = who(roles="admin")
+            admin = who(roles="admin", tenant="platform")
             code, reason, details = failure(
                 lambda: api.ReloadDefinitions(ds.ReloadDefinitionsRequest(), metadata=admin)
             )

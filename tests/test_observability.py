@@ -77,6 +77,7 @@ def test_one_json_log_line_per_call_with_its_request_id_and_no_fact_values(own_r
     port = free_port()
     env.update(REDIS_URL=f"redis://127.0.0.1:{own_redis.port}", CRMSTATUS_TOKENS="acme=token-acme",
                CRMSTATUS_LISTEN=f"127.0.0.1:{port}", CRMSTATUS_TIMER_WORKER="0")  # fmt: skip
+    env["CRMSTATUS_BEHIND_TLS_PROXY"] = "1"
     server = subprocess.Popen([sys.executable, "-m", "crmstatus.server.cli", "serve"], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:

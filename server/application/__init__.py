@@ -26,7 +26,7 @@ class Application:
         self.clock = clock
         self.commands = Commands(store, catalog, settings, clock)
         self.queries = Queries(store, catalog, clock)
-        self.definitions = Definitions(catalog, settings.config_dir)
+        self.definitions = Definitions(catalog, settings.config_dir, settings.platform_tenant)
         self.watch = Watch(store)
         self.timers = TimerWorker(store, self.commands, self.queries, clock, interval=settings.timer_interval_seconds)
 

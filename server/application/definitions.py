@@ -10,13 +10,14 @@ from crmstatus.engine.loader import load_definition
 from .catalog import Catalog
 from .model import Caller
 
-ADMIN_ROLE = "admin"  # may reload definitions
+ADMIN_ROLE = "admin"  # with the platform tenant: may reload the definitions every tenant shares
 
 
 class Definitions:
-    def __init__(self, catalog: Catalog, config_dir: str) -> None:
+    def __init__(self, catalog: Catalog, config_dir: str, platform_tenant: str = "platform") -> None:
         self.catalog = catalog
         self.config_dir = config_dir
+        self.platform_tenant = platform_tenant
 
     @staticmethod
     def validate(text: str, file_name: str) -> Definition | list[Diagnostic]:
@@ -39,8 +40,11 @@ class Definitions:
     async def reload(self, caller: Caller) -> list[Definition]:
         """The definitions on disk now, replacing the running ones only when every file is valid, and made
         available to every replica."""
-        if ADMIN_ROLE not in caller.actor.roles:
-            raise PermissionDenied(f"reloading definitions needs the {ADMIN_ROLE} role")
+        if ADMIN_ROLE not in caller.actor.roles or caller.tenant != self.platform_tenant:
+            raise PermissionDenied(
+                f"the definitions are shared by every tenant: reloading them needs the {ADMIN_ROLE} role in the "
+                f"platform tenant {quote(self.platform_tenant)}"
+            )
         await self.catalog.reload(self.config_dir)
         return self.published()
 

@@ -1,7 +1,9 @@
-"""Who is calling: tenant and actor from metadata, checked against the tenant's bearer token."""
+"""Who is calling: tenant and actor from a verified token's claims (JWT, tokens.py), or from metadata checked
+against the tenant's bearer token."""
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -15,13 +17,19 @@ from crmstatus.server.application.errors import Unauthenticated
 from crmstatus.server.application.model import Caller
 from crmstatus.server.settings import Settings
 
+from .tokens import Verifier
+
 TENANT, ACTOR, ROLES = "x-crm-tenant", "x-crm-actor", "x-crm-roles"
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructure: no tenant, no token
 
 
+VERIFIED: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("crmstatus_caller", default=None)
+
+
 def caller(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
-    """The tenant and actor a call names (the interceptor has already checked its token)."""
-    return caller_of(context.invocation_metadata() or ())
+    """The tenant and actor of a call: from its verified token when tokens are JWTs, else from metadata (the
+    interceptor has already checked the call's token)."""
+    return VERIFIED.get() or caller_of(context.invocation_metadata() or ())
 
 
 def caller_of(metadata: Iterable[tuple[str, Any]]) -> Caller:
@@ -44,10 +52,7 @@ def authenticate(metadata: Mapping[str, str], settings: Settings) -> None:
     if settings.dev_mode:
         return
     tenant = metadata.get(TENANT, "")
-    header = metadata.get("authorization", "")
-    if not header.startswith("Bearer "):
-        raise Unauthenticated("missing authorization: Bearer <tenant token>")
-    token = header.removeprefix("Bearer ").strip()
+    token = _bearer(metadata)
     expected = settings.tokens.get(tenant)
     if expected is not None and hmac.compare_digest(token, expected):
         return
@@ -84,6 +89,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
     def __init__(self, settings: Settings, refuse: Refuse) -> None:
         self.settings = settings
         self.refuse = refuse
+        self.verifier = Verifier(settings)
         self._lenient: dict[Any, Any] = {}  # each method's handler, with a lenient decoder, made once
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
@@ -97,11 +103,38 @@ class CallGuard(grpc.aio.ServerInterceptor):
             )
         if self.settings.dev_mode:
             return lenient
+        metadata = {k: str(v) for k, v in details.invocation_metadata or ()}
         try:
-            authenticate({k: str(v) for k, v in details.invocation_metadata or ()}, self.settings)
+            if self.verifier.configured:
+                return _as(lenient, self.verifier.caller(metadata.get(TENANT, ""), _bearer(metadata)))
+            authenticate(metadata, self.settings)
         except CrmStatusError as error:
             return _refusing(lenient, error, self.refuse)
         return lenient
+
+
+def _bearer(metadata: Mapping[str, str]) -> str:
+    header = metadata.get("authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthenticated("missing authorization: Bearer <token>")
+    return header.removeprefix("Bearer ").strip()
+
+
+def _as(handler: Any, who: Caller) -> Any:
+    """The handler, run as the verified caller (`caller()` reads it)."""
+
+    async def unary(request: Any, context: Any) -> Any:
+        VERIFIED.set(who)  # the handler's own task: nothing else sees it
+        return await handler.unary_unary(request, context)
+
+    async def stream(request: Any, context: Any) -> Any:
+        VERIFIED.set(who)
+        async for reply in handler.unary_stream(request, context):
+            yield reply
+
+    if handler.unary_stream:
+        return handler._replace(unary_stream=stream)
+    return handler._replace(unary_unary=unary)
 
 
 def _refusing(handler: Any, error: CrmStatusError, refuse: Refuse) -> Any:
