@@ -1,7 +1,8 @@
 """FireEvent through the whole service next to the stack's floor, measured in one run.
 
-Two servers, each in its own process on its own embedded Redis:
-- the service (`crmstatus serve`), and
+Three servers, each in its own process on its own embedded Redis:
+- the service (`crmstatus serve`), with call logs off and no metrics endpoint,
+- the same with metrics counted (an endpoint) and one JSON log line per call, for their overhead, and
 - bench/minimal_server.py: the same grpc.aio server and redis.asyncio client doing the same two Lua calls
   (read.lua, a successful commit.lua with payloads of the real sizes) and a reply of the real shape.
 Server CPU per call is read from /proc/<pid>/stat (the server process alone; Redis is another process),
@@ -35,6 +36,7 @@ from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from .engine_bench import CONFIGS
 
 CLIENTS, SECONDS, ROUNDS, WATCHERS = 16, 3.0, 2, 256
+OBSERVED = "FireEvent, metrics + call logs on"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -48,11 +50,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(command: list[str], port: int) -> subprocess.Popen[str]:
+def start(command: list[str], port: int, **settings: str) -> subprocess.Popen[str]:
     env = {**os.environ, "CRMSTATUS_DEV_MODE": "1", "CRMSTATUS_LISTEN": f"127.0.0.1:{port}",
-           "CRMSTATUS_CONFIG_DIR": str(CONFIGS)}  # fmt: skip
+           "CRMSTATUS_CONFIG_DIR": str(CONFIGS), "CRMSTATUS_LOG_LEVEL": "warning", **settings}  # fmt: skip
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", *command], env=env, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", *command], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     assert process.stdout is not None
     for line in process.stdout:  # each server prints this once it accepts calls
         if line.startswith("crmstatus serving"):
@@ -125,23 +128,27 @@ async def open_watchers(stub: cs_grpc.CustomerStatusServiceStub, count: int) -> 
     return streams
 
 
-async def run(real_port: int, real_pid: int, minimal_port: int, minimal_pid: int) -> dict[str, list[Figures]]:
+async def run(real: Served, minimal: Served, observed: Served) -> dict[str, list[Figures]]:
     results: dict[str, list[Figures]] = {}
     async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{real_port}") as real,
-        grpc.aio.insecure_channel(f"127.0.0.1:{minimal_port}") as floor,
+        grpc.aio.insecure_channel(f"127.0.0.1:{real.port}") as to_real,
+        grpc.aio.insecure_channel(f"127.0.0.1:{minimal.port}") as floor,
+        grpc.aio.insecure_channel(f"127.0.0.1:{observed.port}") as to_observed,
     ):
-        stub, minimal = cs_grpc.CustomerStatusServiceStub(real), cs_grpc.CustomerStatusServiceStub(floor)
-        health = health_pb2_grpc.HealthStub(real)
+        stub, minimal_stub = cs_grpc.CustomerStatusServiceStub(to_real), cs_grpc.CustomerStatusServiceStub(floor)
+        health = health_pb2_grpc.HealthStub(to_real)
         full = await fire_calls(stub, customer_pb2.CUSTOMER_VIEW_FULL)
         basic = await fire_calls(stub, customer_pb2.CUSTOMER_VIEW_BASIC)
-        floor_calls = [toggler(minimal, f"floor-{n}", 0) for n in range(CLIENTS)]
+        watched = await fire_calls(cs_grpc.CustomerStatusServiceStub(to_observed), customer_pb2.CUSTOMER_VIEW_FULL)
+        floor_calls = [toggler(minimal_stub, f"floor-{n}", 0) for n in range(CLIENTS)]
         empty = [lambda: health.Check(health_pb2.HealthCheckRequest()) for _ in range(CLIENTS)]
+        real_pid = real.pid
         cases: list[tuple[str, list[Callable[[], Awaitable[object]]], int]] = [
-            ("minimal handler (same stack)", floor_calls, minimal_pid),
+            ("minimal handler (same stack)", floor_calls, minimal.pid),
             ("FireEvent (b2b)", full, real_pid),
             ("FireEvent (b2b, basic view)", basic, real_pid),
             ("health Check (empty handler)", empty, real_pid),
+            (OBSERVED, watched, observed.pid),
         ]
         for _ in range(ROUNDS):  # interleaved, so machine noise hits every case alike
             for name, calls, pid in cases:
@@ -155,16 +162,28 @@ async def run(real_port: int, real_pid: int, minimal_port: int, minimal_pid: int
     return results
 
 
+@dataclass
+class Served:
+    port: int
+    process: subprocess.Popen[str]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
 def main() -> None:
-    real_port, minimal_port = free_port(), free_port()
-    real = start(["crmstatus.server.cli", "serve"], real_port)
-    minimal = start(["bench.minimal_server", str(minimal_port)], minimal_port)
+    ports = [free_port() for _ in range(3)]
+    real = Served(ports[0], start(["crmstatus.server.cli", "serve"], ports[0]))
+    minimal = Served(ports[1], start(["bench.minimal_server", str(ports[1])], ports[1]))
+    observed = Served(ports[2], start(["crmstatus.server.cli", "serve"], ports[2], CRMSTATUS_LOG_LEVEL="info",
+                                      CRMSTATUS_METRICS_LISTEN=f"127.0.0.1:{free_port()}"))  # fmt: skip
     try:
-        results = asyncio.run(run(real_port, real.pid, minimal_port, minimal.pid))
+        results = asyncio.run(run(real, minimal, observed))
     finally:
-        for process in (real, minimal):
-            process.terminate()
-            process.wait(30)
+        for served in (real, minimal, observed):
+            served.process.terminate()
+            served.process.wait(30)
     median = {name: Figures(*(statistics.median(getattr(f, field) for f in runs) for field in Figures.__annotations__))
               for name, runs in results.items()}  # fmt: skip
     floor_cpu = median["minimal handler (same stack)"].cpu_us
@@ -177,6 +196,10 @@ def main() -> None:
               f"{f.rate / empty_rate:>8.2f}")  # fmt: skip
     alone = statistics.mean([median["FireEvent (b2b)"].rate, median["FireEvent (b2b) again"].rate])
     watched = median[f"FireEvent, {WATCHERS} watchers open"].rate
+    plain, seen = median["FireEvent (b2b)"], median[OBSERVED]
+    print(f"metrics and a JSON log line per call: {seen.cpu_us:.0f} µs vs {plain.cpu_us:.0f} µs of server CPU per "
+          f"FireEvent ({seen.cpu_us / plain.cpu_us:.2f}×); FireEvents per server CPU-second "
+          f"{1e6 / seen.cpu_us:,.0f} vs {1e6 / plain.cpu_us:,.0f}")  # fmt: skip
     print(f"goal: FireEvent CPU ≤ 1.30 × floor: {median['FireEvent (b2b)'].cpu_us / floor_cpu:.2f}")
     print(f"goal: with {WATCHERS} watchers open, FireEvent calls/s ≥ 0.90 × without: {watched / alone:.2f}")
 

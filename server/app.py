@@ -162,7 +162,7 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
         CustomerStatusService(app), grpc_server
     )
     definition_service_pb2_grpc.add_DefinitionServiceServicer_to_server(DefinitionService(app), grpc_server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = _HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
     try:
@@ -171,6 +171,14 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
         await connection.close()
         raise ListenError(f"cannot listen on {settings.listen}: the address is taken or not this host's") from None
     return Server(grpc_server, connection, Health(health_servicer, app, settings), app, settings), port
+
+
+class _HealthServicer(health.aio.HealthServicer):  # type: ignore[misc]  # grpcio-health ships no types
+    """grpc.health.v1 with `List` (every service's status), which grpcio's own servicer leaves unimplemented."""
+
+    async def List(self, request: object, context: object) -> health_pb2.HealthListResponse:
+        statuses = {name: health_pb2.HealthCheckResponse(status=status) for name, status in self._server_status.items()}
+        return health_pb2.HealthListResponse(statuses=statuses)
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

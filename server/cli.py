@@ -52,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--processes", type=int, default=1, metavar="N", help="N server processes sharing the listen port"
     )
     commands.add_parser("worker", help="run only the timer worker (settings from the environment)")
+    probe = commands.add_parser("health", help="ask a server's health (exit 0 when SERVING): for probes")
+    probe.add_argument("address", help="HOST:PORT")
+    probe.add_argument("--service", default="", help="one service's health (default: the server's)")
+    probe.add_argument("--tls-ca", help="PEM file of the CA that signed the server's certificate (TLS)")
+    probe.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.paths, args.format, args.lang)
@@ -63,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _graph(args.file, args.dimension, args.format)
     if args.command == "worker":
         return _worker()
+    if args.command == "health":
+        return _health(args.address, args.service, args.tls_ca, args.timeout)
     return _serve(args.listen, args.config_dir, args.processes)
 
 
@@ -73,6 +80,29 @@ def default_lang() -> str:
         if value:
             return "zh" if value.lower().startswith("zh") else "en"
     return "en"
+
+
+def _health(address: str, service: str, tls_ca: str | None, timeout: float) -> int:
+    """Print the status; exit 0 when SERVING, 1 when not serving or not answering."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    if tls_ca:
+        with open(tls_ca, "rb") as file:
+            channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(file.read()))
+    else:
+        channel = grpc.insecure_channel(address)
+    with channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.RpcError as error:
+            print(f"{address}: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+    print(f"{address}: {status}")
+    return 0 if answer.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
 def _validate(paths: Sequence[str], output: str = "text", lang: str = "en") -> int:

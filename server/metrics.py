@@ -1,13 +1,15 @@
 """What the service counts, for Prometheus (prometheus-client), served on CRMSTATUS_METRICS_LISTEN.
 
 Counted where it happens: calls, their latency, refused transitions and claims in the wire (which sees each
-call's outcome); state changes and timers in the application; Redis failures in the store.
+call's outcome); state changes and timers in the application; Redis failures in the store. Nothing is counted
+in a process that serves no endpoint (ENABLED stays False), so that counting costs only where it is read.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+ENABLED = False  # set by `serve`
 LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 CALLS = Counter("crmstatus_calls", "gRPC calls answered, by method and status code", ["method", "code"])
@@ -29,5 +31,7 @@ OPEN_STREAMS = Gauge("crmstatus_open_streams", "WatchEvents streams open")
 
 def serve(listen: str) -> None:
     """Serve /metrics on HOST:PORT (a thread of prometheus-client's own)."""
+    global ENABLED
     host, _, port = listen.rpartition(":")
     start_http_server(int(port), addr=host.strip("[]"))
+    ENABLED = True

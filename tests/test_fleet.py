@@ -317,3 +317,17 @@ def _until(condition, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "no progress"
         time.sleep(0.05)
+
+
+def test_health_list_and_the_probe_command(served):
+    _, port = served
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        listed = health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest())
+    assert listed.statuses[""].status == health_pb2.HealthCheckResponse.SERVING
+    assert listed.statuses["crmstatus.v1.CustomerStatusService"].status == health_pb2.HealthCheckResponse.SERVING
+    probe = _crmstatus("health", f"127.0.0.1:{port}", env={})
+    assert (probe.returncode, probe.stdout.strip()) == (0, f"127.0.0.1:{port}: SERVING")
+    from tests.cluster import free_port
+
+    nobody = _crmstatus("health", f"127.0.0.1:{free_port()}", "--timeout", "1", env={})
+    assert nobody.returncode == 1 and "UNAVAILABLE" in nobody.stderr

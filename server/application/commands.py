@@ -120,7 +120,7 @@ def _fields(command: Command) -> dict[str, Any]:
 
 
 def _change(definition: Definition, result: Result) -> Change:
-    if not result.replayed:
+    if metrics.ENABLED and not result.replayed:
         for entry in result.history:
             if entry.from_state != entry.to_state:
                 metrics.TRANSITIONS.labels(definition.name, entry.dimension, entry.event or entry.trigger).inc()

@@ -61,7 +61,8 @@ class StoreUnavailable(StoreError):
 
 
 def unavailable(error: Exception) -> StoreUnavailable:
-    metrics.REDIS_ERRORS.inc()
+    if metrics.ENABLED:
+        metrics.REDIS_ERRORS.inc()
     return StoreUnavailable(f"the state store is unavailable: {error or 'no answer in time'}")
 
 

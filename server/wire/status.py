@@ -228,7 +228,9 @@ def streaming_rpc(method: Handler) -> Handler:
     async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started, code, reason = time.perf_counter(), "OK", ""
         request_id = call.request_id(context)
-        metrics.OPEN_STREAMS.inc()
+        streams = metrics.OPEN_STREAMS if metrics.ENABLED else None
+        if streams:
+            streams.inc()
         try:
             _decoded(request)
             async for reply in method(self, request, context):
@@ -240,7 +242,8 @@ def streaming_rpc(method: Handler) -> Handler:
             code = "CANCELLED"
             raise
         finally:
-            metrics.OPEN_STREAMS.dec()
+            if streams:
+                streams.dec()
             call.done(request, context, request_id, code, reason, time.perf_counter() - started)
 
     return handle  # type: ignore[return-value]
@@ -266,6 +269,11 @@ class Observer:
 
     def failed(self, error: Exception) -> tuple[str, str]:
         code, reason = code_and_reason(error)
+        if metrics.ENABLED:
+            self._count_refusal(error, reason)
+        return code_pb2.Code.Name(code), reason
+
+    def _count_refusal(self, error: Exception, reason: str) -> None:
         if isinstance(error, TransitionNotAllowed):
             for kind in {r.kind for r in error.reasons}:
                 metrics.BLOCKED.labels(kind.value).inc()
@@ -273,16 +281,16 @@ class Observer:
             metrics.BLOCKED.labels(ReasonKind.LOCKED.value).inc()
         if self.claims:
             metrics.CLAIMS.labels(reason.lower()).inc()
-        return code_pb2.Code.Name(code), reason
 
     def done(
         self, request: Any, context: grpc.aio.ServicerContext[Any, Any], request_id: str, code: str, reason: str,
         seconds: float,
     ) -> None:  # fmt: skip
-        (self.ok if code == "OK" else metrics.CALLS.labels(self.method, code)).inc()
-        self.seconds.observe(seconds)
-        if self.claims and code == "OK":
-            metrics.CLAIMS.labels("won").inc()
+        if metrics.ENABLED:
+            (self.ok if code == "OK" else metrics.CALLS.labels(self.method, code)).inc()
+            self.seconds.observe(seconds)
+            if self.claims and code == "OK":
+                metrics.CLAIMS.labels("won").inc()
         if CALLS_LOG.isEnabledFor(logging.INFO):
             values = {k: str(v) for k, v in context.invocation_metadata() or ()}
             CALLS_LOG.info("call", extra={
