@@ -52,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--processes", type=int, default=1, metavar="N", help="N server processes sharing the listen port"
     )
     commands.add_parser("worker", help="run only the timer worker (settings from the environment)")
+    commands.add_parser("config", help="print the settings in effect (from the environment), secrets masked")
     probe = commands.add_parser("health", help="ask a server's health (exit 0 when SERVING): for probes")
     probe.add_argument("address", help="HOST:PORT")
     probe.add_argument("--service", default="", help="one service's health (default: the server's)")
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _graph(args.file, args.dimension, args.format)
     if args.command == "worker":
         return _worker()
+    if args.command == "config":
+        return _config()
     if args.command == "health":
         return _health(args.address, args.service, args.tls_ca, args.timeout)
     return _serve(args.listen, args.config_dir, args.processes)
@@ -80,6 +83,19 @@ def default_lang() -> str:
         if value:
             return "zh" if value.lower().startswith("zh") else "en"
     return "en"
+
+
+def _config() -> int:
+    from .settings import Settings, SettingsError
+
+    try:
+        described = Settings.describe()
+    except SettingsError as error:
+        print(f"crmstatus: {error}", file=sys.stderr)
+        return 2
+    for name, value in described:
+        print(f"{name}={value}")
+    return 0
 
 
 def _health(address: str, service: str, tls_ca: str | None, timeout: float) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from crmstatus.engine.facts import parse_duration
 
@@ -64,7 +66,18 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every variable; an unset or empty one keeps its default, a bad one raises SettingsError."""
-        e = _Env(os.environ if env is None else env)
+        return cls._read(_Env(os.environ if env is None else env))
+
+    @classmethod
+    def describe(cls, env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+        """Every variable with the value in effect (its default when unset), secrets masked: what
+        `crmstatus config` prints."""
+        recording = _Recording(os.environ if env is None else env)
+        cls._read(recording)  # type: ignore[arg-type]  # reads as an _Env does
+        return [(name, _masked(name, value)) for name, value in recording.seen.items()]
+
+    @classmethod
+    def _read(cls, e: _Env) -> Settings:
         d = cls()
         settings = cls(
             redis_url=e.redis_url("REDIS_URL"),
@@ -108,6 +121,39 @@ class Settings:
 
 
 MAX_PARTITIONS = 256  # each partition gets a slot of its own range (store/keys.py)
+
+
+class _Recording:
+    """An _Env that remembers each variable it read and the value it gave."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._reader = _Env(env)
+        self.seen: dict[str, Any] = {}
+
+    def __getattr__(self, attribute: str) -> Any:
+        method = getattr(self._reader, attribute)
+
+        def read(name: str, *args: Any, **kwargs: Any) -> Any:
+            value = method(name, *args, **kwargs)
+            self.seen[name] = value
+            return value
+
+        return read
+
+
+_SECRET_VALUES = ("CRMSTATUS_TOKENS", "CRMSTATUS_JWT_SECRETS")
+
+
+def _masked(name: str, value: Any) -> str:
+    if name in _SECRET_VALUES:
+        return ",".join(f"{tenant}=***" for tenant in value)
+    if name == "REDIS_URL" and value:
+        return re.sub(r"//([^@/]*)@", "//***@", value)  # user and password
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

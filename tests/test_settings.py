@@ -161,3 +161,18 @@ def test_serve_with_a_bad_value_prints_one_line_and_exits_2():
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0] == "crmstatus: CRMSTATUS_PARTITIONS: expected a whole number from 1 to 256, got 'abc'"
+
+
+def test_config_prints_every_setting_in_effect_with_secrets_masked():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMSTATUS_") and k != "REDIS_URL"}
+    env.update(CRMSTATUS_TOKENS="acme=hunter2,globex=swordfish", REDIS_URL="redis://app:s3cret@cache:6379/0",
+               CRMSTATUS_JWT_SECRETS="acme=jwt-secret", CRMSTATUS_PARTITIONS="32")  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "crmstatus.server.cli", "config"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert lines["CRMSTATUS_TOKENS"] == "acme=***,globex=***" and lines["CRMSTATUS_JWT_SECRETS"] == "acme=***"
+    assert lines["REDIS_URL"] == "redis://***@cache:6379/0"
+    assert lines["CRMSTATUS_PARTITIONS"] == "32" and lines["CRMSTATUS_REDIS_TIMEOUT"] == "2.0"  # set, and default
+    assert not {"hunter2", "swordfish", "s3cret", "jwt-secret"} & set(result.stdout.replace("=", " ").split())
+    assert len(lines) == 32  # every variable the server reads
