@@ -149,7 +149,7 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
     """Build the server on `settings.listen` (port 0 picks a free port); returns it unstarted, and its port."""
     connection, app = await open_application(settings, clock)
     grpc_server = grpc.aio.server(
-        interceptors=[CallGuard(settings, abort)],
+        interceptors=[*_tracing(settings), CallGuard(settings, abort)],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -171,6 +171,15 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
         await connection.close()
         raise ListenError(f"cannot listen on {settings.listen}: the address is taken or not this host's") from None
     return Server(grpc_server, connection, Health(health_servicer, app, settings), app, settings), port
+
+
+def _tracing(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    """OpenTelemetry's gRPC server interceptor: a span per call, under the caller's trace when it sends one."""
+    if not settings.tracing:
+        return []
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [aio_server_interceptor()]  # type: ignore[no-untyped-call]
 
 
 class _HealthServicer(health.aio.HealthServicer):  # type: ignore[misc]  # grpcio-health ships no types

@@ -61,6 +61,9 @@ class Settings:
     log_format: str = "json"  # CRMSTATUS_LOG_FORMAT: json (one object per line) or text
     log_level: str = "info"  # CRMSTATUS_LOG_LEVEL: debug, info (a line per call), warning or error
     metrics_listen: str = ""  # CRMSTATUS_METRICS_LISTEN: HOST:PORT of the Prometheus /metrics endpoint; empty: none
+    # CRMSTATUS_TRACING=1: OpenTelemetry spans for every call, exported over OTLP as the standard OTEL_* variables
+    # say (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...).
+    tracing: bool = False
     reuse_port: bool = False  # set by `crmstatus serve --processes N`: its processes share one port
 
     @classmethod
@@ -112,6 +115,7 @@ class Settings:
             log_format=e.choice("CRMSTATUS_LOG_FORMAT", d.log_format, ("json", "text")),
             log_level=e.choice("CRMSTATUS_LOG_LEVEL", d.log_level, ("debug", "info", "warning", "error")),
             metrics_listen=e.listen("CRMSTATUS_METRICS_LISTEN", d.metrics_listen),
+            tracing=e.boolean("CRMSTATUS_TRACING", d.tracing),
         )
         if bool(settings.tls_cert) != bool(settings.tls_key):
             raise SettingsError("CRMSTATUS_TLS_CERT, CRMSTATUS_TLS_KEY: expected both (certificate and key) or neither")

@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 from tests.test_grpc import facts, who
 
 _metrics_port: list[int] = []
+_spans: list = []
 
 
 def _scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -107,3 +108,36 @@ def test_one_json_log_line_per_call_with_its_request_id_and_no_fact_values(own_r
     assert calls[0]["request_id"] == "req-42" and calls[1]["request_id"] == returned_id
     assert all(isinstance(c["latency_ms"], float) for c in calls)
     assert "Secret Trading Co" not in stderr and "token-acme" not in stderr
+
+
+def test_tracing_gives_each_call_a_span_under_the_callers_trace(redis_url):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from crmstatus.server.settings import Settings
+    from tests.conftest import CONFIGS, PARTITIONS, TOKENS, Served
+
+    if not _spans:  # a process has one tracer provider: the one the interceptor finds
+        _spans.append(InMemorySpanExporter())
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_spans[0]))
+        trace.set_tracer_provider(provider)
+    exported = _spans[0]
+    exported.clear()
+    server = Served(Settings(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(CONFIGS),
+                             timer_worker=False, partitions=PARTITIONS, tracing=True))  # fmt: skip
+    try:
+        parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # W3C traceparent of a caller
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            api = cs_grpc.CustomerStatusServiceStub(channel)
+            try:
+                api.GetCustomer(cs.GetCustomerRequest(customer_id="nobody"), metadata=[*who(), ("traceparent", parent)])
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        server.stop()
+    spans = [s for s in exported.get_finished_spans() if s.name.endswith("/GetCustomer")]
+    assert len(spans) == 1
+    assert format(spans[0].context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"

@@ -175,4 +175,4 @@ def test_config_prints_every_setting_in_effect_with_secrets_masked():
     assert lines["REDIS_URL"] == "redis://***@cache:6379/0"
     assert lines["CRMSTATUS_PARTITIONS"] == "32" and lines["CRMSTATUS_REDIS_TIMEOUT"] == "2.0"  # set, and default
     assert not {"hunter2", "swordfish", "s3cret", "jwt-secret"} & set(result.stdout.replace("=", " ").split())
-    assert len(lines) == 32  # every variable the server reads
+    assert len(lines) == 33  # every variable the server reads
