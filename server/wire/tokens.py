@@ -17,6 +17,7 @@ from typing import Any
 import jwt
 
 from crmstatus.engine.errors import PermissionDenied, quote
+from crmstatus.engine.ids import check_tenant
 from crmstatus.engine.snapshot import Actor
 from crmstatus.server.application.errors import Unauthenticated
 from crmstatus.server.application.model import Caller
@@ -38,6 +39,7 @@ class Verifier:
 
     def caller(self, tenant: str, token: str) -> Caller:
         """The caller a token names, once its signature, audience, expiry and tenant are checked."""
+        tenant = check_tenant(tenant)
         try:
             header = jwt.get_unverified_header(token)
             key, algorithms = self._key(tenant, header)
