@@ -7,7 +7,7 @@ automatic transitions, and return the new snapshot with its effects, history and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -16,7 +16,7 @@ from .definition import Definition
 from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer
 from .model import ClaimPolicy, Label
 from .rules import Run, locked_state, sees_locked, timers
-from .snapshot import SYSTEM, Actor, DueTimer, Outcome, Snapshot, StateEntry
+from .snapshot import SYSTEM, Actor, DueTimer, HistoryEntry, Outcome, Snapshot, StateEntry
 
 
 @dataclass(frozen=True)
@@ -274,7 +274,8 @@ def _with_token(actor: Actor) -> Actor:
 
 
 def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, now: datetime) -> list[TransitionOption]:
-    """Every transition of every dimension, each with all the reasons it is blocked for this actor now."""
+    """Every transition of every dimension, each with all the reasons it is blocked for this actor now (as the
+    actor may read them: see Run.reasons)."""
     run = Run(definition, snapshot, now)
     return [
         TransitionOption(t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)))
@@ -283,13 +284,24 @@ def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, n
     ]
 
 
+def is_hidden(definition: Definition, snapshot: Snapshot, actor: Actor) -> bool:
+    """Whether the customer's details are hidden from `actor`: it is locked, and not to them."""
+    return lock_holder(definition, snapshot) is not None and not may_see_locked(definition, snapshot, actor)
+
+
 def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
     """The customer as `actor` may see it: while it is locked, others see its states and owner only."""
-    if lock_holder(definition, snapshot) is None or may_see_locked(definition, snapshot, actor):
+    if not is_hidden(definition, snapshot, actor):
         return snapshot
     return replace(
         snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, redacted=True
     )
+
+
+def redacted_history(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """History as a caller who may not see the customer's details reads it: the moves, not the facts written
+    nor the free-text reasons given."""
+    return [replace(entry, facts_changed={}, reason="") for entry in entries]
 
 
 def find_timer(definition: Definition, snapshot: Snapshot, key: str) -> DueTimer | None:

@@ -77,6 +77,9 @@ def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str]
     return sorted(found, key=lambda t: (t.due, t.key))
 
 
+SHOWN_WHEN_HIDDEN = frozenset({ReasonKind.WRONG_STATE, ReasonKind.ROLE, ReasonKind.LOCKED})
+
+
 def locked_state(definition: Definition, states: Mapping[str, StateEntry]) -> tuple[str, str] | None:
     """The (dimension, state) that locks a customer in these states, or None."""
     for name, state in definition.locked_states:
@@ -173,7 +176,12 @@ class Run:
         return next(self.verdict(transition, actor), None) is None
 
     def reasons(self, transition: Transition, actor: Actor) -> list[Reason]:
-        return list(self.verdict(transition, actor))
+        """Every reason, as `actor` may read them: while the customer is locked to someone else, only those
+        that reveal none of its details (no fact values, no checklist progress, no facts set or unset)."""
+        found = list(self.verdict(transition, actor))
+        if locked_state(self.definition, self.states) is None or sees_locked(self.definition, self.owner, actor):
+            return found
+        return [reason for reason in found if reason.kind in SHOWN_WHEN_HIDDEN]
 
     def verdict(self, transition: Transition, actor: Actor) -> Iterator[Reason]:
         """Every reason the transition may not fire now for `actor`, cheapest checks first."""

@@ -426,3 +426,41 @@ def test_the_pool_rule_reminds_then_returns_an_idle_customer_and_watchers_see_it
                 break
     resumed.cancel()
     assert ("timer", "recycle_warning") in triggers
+
+
+def test_a_non_owner_reading_a_locked_customer_through_every_read_and_stream_sees_none_of_its_facts(api, served):
+    from crmstatus.v1 import definition_service_pb2 as ds
+    from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+
+    customer, secret = f"hide-{uuid.uuid4().hex[:8]}", "Secret Trading 987"
+    watch = api.WatchEvents(cs.WatchEventsRequest(), metadata=md("rep-wang"))
+    feed = api.WatchEvents(cs.WatchEventsRequest(), metadata=md("crm-sync", "integration"))
+    watch.initial_metadata(), feed.initial_metadata()  # both streams are in place: they get every later change
+    api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), metadata=md("setup"))
+    api.ClaimCustomer(cs.ClaimCustomerRequest(customer_id=customer), metadata=md("rep-li"))
+    api.UpdateFacts(
+        cs.UpdateFactsRequest(customer_id=customer, facts=_facts(company_name=secret, effective_contacts=2),
+                              options=cs.CommandOptions(reason=f"called {secret}")),
+        metadata=md("rep-li"),
+    )  # fmt: skip
+    wang = md("rep-wang")
+    answers = [
+        api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=wang),
+        api.ListTransitions(cs.ListTransitionsRequest(customer_id=customer), metadata=wang),
+        api.GetHistory(cs.GetHistoryRequest(customer_id=customer), metadata=wang),
+        api.GetStateCounts(cs.GetStateCountsRequest(definition="b2b"), metadata=wang),
+        api.ListPool(cs.ListPoolRequest(), metadata=wang),
+    ]
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        answers.append(ds_grpc.DefinitionServiceStub(channel).GetDefinitionDiagram(
+            ds.GetDefinitionDiagramRequest(customer_id=customer), metadata=wang
+        ))  # fmt: skip
+    events = [next(e for e in watch if e.customer_id == customer) for _ in range(3)]
+    full = [next(e for e in feed if e.customer_id == customer) for _ in range(3)]
+    watch.cancel()
+    feed.cancel()
+    seen = "".join(str(message) for message in [*answers, *events])
+    assert secret not in seen and "effective_contacts = 2" not in seen and "company_name" not in seen
+    assert secret in str(full)  # the integration feed carries what each change wrote
+    owner = api.GetHistory(cs.GetHistoryRequest(customer_id=customer), metadata=md("rep-li"))
+    assert secret in str(owner)  # and the owner reads it all

@@ -94,22 +94,30 @@ def gated():
 def test_a_blocked_transition_lists_every_reason_at_once(gated, clock):
     customer = Customer(gated, clock)
     customer.fire("take", REP)
-    option = customer.options(RIVAL)["sign"]
+    option = customer.options(REP)["sign"]  # the owner, without the role it needs
     assert [r.kind for r in option.reasons] == [
-        ReasonKind.ROLE, ReasonKind.LOCKED, ReasonKind.GUARD, ReasonKind.CHECKLIST, ReasonKind.CHECKLIST,
-        ReasonKind.REQUIRED_FACT,
+        ReasonKind.ROLE, ReasonKind.GUARD, ReasonKind.CHECKLIST, ReasonKind.CHECKLIST, ReasonKind.REQUIRED_FACT,
     ]  # fmt: skip
     assert [r.message for r in option.reasons] == [
         "needs role manager",
-        "locked by rep-1 while team is working",
         "contacts >= 3 is false (contacts = 0)",
         "checklist item signing.approval is open",
         "checklist item signing.upload is open",
         "signed requires fact contract_end",
     ]
     with pytest.raises(TransitionNotAllowed) as error:
-        customer.fire("sign", RIVAL)
+        customer.fire("sign", REP)
     assert error.value.reasons == option.reasons
+
+
+def test_a_rival_learns_why_it_may_not_act_on_a_locked_customer_but_none_of_its_details(gated, clock):
+    customer = Customer(gated, clock)
+    customer.fire("take", REP)
+    option = customer.options(RIVAL)["sign"]
+    assert [r.message for r in option.reasons] == ["needs role manager", "locked by rep-1 while team is working"]
+    with pytest.raises(TransitionNotAllowed) as error:
+        customer.fire("sign", RIVAL)
+    assert error.value.reasons == option.reasons  # no fact values, checklist progress or missing facts either
 
 
 def test_a_wrong_state_is_reported_alongside_the_other_reasons(gated, clock):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from crmstatus.engine.clock import Clock
-from crmstatus.engine.commands import TransitionOption, find_timer, list_transitions, view
+from crmstatus.engine.commands import (
+    TransitionOption,
+    find_timer,
+    is_hidden,
+    list_transitions,
+    redacted_history,
+    view,
+)
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.diagram import Overlay
 from crmstatus.engine.errors import InvalidRequest, quote
@@ -61,10 +68,11 @@ class Queries:
         self, caller: Caller, customer_id: str, *, limit: int = 50, newest_first: bool = True,
         page_token: str | None = None,
     ) -> tuple[list[HistoryEntry], str | None]:  # fmt: skip
-        check_customer_id(customer_id)
-        return await self.store.queries.history(
+        definition, snapshot = await self.snapshot(caller.tenant, customer_id)
+        entries, token = await self.store.queries.history(
             self.store.keys(caller.tenant), customer_id, limit=limit, newest_first=newest_first, page_token=page_token
         )
+        return (redacted_history(entries) if is_hidden(definition, snapshot, caller.actor) else entries), token
 
     async def state_counts(self, caller: Caller, definition: str = "") -> list[tuple[str, int, str, str, int]]:
         """(definition, version, dimension, state, customers), sorted; of one definition or all."""

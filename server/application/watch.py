@@ -5,16 +5,21 @@ single Redis, each one on a Redis Cluster) reads them with a blocking XREAD and 
 them: a watcher costs memory, not a Redis connection. A watcher that resumes from an older position first
 catches up with reads of its own, then joins; one that falls too far behind is dropped from the fan-out and
 catches up again the same way. Either way it gets every event once, in stream order per partition.
+
+Events show the facts each change wrote only to callers with the `integration` role (a feed for services that
+keep their own copy); everyone else gets the moves, as they would read a customer locked to someone else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from crmstatus.engine.commands import redacted_history
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import Event
 from crmstatus.server.store.errors import StoreUnavailable
@@ -23,6 +28,7 @@ from crmstatus.server.store.keys import Keys
 
 from .model import Caller
 
+FEED_ROLE = "integration"  # sees the facts written in every event
 BLOCK_MS = 1000  # one blocking read waits this long before the tenant's reader checks it still has watchers
 BACKLOG = 10_000  # events a watcher may lag behind the fan-out before it is dropped and catches up alone
 log = logging.getLogger(__name__)
@@ -102,7 +108,7 @@ class Watch:
                 # catch up from our own position: events the tenant's reader read before we joined
                 while events := await self.store.events.read(keys, dict(mine)):
                     for event in events:
-                        yield self._advance(mine, event), event
+                        yield self._advance(mine, event), _as_seen(caller, event)
                 while active() and not watcher.dropped:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(watcher.arrived.wait(), BLOCK_MS / 1000)
@@ -110,7 +116,7 @@ class Watch:
                     while watcher.pending and not watcher.dropped:
                         event = watcher.pending.popleft()
                         if stream_order(event.entry_id) > stream_order(mine[event.part]):  # not seen catching up
-                            yield self._advance(mine, event), event
+                            yield self._advance(mine, event), _as_seen(caller, event)
             finally:
                 self._leave(caller.tenant, watcher)
 
@@ -153,3 +159,9 @@ class Watch:
             task.cancel()
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)
+
+
+def _as_seen(caller: Caller, event: Event) -> Event:
+    if FEED_ROLE in caller.actor.roles:
+        return event
+    return dataclasses.replace(event, history=tuple(redacted_history(event.history)))
