@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from .definition import Definition
 from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer
 from .model import ClaimPolicy, Label
-from .rules import Run, locked_state, sees_locked, timers
+from .rules import Run, hidden_from, locked_state, sees_locked, timers
 from .snapshot import SYSTEM, Actor, DueTimer, HistoryEntry, Outcome, Snapshot, StateEntry
 
 
@@ -286,7 +286,7 @@ def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, n
 
 def is_hidden(definition: Definition, snapshot: Snapshot, actor: Actor) -> bool:
     """Whether the customer's details are hidden from `actor`: it is locked, and not to them."""
-    return lock_holder(definition, snapshot) is not None and not may_see_locked(definition, snapshot, actor)
+    return hidden_from(definition, snapshot.states, snapshot.owner, actor)
 
 
 def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:

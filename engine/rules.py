@@ -95,6 +95,11 @@ def sees_locked(definition: Definition, owner: str | None, actor: Actor) -> bool
     return any(definition.roles[r].sees_locked for r in actor.roles if r in definition.roles)
 
 
+def hidden_from(definition: Definition, states: Mapping[str, StateEntry], owner: str | None, actor: Actor) -> bool:
+    """Whether a customer's details are hidden from `actor`: it is locked, and not to them."""
+    return locked_state(definition, states) is not None and not sees_locked(definition, owner, actor)
+
+
 _UNKNOWN = object()
 
 
@@ -179,7 +184,7 @@ class Run:
         """Every reason, as `actor` may read them: while the customer is locked to someone else, only those
         that reveal none of its details (no fact values, no checklist progress, no facts set or unset)."""
         found = list(self.verdict(transition, actor))
-        if locked_state(self.definition, self.states) is None or sees_locked(self.definition, self.owner, actor):
+        if not hidden_from(self.definition, self.states, self.owner, actor):
             return found
         return [reason for reason in found if reason.kind in SHOWN_WHEN_HIDDEN]
 
