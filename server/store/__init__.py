@@ -28,7 +28,6 @@ class PartitionsMismatch(SettingsError):
 class Store:
     def __init__(self, client: Client, settings: Settings, *, cluster: bool = False) -> None:
         self.client = client
-        self.cluster = cluster
         self.partitions = settings.partitions
         self.timeout = settings.redis_timeout_seconds
         scripts = Scripts(client, settings.redis_timeout_seconds, settings.durable_replicas)

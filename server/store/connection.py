@@ -49,8 +49,7 @@ class RedisConnection:
             url = f"unix://{self._embedded.socket_file}"
             log.info("no REDIS_URL: started an embedded Redis at %s (data is not kept)", url)
         self.url = url
-        self.single = client_for(url, settings)
-        self.client: Client = self.single
+        self.client: Client = client_for(url, settings)
         self.cluster = False
 
     @classmethod
@@ -58,7 +57,7 @@ class RedisConnection:
         """Connect, finding out (unless told) whether the URL names a node of a Redis Cluster."""
         connection = cls(settings)
         try:
-            connection.cluster = await _is_cluster(connection.single, settings)
+            connection.cluster = await _is_cluster(connection.client, settings)
             if connection.cluster:
                 await connection.client.aclose()
                 connection.client = cluster_client_for(connection.url, settings)
@@ -141,7 +140,7 @@ def cluster_client_for(url: str, settings: Settings) -> RedisCluster:
     )
 
 
-async def _is_cluster(client: redis.Redis, settings: Settings) -> bool:
+async def _is_cluster(client: Client, settings: Settings) -> bool:
     if settings.redis_mode != "auto":
         return settings.redis_mode == "cluster"
     try:
