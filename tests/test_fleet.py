@@ -27,7 +27,7 @@ from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 from tests.cluster import Cluster
-from tests.conftest import CONFIGS, PARTITIONS, ROOT, TOKENS, Served
+from tests.conftest import CONFIGS, PARTITIONS, ROOT, TOKENS, Served, clean_env
 from tests.service import Service
 from tests.test_grpc import facts, who
 
@@ -243,7 +243,7 @@ def test_health_goes_not_serving_while_redis_is_frozen_or_the_worker_stalls_and_
 
 
 def _crmstatus(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRMSTATUS_", "REDIS_URL"))}
+    clean = clean_env()
     plaintext_ok = {"CRMSTATUS_BEHIND_TLS_PROXY": "1"}  # these tests are about other refusals
     return subprocess.run(
         [sys.executable, "-m", "crmstatus.server.cli", *args], env={**clean, **plaintext_ok, **env},
@@ -285,7 +285,7 @@ def test_several_processes_share_one_port(own_redis):
     port = free_port()
     env = {"REDIS_URL": f"redis://127.0.0.1:{own_redis.port}", "CRMSTATUS_TOKENS": "acme=token-acme",
            "CRMSTATUS_BEHIND_TLS_PROXY": "1"}  # fmt: skip
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRMSTATUS_", "REDIS_URL"))}
+    clean = clean_env()
     parent = subprocess.Popen(
         [sys.executable, "-m", "crmstatus.server.cli", "serve", "--listen", f"127.0.0.1:{port}", "--processes", "2"],
         env={**clean, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -16,7 +15,7 @@ from crmstatus.server import metrics
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from tests.cluster import free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clean_env
 from tests.test_grpc import facts, who
 
 _metrics_port: list[int] = []
@@ -74,7 +73,7 @@ def test_the_metrics_endpoint_counts_calls_transitions_refusals_and_claims(serve
 
 
 def test_one_json_log_line_per_call_with_its_request_id_and_no_fact_values(own_redis):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRMSTATUS_", "REDIS_URL"))}
+    env = clean_env()
     port = free_port()
     env.update(REDIS_URL=f"redis://127.0.0.1:{own_redis.port}", CRMSTATUS_TOKENS="acme=token-acme",
                CRMSTATUS_LISTEN=f"127.0.0.1:{port}", CRMSTATUS_TIMER_WORKER="0")  # fmt: skip

@@ -23,7 +23,7 @@ from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
-from tests.conftest import CONFIGS, PARTITIONS, ROOT, Served
+from tests.conftest import CONFIGS, PARTITIONS, ROOT, Served, clean_env
 
 SECRET = "acme-signing-secret-of-enough-length-for-hs256"
 
@@ -235,7 +235,7 @@ def test_mtls_refuses_a_client_without_a_certificate(redis_url, pki):
 
 
 def test_a_production_server_without_tls_refuses_to_take_bearer_tokens():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRMSTATUS_", "REDIS_URL"))}
+    env = clean_env()
     env.update(CRMSTATUS_TOKENS="acme=t", REDIS_URL="redis://127.0.0.1:1")
     done = subprocess.run([sys.executable, "-m", "crmstatus.server.cli", "serve"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)  # fmt: skip

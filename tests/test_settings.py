@@ -3,7 +3,6 @@ accepts, and the command line prints that line instead of a traceback."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crmstatus.server.settings import Settings, SettingsError
+from tests.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,7 +146,7 @@ def test_booleans_take_every_accepted_spelling(value, expected):
 
 
 def test_serve_with_a_bad_value_prints_one_line_and_exits_2():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMSTATUS_") and k != "REDIS_URL"}
+    env = clean_env()
     env.update(CRMSTATUS_PARTITIONS="abc", CRMSTATUS_DEV_MODE="1")
     result = subprocess.run(
         [sys.executable, "-m", "crmstatus.server.cli", "serve"],
@@ -164,7 +164,7 @@ def test_serve_with_a_bad_value_prints_one_line_and_exits_2():
 
 
 def test_config_prints_every_setting_in_effect_with_secrets_masked():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMSTATUS_") and k != "REDIS_URL"}
+    env = clean_env()
     env.update(CRMSTATUS_TOKENS="acme=hunter2,globex=swordfish", REDIS_URL="redis://app:s3cret@cache:6379/0",
                CRMSTATUS_JWT_SECRETS="acme=jwt-secret", CRMSTATUS_PARTITIONS="32")  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "crmstatus.server.cli", "config"], cwd=ROOT, env=env,
