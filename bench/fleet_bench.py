@@ -178,7 +178,8 @@ def processes_throughput(redis_port: int) -> None:
     for processes in (1, 2):
         port = free_port()
         env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{redis_port}", "CRMSTATUS_DEV_MODE": "1",
-               "CRMSTATUS_CONFIG_DIR": str(CONFIGS), "CRMSTATUS_TIMER_WORKER": "0"}  # fmt: skip
+               "CRMSTATUS_CONFIG_DIR": str(CONFIGS), "CRMSTATUS_TIMER_WORKER": "0",
+               "CRMSTATUS_LOG_LEVEL": "warning"}  # fmt: skip
         server = subprocess.Popen(
             [sys.executable, "-m", "crmstatus.server.cli", "serve", "--listen", f"127.0.0.1:{port}", "--processes",
              str(processes)], env=env, stdout=subprocess.PIPE, text=True,

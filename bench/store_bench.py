@@ -119,10 +119,9 @@ async def memory_per_customer(app: Application, count: int) -> None:
         await app.commands.create(caller, NewCustomer(f"m{n:07d}", "b2b"))
     elapsed = time.monotonic() - started
     with_history = int((await client.info("memory"))["used_memory"]) - before
-    for pattern in (f"{keys.customer('*')}:history", f"{keys.customer('*')}:idem:*"):
+    for suffix in (":history", ":idem:*"):
         for part in range(keys.partitions):
-            match = pattern.replace(":p0}", f":p{part}}}")
-            batch = [key async for key in client.scan_iter(match=match, count=10_000)]
+            batch = [key async for key in client.scan_iter(match=keys.customers(part) + suffix, count=10_000)]
             for chunk in range(0, len(batch), 10_000):
                 await client.unlink(*batch[chunk : chunk + 10_000])
     for part in range(keys.partitions):

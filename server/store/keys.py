@@ -56,6 +56,10 @@ class Keys:
     def part(self, customer_id: str) -> int:
         return partition(customer_id, self.partitions)
 
+    def customers(self, part: int) -> str:
+        """A SCAN pattern for the keys of every customer in one partition."""
+        return f"{self._tags[part]}:c:*"
+
     def customer(self, customer_id: str) -> str:
         """String: `<version>\n<snapshot JSON>` (see codec.py)."""
         return f"{self._tags[self.part(customer_id)]}:c:{customer_id}"
