@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from .definition import Definition
-from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer
-from .model import ClaimPolicy, Label
+from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer, UnknownName
+from .model import ADMIN_ROLE, ClaimPolicy, Label, RestrictionKind
 from .rules import Run, hidden_from, locked_state, sees_locked, timers
 from .snapshot import SYSTEM, Actor, DueTimer, HistoryEntry, Outcome, Snapshot, StateEntry
 
@@ -73,7 +73,7 @@ class Create(Command):
 
     def apply(self, run: Run, actor: Actor) -> bool:
         run.everything_changed = True
-        changed = run.set_facts(self.facts)
+        changed = run.set_facts(self.facts, actor)
         run.record(actor, "create", facts_changed=changed)
         run.recompute_scores()
         return True
@@ -118,7 +118,7 @@ class UpdateFacts(Command):
 
     def apply(self, run: Run, actor: Actor) -> bool:
         run.require_write_access(actor)
-        changed = run.set_facts(self.changes)
+        changed = run.set_facts(self.changes, actor)
         if not changed:
             return False
         run.record(actor, "facts", reason=self.reason, facts_changed=changed)
@@ -168,6 +168,8 @@ class Claim(Command):
             run.lease_until = run.now + policy.protection
             run.record(actor, "claim", reason="renewed")
             return True
+        for reason in run.queue_reasons(actor):
+            raise PermissionDenied(reason.message)
         cooldown = run.former.get(actor.id)
         if cooldown is not None:
             raise ClaimRefused("COOLDOWN", f"{actor.id} lost this customer recently and may claim it again from "
@@ -218,16 +220,54 @@ class Reassign(Command):
     reason: str
 
     def apply(self, run: Run, actor: Actor) -> bool:
-        if actor.is_system or not sees_locked(run.definition, None, actor):
-            raise PermissionDenied("reassigning a customer needs a role that sees locked customers (a manager)")
-        if not self.reason.strip():
-            raise InvalidRequest("a reassignment needs a reason: it is kept in the history")
+        _require_manager(run, actor, "reassigning a customer", "a reassignment")
+        _require_reason(self.reason, "a reassignment")
         if not self.owner.strip() or len(self.owner) > 128:
             raise InvalidRequest("a reassignment names the new owner (1-128 characters)")
         previous = run.owner or "no one"
         run.set_owner(self.owner)
         run.record(actor, "reassign", reason=f"{previous} → {self.owner}: {self.reason}")
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class Override(Command):
+    """A manager's audited correction: `dimension` is put in `state` directly, bypassing guards, roles,
+    checklists and effects; the history records it as an override with its reason. The new stay's timers
+    count from now, and automatic transitions that the facts call for follow as usual."""
+
+    name: ClassVar[str] = "override"
+    dimension: str
+    state: str
+    reason: str
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        _require_manager(run, actor, "overriding a state", "an override")
+        _require_reason(self.reason, "an override")
+        dimension = run.definition.dimensions.get(self.dimension)
+        if dimension is None:
+            raise UnknownName("dimension", self.dimension, run.definition.dimensions)
+        if self.state not in dimension.states:
+            raise UnknownName(f"state of {dimension.name}", self.state, dimension.states)
+        before = run.states[dimension.name].state
+        if before == self.state:
+            raise InvalidRequest(f"{dimension.name} is already {self.state}: there is nothing to correct")
+        run.enter(dimension.name, self.state)
+        run.record(actor, "override", event="override", dimension=dimension.name, before=before, after=self.state,
+                   reason=self.reason)  # fmt: skip
+        return True
+
+
+def _require_manager(run: Run, actor: Actor, doing: str, change: str) -> None:
+    """Audited corrections are for managers: roles that see locked customers, or a tenant admin."""
+    if actor.is_system or not (ADMIN_ROLE in actor.roles or sees_locked(run.definition, None, actor)):
+        raise PermissionDenied(f"{doing} needs a manager's role (one that sees locked customers) or admin: "
+                               f"{change} bypasses the rules")  # fmt: skip
+
+
+def _require_reason(reason: str, change: str) -> None:
+    if not reason.strip():
+        raise InvalidRequest(f"{change} needs a reason: it is kept in the history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,10 +289,10 @@ class FireTimer(Command):
             raise StaleTimer(f"timer {self.key} ({timer.event}) is not due before {timer.due.isoformat()}")
         run.recompute_scores()  # time has passed: scores that read the clock (RFM recency) move on
         reminder = run.definition.dimensions[timer.dimension].states[timer.state].timers[timer.index].effect
+        run.fired.add(timer.key)  # once per stay: a transition that stays in the state does not re-arm it
         if reminder is None:
             run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")
-        else:  # a reminder raises its task or alert once per state entry, and moves nothing
-            run.fired.add(timer.key)
+        else:  # a reminder raises its task or alert, and moves nothing
             run.apply_effect(reminder, timer.dimension, "", timer.state, SYSTEM)
             run.record(SYSTEM, "timer", dimension=timer.dimension, reason=f"reminder {reminder.name}")
         return True
@@ -282,6 +322,46 @@ def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, n
         for dimension in definition.dimensions.values()
         for t in dimension.transitions
     ]
+
+
+@dataclass(frozen=True)
+class Denial:
+    """A restriction that refuses an action, and why, in words for the person the calling system serves."""
+
+    restriction: str
+    kind: RestrictionKind
+    message: str
+
+
+def authorize(
+    definition: Definition, snapshot: Snapshot, action: str, attributes: Mapping[str, Any], *, hidden: bool = False
+) -> tuple[Denial, ...]:
+    """Every restriction the customer is under that refuses `action` with these attributes (none: allowed).
+    `hidden` leaves the restrictions' values out of the messages (the caller may not see the customer)."""
+    if action not in definition.actions:
+        raise UnknownName("action", action, definition.actions)
+    denials = []
+    for name, value in snapshot.restrictions.items():
+        spec = definition.restrictions.get(name)
+        if spec is None or action not in spec.actions:
+            continue
+        given, what = attributes.get(spec.attribute), f"{spec.label.zh} / {spec.label.en}"
+        if spec.kind is RestrictionKind.LIMIT:
+            limit = "the limit" if hidden else f"the limit of {value:g}"
+            if isinstance(given, bool) or not isinstance(given, int | float):
+                message = f"{action} needs its {spec.attribute} (a number) to be checked against {limit} ({what})"
+            elif given > value:
+                message = f"{action} of {given:g} exceeds {limit} ({what})"
+            else:
+                continue
+        elif spec.kind is RestrictionKind.VERIFICATION:
+            if given is True:
+                continue
+            message = f"{action} needs {spec.attribute} = true: a second verification is required ({what})"
+        else:
+            message = f"{action} is refused while the customer is under {what}"
+        denials.append(Denial(name, spec.kind, message))
+    return tuple(denials)
 
 
 def is_hidden(definition: Definition, snapshot: Snapshot, actor: Actor) -> bool:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from transitions import Machine
 
-from .model import Checklist, ClaimPolicy, Dimension, Fact, Label, Role, Score, Transition
+from .model import Checklist, ClaimPolicy, Dimension, Fact, Label, Queue, Restriction, Role, Score, Transition
 
 
 def _condition(transition: Transition) -> Any:
@@ -37,7 +37,7 @@ class Definition:
     label: Label
     timezone: ZoneInfo
     roles: Mapping[str, Role]
-    queues: frozenset[str]
+    queues: Mapping[str, Queue]
     facts: Mapping[str, Fact]
     scores: Mapping[str, Score]
     checklists: Mapping[str, Checklist]
@@ -45,6 +45,7 @@ class Definition:
     source: str
     file: str
     claims: ClaimPolicy | None = None
+    restrictions: Mapping[str, Restriction] = field(default_factory=dict)
     # Lookup tables, derived once in __post_init__.
     machines: Mapping[str, Machine] = field(init=False)
     event_transitions: Mapping[str, tuple[Transition, ...]] = field(init=False)
@@ -89,8 +90,8 @@ class Definition:
         for d in self.dimensions.values():
             for s in d.states.values():
                 for timer in s.timers:
-                    if timer.fact is not None:
-                        timed.setdefault(timer.fact, set()).add(d.name)
+                    for fact in timer.facts:
+                        timed.setdefault(fact, set()).add(d.name)
         setter(self, "timer_dimensions", {fact: frozenset(names) for fact, names in timed.items()})
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())
 
@@ -101,6 +102,11 @@ class Definition:
     @property
     def events(self) -> tuple[str, ...]:
         return tuple(self.event_transitions)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The actions other systems may ask about (see commands.authorize): those a restriction governs."""
+        return tuple(sorted({action for r in self.restrictions.values() for action in r.actions}))
 
     def _inputs(self, transition: Transition) -> frozenset[str]:
         """What a transition's verdict depends on: the names a command marks as changed (see rules.Run)."""
@@ -116,10 +122,15 @@ def _machine(dimension: Dimension) -> Machine:
     """The dimension's machine, shared by every request: each one moves a cursor of its own through it.
     Of an event's transitions out of the current state, the first whose condition holds fires."""
     transitions = [
-        {"trigger": t.event, "source": sorted(t.sources), "dest": t.target, "conditions": [_condition(t)],
-         "after": [_after(t)]}
+        {
+            "trigger": t.event,
+            "source": sorted(t.sources),
+            "dest": None if t.internal else t.target,
+            "conditions": [_condition(t)],
+            "after": [_after(t)],
+        }
         for t in dimension.transitions
-    ]  # fmt: skip
+    ]  # fmt: skip  (dest None: the library's internal transition, which neither exits nor enters a state)
     return Machine(
         model=None,
         name=dimension.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +24,9 @@ from .model import (
     EffectKind,
     Fact,
     Label,
+    Queue,
+    Restriction,
+    RestrictionKind,
     Role,
     Score,
     State,
@@ -35,6 +38,7 @@ from .source import Path, SourceDocument, load_yaml
 
 ANY = "any"  # `from: any`: every state of the dimension except the target and final states
 _DURATION_LIKE = re.compile(r"^P[0-9WDTHMS]*$")
+ENTERED = "entered"  # in a timer's `after` list: the entry into the state
 
 
 def load_definition(text: str, file: str = "<definition>") -> Definition:
@@ -99,7 +103,8 @@ class _Builder:
         self.facts: dict[str, Fact] = {}
         self.scores: dict[str, Score] = {}
         self.roles: dict[str, Role] = {}
-        self.queues: set[str] = set(self.data.get("queues") or {})
+        self.queues: dict[str, Queue] = {}
+        self.restrictions: dict[str, Restriction] = {}
         self.checklists: dict[str, Checklist] = {}
         self.state_names: dict[str, dict[str, Any]] = {}
         self.event_dimension: dict[str, str] = {}
@@ -112,6 +117,8 @@ class _Builder:
     def build(self) -> Definition:
         zone = self._timezone()
         self._roles()
+        self._queues()
+        self._restrictions()
         self._facts()
         self._scores(zone)
         self._checklists()
@@ -133,7 +140,7 @@ class _Builder:
             label=Label.of(self.data.get("label"), self.data["name"]),
             timezone=zone,
             roles=self.roles,
-            queues=frozenset(self.queues),
+            queues=self.queues,
             facts=self.facts,
             scores=self.scores,
             checklists=self.checklists,
@@ -141,6 +148,7 @@ class _Builder:
             source=self.document.text,
             file=self.document.file,
             claims=claims,
+            restrictions=self.restrictions,
         )
 
     # -- declarations ---------------------------------------------------------------------------------
@@ -176,6 +184,26 @@ class _Builder:
             raw = raw or {}
             self.roles[name] = Role(name, bool(raw.get("sees_locked")), Label.of(raw.get("label"), name))
 
+    def _queues(self) -> None:
+        for name, raw in (self.data.get("queues") or {}).items():
+            raw = raw or {}
+            for n, role in enumerate(raw.get("roles") or ()):
+                self._role_ref(("queues", name, "roles", n), role)
+            self.queues[name] = Queue(name, frozenset(raw.get("roles") or ()), Label.of(raw.get("label"), name))
+
+    def _restrictions(self) -> None:
+        for name, raw in (self.data.get("restrictions") or {}).items():
+            kind = RestrictionKind(raw["type"])
+            attribute = raw.get("attribute", "")
+            if kind is RestrictionKind.BLOCK and attribute:
+                self.error(("restrictions", name, "attribute"), "a `block` restriction refuses the action outright: "
+                           "it reads no attribute")  # fmt: skip
+            elif kind is not RestrictionKind.BLOCK and not attribute:
+                self.error(("restrictions", name), f"a `{kind}` restriction names the `attribute` of the action it "
+                           "checks (e.g. amount, verified)", at_key=True)  # fmt: skip
+            label = Label.of(raw.get("label"), name)
+            self.restrictions[name] = Restriction(name, kind, frozenset(raw["actions"]), attribute, label)
+
     def _facts(self) -> None:
         for name, raw in (self.data.get("facts") or {}).items():
             kind = FactType(raw["type"])
@@ -186,7 +214,10 @@ class _Builder:
                 except ValueError as error:
                     self.error(("facts", name, "default"), f"default does not fit type {kind}: {error}")
                     default = None
-            self.facts[name] = Fact(name, kind, default, Label.of(raw.get("label"), name))
+            writers = raw.get("writers") or ()
+            for n, role in enumerate(writers):
+                self._role_ref(("facts", name, "writers", n), role)
+            self.facts[name] = Fact(name, kind, default, Label.of(raw.get("label"), name), frozenset(writers))
 
     def _scores(self, zone: ZoneInfo) -> None:
         for name, raw in (self.data.get("scores") or {}).items():
@@ -320,8 +351,11 @@ class _Builder:
         effects = tuple(self._effect((*path, "effects", n), spec) for n, spec in enumerate(raw.get("effects") or ()))
         label = Label.of(raw.get("label"), event)
         priority = raw.get("priority")
+        internal = bool(raw.get("internal"))
+        if internal and sources != {target}:
+            self.error((*path, "internal"), f"an internal transition stays in its state: `from` is just {target!r}")
         return Transition(dimension, event, sources, target, index, roles, when, checklist, auto, effects, label,
-                          priority)  # fmt: skip
+                          priority, internal)  # fmt: skip
 
     def _roles_of(self, path: Path, event: str, raw: Mapping[str, Any]) -> frozenset[str]:
         """Who may fire it by hand: the roles listed, or everyone with `roles: any`. A transition that does
@@ -376,6 +410,8 @@ class _Builder:
             return Effect(kind, name=queue, owner=value.get("owner", ""))
         if kind is EffectKind.RESTRICT:
             self.restrictions_set.update(value)
+            for name, setting in value.items():
+                self._restriction_value((*path, "restrict", name), name, setting)
             return Effect(kind, values=dict(value))
         if kind is EffectKind.LIFT:
             self.restrictions_lifted += [((*path, "lift", n), name) for n, name in enumerate(value)]
@@ -383,6 +419,17 @@ class _Builder:
         self._role_ref((*path, kind_name, "role"), value["role"])
         due = parse_duration(value["due"]) if "due" in value else None
         return Effect(kind, name=value["name"], role=value["role"], due=due, severity=value.get("severity", ""))
+
+    def _restriction_value(self, path: Path, name: str, value: Any) -> None:
+        """A restriction an effect sets is declared under `restrictions`, with a value that fits its type."""
+        spec = self.restrictions.get(name)
+        if spec is None:
+            self.error(path, f"unknown restriction {name!r}{did_you_mean(name, self.restrictions)}: declare it under "
+                       "`restrictions` with its type and the actions it governs", at_key=True)  # fmt: skip
+        elif spec.kind is RestrictionKind.LIMIT and (isinstance(value, bool) or not isinstance(value, int | float)):
+            self.error(path, f"restriction {name!r} is a limit: set it to a number, not {value!r}")
+        elif spec.kind is not RestrictionKind.LIMIT and value is not True:
+            self.error(path, f"restriction {name!r} is a {spec.kind}: set it to true, not {value!r}")
 
     def _state(self, dimension: str, name: str, raw: Mapping[str, Any], transitions: tuple[Transition, ...]) -> State:
         path: Path = ("dimensions", dimension, "states", name)
@@ -427,7 +474,7 @@ class _Builder:
         elif not any(state in t.sources for t in takes):
             self.error((*path, "event"), f"no transition takes event {event!r} from state {state!r}")
         timer = replace(self._moment(path, raw, index), event=event)
-        if timer.fact is not None and any(t.target == state for t in takes if state in t.sources):
+        if timer.facts and any(t.target == state and not t.internal for t in takes if state in t.sources):
             self.error(
                 (*path, "event"),
                 f"event {event!r} leads back to {state!r}: a timer tied to a date would fire again at once",
@@ -441,6 +488,8 @@ class _Builder:
             return Timer("", index)
         anchor = raw.get("after", raw.get("before"))
         offset = parse_duration(raw["offset"]) if "offset" in raw else None
+        if isinstance(anchor, list):
+            return self._latest(path, anchor, index, offset)
         if "after" in raw and offset is None and _DURATION_LIKE.match(anchor):
             try:
                 return Timer("", index, delay=parse_duration(anchor))
@@ -458,7 +507,22 @@ class _Builder:
         elif not fact.type.is_moment:
             self.error((*path, key), f"fact {anchor!r} is {fact.type}: a timer needs a date or timestamp fact")
         signed = offset or parse_duration("P0D")
-        return Timer("", index, fact=anchor, offset=-signed if key == "before" else signed)
+        return Timer("", index, facts=(anchor,), offset=-signed if key == "before" else signed)
+
+    def _latest(self, path: Path, anchors: list[str], index: int, offset: timedelta | None) -> Timer:
+        """`after: [entered, last_response_at]`: `offset` after the latest of the state entry and the facts."""
+        facts = tuple(name for name in anchors if name != ENTERED)
+        for n, name in enumerate(anchors):
+            fact = self.facts.get(name)
+            if name == ENTERED:
+                continue
+            if fact is None:
+                hint = did_you_mean(name, [*self.facts, ENTERED])
+                self.error((*path, "after", n), f"unknown fact {name!r}{hint}; a timer counts from `{ENTERED}` "
+                           "(the entry into this state) or a date or timestamp fact")  # fmt: skip
+            elif not fact.type.is_moment:
+                self.error((*path, "after", n), f"fact {name!r} is {fact.type}: a timer needs a date or timestamp fact")
+        return Timer("", index, facts=facts, offset=offset or timedelta(0), since_entry=ENTERED in anchors)
 
     def _flow_checks(
         self, base: Path, initial: str, states: Mapping[str, State], transitions: tuple[Transition, ...]

@@ -12,6 +12,7 @@ from .expressions import Expression
 from .facts import FactType
 
 SYSTEM_ROLE = "system"  # timers and automatic transitions act as this role; it may fire any transition
+ADMIN_ROLE = "admin"  # a tenant administrator: reloads definitions, may override states
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,33 @@ class Fact:
     name: str
     type: FactType
     default: Any = None
+    label: Label = Label()
+    writers: frozenset[str] = frozenset()  # roles that may write it (and the system); empty: any caller
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A team queue: customers assigned to it are claimed only by its roles (any role when none is listed)."""
+
+    name: str
+    roles: frozenset[str] = frozenset()
+    label: Label = Label()
+
+
+class RestrictionKind(StrEnum):
+    LIMIT = "limit"  # a number: the action's `attribute` may not exceed it
+    VERIFICATION = "verification"  # true: the action needs its `attribute` true (a second verification done)
+    BLOCK = "block"  # true: the action is refused
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """What a restriction set by an effect means for the actions other systems ask about (see authorize)."""
+
+    name: str
+    kind: RestrictionKind
+    actions: frozenset[str]
+    attribute: str = ""
     label: Label = Label()
 
 
@@ -57,15 +85,17 @@ class Checklist:
 
 @dataclass(frozen=True)
 class Timer:
-    """Fires `event` as the system (or, as a reminder, raises `effect` once): `delay` after entering the
-    state, or `offset` before/after a date fact."""
+    """Fires `event` as the system (or, as a reminder, raises `effect`), at most once per stay in its state:
+    `delay` after entering the state, or `offset` before/after the latest of its date facts (and, with
+    `since_entry`, of the entry into the state)."""
 
     event: str  # "" for a reminder
     index: int  # position in the state's list, part of the timer's identity
     delay: timedelta | None = None
-    fact: str | None = None
+    facts: tuple[str, ...] = ()
     offset: timedelta = timedelta(0)  # signed: negative means before the fact
     effect: Effect | None = None  # a reminder's task or alert
+    since_entry: bool = False  # counts from the state entry when that is later than every fact (or none is set)
 
 
 class EffectKind(StrEnum):
@@ -114,6 +144,12 @@ class Transition:
     effects: tuple[Effect, ...] = ()
     label: Label = Label()
     priority: int | None = None  # of automatic ones true at once, the highest goes first; then definition order
+    internal: bool = False  # back to its state without leaving it: timers keep counting, tasks stay open
+
+    @property
+    def takes_owner(self) -> bool:
+        """It makes the actor the customer's owner (e.g. start_follow_up)."""
+        return any(e.kind is EffectKind.ASSIGN and e.owner == "actor" for e in self.effects)
 
 
 @dataclass(frozen=True)

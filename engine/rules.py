@@ -23,6 +23,7 @@ from .errors import (
     FencedOut,
     InvalidFactValue,
     InvalidRequest,
+    PermissionDenied,
     Reason,
     ReasonKind,
     TransitionNotAllowed,
@@ -56,8 +57,8 @@ class _Cursor:
 
 
 def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str] | None = None) -> list[DueTimer]:
-    """The timers this snapshot should have (of the given dimensions, or all), soonest first; a timer on an
-    unset date fact does not exist."""
+    """The timers this snapshot should have (of the given dimensions, or all), soonest first, except those
+    already fired in the current stay; a timer on unset date facts (and not on the state entry) does not exist."""
     found = []
     for name in definition.dimensions if dimensions is None else dimensions:
         entry = snapshot.states[name]
@@ -65,12 +66,15 @@ def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str]
             if timer.delay is not None:
                 due = entry.since + timer.delay
             else:
-                assert timer.fact is not None
-                fact = definition.facts[timer.fact]
-                value = snapshot.facts.get(timer.fact, fact.default)
-                if value is None:
+                moments = [entry.since] if timer.since_entry else []
+                for fact_name in timer.facts:
+                    fact = definition.facts[fact_name]
+                    value = snapshot.facts.get(fact_name, fact.default)
+                    if value is not None:
+                        moments.append(to_cel(fact.type, value, definition.timezone))
+                if not moments:
                     continue
-                due = to_cel(fact.type, value, definition.timezone) + timer.offset
+                due = max(moments) + timer.offset
             due_timer = DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due)
             if due_timer.key not in snapshot.fired:
                 found.append(due_timer)
@@ -209,6 +213,8 @@ class Run:
         elif transition.roles and not transition.roles & actor.roles:
             needed = ", ".join(sorted(transition.roles))
             yield Reason(ReasonKind.ROLE, needed, f"needs role {needed}")
+        if transition.takes_owner:
+            yield from self.queue_reasons(actor)
         locked = self._lock()
         if locked and not self._may_see_locked(actor):
             dimension, state = locked
@@ -217,6 +223,13 @@ class Run:
         elif self._claimed_by_other(actor):
             until = self.lease_until.isoformat() if self.lease_until else "released"
             yield Reason(ReasonKind.LOCKED, str(self.owner), f"claimed by {self.owner} until {until}")
+
+    def queue_reasons(self, actor: Actor) -> Iterator[Reason]:
+        """A customer in a queue is taken (claimed, or followed up) only by the queue's roles."""
+        queue = self.definition.queues.get(self.queue) if self.queue else None
+        if queue is not None and queue.roles and not actor.is_system and not queue.roles & actor.roles:
+            needed = ", ".join(sorted(queue.roles))
+            yield Reason(ReasonKind.ROLE, needed, f"the customer is in queue {queue.name}: taken by role {needed}")
 
     def _claimed_by_other(self, actor: Actor) -> bool:
         """In a definition with claims, a customer someone else holds is theirs (and their managers') alone."""
@@ -336,8 +349,16 @@ class Run:
             marks[item] = mark
         self.changed.add(f"checklist:{checklist}")
 
-    def set_facts(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Apply fact values; returns the changed ones in JSON form (None for unset)."""
+    def set_facts(self, changes: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        """Apply fact values; returns the changed ones in JSON form (None for unset). A fact with writers is
+        written only by them (and the system)."""
+        facts = self.definition.facts
+        refused = [f for name in changes if (f := facts.get(name)) and f.writers and not f.writers & actor.roles]
+        if refused and not actor.is_system:
+            who = "; ".join(f"{f.name} by {', '.join(sorted(f.writers))}" for f in refused)
+            raise PermissionDenied(
+                f"{actor.id} may not write these facts, which are written only by their roles: {who}"
+            )
         changed: dict[str, Any] = {}
         for name, raw in changes.items():
             fact = self.definition.facts.get(name)
@@ -417,13 +438,8 @@ class Run:
         if len(self.steps) > MAX_STEPS:
             raise AutomationCycle([f"{t.dimension}: {b} → {t.target} ({t.event})" for t, b in self.steps])
         after = transition.target
-        self.states[dimension] = StateEntry(after, self.now, self.version)
-        if self.work:  # tasks and alerts close when their dimension leaves the state that raised them
-            self.work = [w for w in self.work if w.dimension != dimension or w.state == after]
-        if self.fired:  # reminders belong to the state entry that just ended
-            self.fired = {key for key in self.fired if not key.startswith(f"{dimension}:")}
-        self.names.forget("states")
-        self.changed.update(("states", f"dimension:{dimension}"))
+        if not transition.internal:  # an internal one stays: its timers keep counting, its tasks stay open
+            self.enter(dimension, after)
         self.record(actor, trigger, event=transition.event, dimension=dimension, before=before, after=after,
                     reason=reason)  # fmt: skip
         emitted = [effect.name for effect in transition.effects if effect.kind is EffectKind.EMIT]
@@ -431,6 +447,16 @@ class Run:
             self.apply_effect(effect, dimension, transition.event, after, actor)
         for event in emitted:  # it moves the dimension it applies to, if it can; otherwise it is ignored
             self.trigger(event, SYSTEM, "emit", f"emitted by {transition.event}")
+
+    def enter(self, dimension: str, state: str) -> None:
+        """`dimension` starts a new stay in `state` (its timers count afresh)."""
+        self.states[dimension] = StateEntry(state, self.now, self.version)
+        if self.work:  # tasks and alerts close when their dimension leaves the state that raised them
+            self.work = [w for w in self.work if w.dimension != dimension or w.state == state]
+        if self.fired:  # fired timers belong to the stay that just ended
+            self.fired = {key for key in self.fired if not key.startswith(f"{dimension}:")}
+        self.names.forget("states")
+        self.changed.update(("states", f"dimension:{dimension}"))
 
     def apply_effect(self, effect: Effect, dimension: str, event: str, state: str, actor: Actor) -> None:
         """Carry out one effect of `event`, which left `dimension` in `state`."""

@@ -216,3 +216,16 @@ def served(redis_url):
     server = Served(settings, ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
     yield server, server.port
     server.stop()
+
+
+@pytest.fixture
+def desk(served):
+    """A desk of tenant acme (the served tokens name two tenants; customer ids keep tests apart)."""
+    import grpc
+
+    from tests.desk import Desk
+
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        desk = Desk(served, channel)
+        desk.tenant = "acme"
+        yield desk

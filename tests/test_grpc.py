@@ -156,13 +156,26 @@ def test_the_basic_view_carries_states_and_owner_without_the_details(customers, 
     assert full.facts["student_name"] == "李雷" and full.checklists
 
 
-def test_a_retried_fire_with_its_idempotency_key_is_not_applied_twice(customers, cid):
+def test_a_retry_with_its_idempotency_key_gets_the_first_response_byte_for_byte(customers, cid):
+    """FireEvent, UpdateFacts and ClaimCustomer: the replay is the first response exactly (timestamps at the
+    same precision), applied once; only its trailing metadata says it was replayed."""
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
-    request = cs.FireEventRequest(customer_id=cid, event="book_trial", options=cs.CommandOptions(idempotency_key="k"))
-    first = customers.FireEvent(request, metadata=who())
-    again = customers.FireEvent(request, metadata=who())
-    assert (first.result.replayed, again.result.replayed) == (False, True)
-    assert again.result.customer.version == first.result.customer.version == 2
+    calls = [
+        (customers.FireEvent.with_call,
+         cs.FireEventRequest(customer_id=cid, event="book_trial", options=cs.CommandOptions(idempotency_key="f"))),
+        (customers.UpdateFacts.with_call,
+         cs.UpdateFactsRequest(customer_id=cid, facts=facts(remaining_lessons=3),
+                               options=cs.CommandOptions(idempotency_key="u"))),
+        (customers.ClaimCustomer.with_call, cs.ClaimCustomerRequest(customer_id=cid, idempotency_key="c")),
+    ]  # fmt: skip
+    for call, request in calls:
+        first, first_call = call(request, metadata=who())
+        again, again_call = call(request, metadata=who())
+        assert again.SerializeToString(deterministic=True) == first.SerializeToString(deterministic=True)
+        assert ("x-crm-replayed", "true") in again_call.trailing_metadata()
+        assert "x-crm-replayed" not in dict(first_call.trailing_metadata())
+    current = customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()).customer
+    assert current.version == 4  # created, fired, facts, claimed: each once
 
 
 def test_invalid_argument_for_a_malformed_id_an_unknown_event_and_a_bad_fact(customers, cid):

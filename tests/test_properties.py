@@ -17,6 +17,7 @@ from crmstatus.engine import (
     Fire,
     FireTimer,
     ManualClock,
+    PermissionDenied,
     ReasonKind,
     TransitionNotAllowed,
     UpdateFacts,
@@ -108,6 +109,9 @@ def test_random_commands_keep_every_invariant(opening, script):
             except (ClaimConflict, ClaimRefused):
                 assert before.claim_active(clock.now()) or before.former.get(who.id), "a free customer was refused"
                 continue
+            except PermissionDenied:
+                assert not B2B.queues[before.queue].roles & who.roles, "a queue's own role was refused"
+                continue
             assert not (before.claim_active(clock.now()) and before.owner != who.id), "two owners at once"
             continue
         locked_out = lock_holder(B2B, before) is not None and not may_see_locked(B2B, before, who)
@@ -122,6 +126,9 @@ def test_random_commands_keep_every_invariant(opening, script):
         except (TransitionNotAllowed, CustomerLocked, ClaimConflict) as refused:
             if kind == "fire":
                 assert not listed.allowed, f"listed as allowed but refused: {refused}"
+            continue
+        except PermissionDenied:
+            assert kind == "facts" and any(not B2B.facts[n].writers & who.roles for n in argument), "refused a writer"
             continue
         assert not locked_out, "a rep changed a customer locked by someone else"
         assert not held, "a rep changed a customer someone else holds"
@@ -203,5 +210,5 @@ def test_listing_and_firing_agree_for_every_event_and_actor(opening, script):
                    "complete": lambda item: CompleteItem("signing", item)}[kind](argument)  # fmt: skip
         try:
             snapshot = decide(B2B, snapshot, command, who, clock.now()).snapshot
-        except (TransitionNotAllowed, CustomerLocked, ClaimConflict, ClaimRefused):
+        except (TransitionNotAllowed, CustomerLocked, ClaimConflict, ClaimRefused, PermissionDenied):
             continue

@@ -85,7 +85,7 @@ def test_coverage_lists_what_no_scenario_reaches(wrong, capsys):
 
 def test_simulate_prints_the_timeline_with_effects_and_timers(capsys):
     assert main(["simulate", str(CONFIGS / "b2b.yaml"), "--scenario", "90 days in 潜在 hands the customer to "
-                 "telemarketing (with a reminder a week ahead)"]) == 0  # fmt: skip
+                 "telemarketing once (with a reminder a week ahead)"]) == 0  # fmt: skip
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("b2b@1 — 90 days in 潜在")
     assert "    timer  lifecycle: recycle_to_telemarketing at 2025-04-06 09:00" in out

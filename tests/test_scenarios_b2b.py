@@ -37,8 +37,9 @@ def test_more_than_three_effective_contacts_make_a_potential_customer_intent(b2b
     assert customer.state("lifecycle") == "潜在"
     customer.update(effective_contacts=4)
     assert customer.state("lifecycle") == "意向"
-    automatic = customer.history[-1]
+    automatic, opened = customer.history[-2:]
     assert (automatic.trigger, automatic.event, automatic.actor) == ("auto", "qualify", "system")
+    assert (opened.trigger, opened.event, customer.state("follow_up")) == ("emit", "open_opportunity", "正常")
 
 
 def test_promoting_to_key_opportunity_hands_the_customer_to_the_senior_sales_queue(b2b, clock):
@@ -61,8 +62,11 @@ def test_ninety_days_in_potential_moves_the_customer_to_telemarketing(b2b, clock
     customer.run_timer("recycle_to_telemarketing")
     assert customer.snapshot.queue == "telemarketing"
     assert "re_nurture" in customer.effect_names("task")
-    # the state was re-entered, so the next 90 days count from now
-    assert customer.timer("recycle_to_telemarketing").due == clock.now() + timedelta(days=90)
+    # once per stay: the transition is internal, so 潜在 is not re-entered and the timer is spent
+    assert customer.snapshot.states["lifecycle"].since == clock.now() - timedelta(days=90)
+    assert "recycle_to_telemarketing" not in [t.event for t in customer.timers()]
+    with pytest.raises(StaleTimer, match="no longer applies"):
+        decide(b2b, customer.snapshot, FireTimer(timer.key), SYSTEM, clock.now())
 
 
 def test_signing_needs_all_five_checklist_steps_and_the_contract_end_date(b2b, clock):
@@ -95,11 +99,17 @@ def test_an_opportunity_without_response_for_two_weeks_is_escalated(b2b, clock):
     assert customer.state("follow_up") == "正常"
 
 
-def test_stall_timer_does_not_escalate_a_customer_that_is_not_an_opportunity(b2b, clock):
+def test_stall_timer_counts_from_the_opening_of_the_opportunity_not_from_an_old_response(b2b, clock):
     customer = Customer(b2b, clock, last_response_at=clock.now())
-    with pytest.raises(TransitionNotAllowed, match=r"states\.lifecycle"):
-        customer.run_timer("stall")
-    assert customer.state("follow_up") == "正常"
+    assert customer.state("follow_up") == "未开启" and "stall" not in [t.event for t in customer.timers()]
+    clock.advance(timedelta(days=30))
+    customer.update(effective_contacts=4)
+    assert customer.timer("stall").due == clock.now() + timedelta(days=14)
+
+
+def test_stall_timer_exists_for_a_customer_that_never_responded(b2b, clock):
+    customer = Customer(b2b, clock, effective_contacts=4)
+    assert customer.timer("stall").due == clock.now() + timedelta(days=14)
 
 
 def test_open_tasks_stay_on_the_customer_until_their_state_is_left(b2b, clock):
@@ -107,8 +117,11 @@ def test_open_tasks_stay_on_the_customer_until_their_state_is_left(b2b, clock):
     customer.update(overdue_days=5)
     (task,) = customer.snapshot.work
     assert (task.name, task.role, task.due) == ("collect_payment", "finance", clock.now() + timedelta(days=3))
-    customer.update(overdue_days=31)  # 付款逾期 → 服务暂停: the collection task closes, an alert opens
-    assert [(w.kind, w.name) for w in customer.snapshot.work] == [("alert", "service_suspended")]
+    customer.update(overdue_days=31)  # 付款逾期 → 服务暂停: a new collection task, and an alert
+    assert [(w.kind, w.name, w.state) for w in customer.snapshot.work] == [
+        ("task", "collect_payment", "服务暂停"),
+        ("alert", "service_suspended", "服务暂停"),
+    ]
     customer.update(overdue_days=0)
     assert customer.snapshot.work == ()
 
@@ -124,6 +137,17 @@ def test_long_without_an_order_a_signed_customer_churns_and_a_win_back_task_open
     assert "win_back" in customer.effect_names("task")
     customer.fire("win_back", SALES)
     assert customer.state("lifecycle") == "意向"
+
+
+def test_a_signed_customer_who_never_ordered_churns_half_a_year_after_signing(b2b, clock):
+    customer = key_opportunity(b2b, clock)
+    customer.complete("signing", SIGNING, SALES)
+    customer.update(contract_end_date="2027-06-30")
+    customer.fire("sign", SALES)
+    assert customer.timer("churn").due == clock.now() + timedelta(days=182)
+    clock.advance(timedelta(days=100))
+    customer.update(last_order_at=clock.now())  # an order moves the churn half a year on from it
+    assert customer.timer("churn").due == clock.now() + timedelta(days=182)
 
 
 @pytest.mark.parametrize(
@@ -256,40 +280,56 @@ def test_a_timer_is_gone_once_the_customer_leaves_its_state(b2b, clock):
 def test_an_abnormal_transaction_limits_amounts_and_requires_second_verification(b2b, clock):
     customer = Customer(b2b, clock)
     customer.update(abnormal_transaction=True)
-    assert customer.state("risk") == "交易异常"
+    assert (customer.state("transaction"), customer.state("compliance")) == ("交易异常", "合规审查")
     assert customer.snapshot.restrictions == {"single_transaction_limit": 50000, "second_verification": True}
     with pytest.raises(TransitionNotAllowed, match="abnormal_transaction is false"):
         customer.fire("clear_abnormal_transaction", COMPLIANCE)
     customer.update(abnormal_transaction=False)
     customer.fire("clear_abnormal_transaction", COMPLIANCE)
-    assert customer.state("risk") == "正常"
+    assert customer.state("transaction") == "正常"
     assert customer.snapshot.restrictions == {}
 
 
 def test_overdue_payment_brings_in_finance_and_escalates_to_suspension(b2b, clock):
     customer = Customer(b2b, clock)
     customer.update(overdue_days=5)
-    assert customer.state("risk") == "付款逾期"
+    assert customer.state("payment") == "付款逾期"
     assert customer.effect_names("task") == ["collect_payment"]
     customer.update(overdue_days=31)
-    assert customer.state("risk") == "服务暂停"
+    assert customer.state("payment") == "服务暂停"
     assert customer.snapshot.restrictions == {"service_suspended": True}
     customer.update(overdue_days=0)
-    assert (customer.state("risk"), customer.snapshot.restrictions) == ("正常", {})
+    assert (customer.state("payment"), customer.snapshot.restrictions) == ("正常", {})
 
 
 def test_an_overdue_customer_jumping_straight_past_30_days_is_suspended_in_one_update(b2b, clock):
     customer = Customer(b2b, clock)
     outcome = customer.update(overdue_days=45)
-    assert [h.event for h in outcome.history if h.event] == ["payment_overdue", "suspend_service"]
-    assert len({h.version for h in outcome.history}) == 1
+    assert [h.event for h in outcome.history if h.event] == ["suspend_service"]
+    assert customer.effect_names("task") == ["collect_payment"]  # finance is brought in all the same
 
 
 def test_an_escalated_complaint_alerts_management(b2b, clock):
     customer = Customer(b2b, clock)
     customer.update(complaint_level=3)
-    assert customer.state("risk") == "投诉升级"
+    assert customer.state("complaint") == "投诉升级"
     assert [e.detail["role"] for e in customer.effects if e.kind == "alert"] == ["manager"]
+
+
+def test_risks_hold_at_once_each_with_its_team(b2b, clock):
+    customer = Customer(b2b, clock)
+    customer.update(overdue_days=31)
+    customer.update(complaint_level=3)
+    customer.update(abnormal_transaction=True)
+    held = {d: customer.state(d) for d in ("payment", "complaint", "compliance", "transaction")}
+    assert held == {"payment": "服务暂停", "complaint": "投诉升级", "compliance": "合规审查", "transaction": "交易异常"}
+    teams = {(w.name, w.role) for w in customer.snapshot.work}
+    assert {
+        ("collect_payment", "finance"),
+        ("complaint_escalated", "manager"),
+        ("compliance_review", "compliance"),
+        ("abnormal_transaction", "compliance"),
+    } <= teams
 
 
 def test_profile_is_verified_only_with_its_facts_and_needs_update_after_half_a_year(b2b, clock):

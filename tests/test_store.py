@@ -36,6 +36,7 @@ async def test_every_change_bumps_the_version_and_appends_history(store, tenant)
         (1, "create", ""),
         (2, "facts", ""),
         (2, "auto", "qualify"),
+        (2, "emit", "open_opportunity"),
         (3, "caller", "promote"),
     ]
     assert entries[-1].reason == "budget confirmed"
@@ -213,13 +214,14 @@ async def test_timers_are_scheduled_moved_and_cancelled_with_the_state(store, te
     due = dict(await store.client.zrange(timers_key, 0, -1, withscores=True))
     assert due["c-1|lifecycle:1:0"] == ms(clock.now() + timedelta(days=83))  # the advance reminder
     assert due["c-1|lifecycle:1:1"] == ms(clock.now() + timedelta(days=90))
-    assert due["c-1|follow_up:1:0"] == ms(clock.now() + timedelta(days=14))
-    later = clock.now() + timedelta(days=3)
-    await store.update_facts(tenant, "c-1", {"last_response_at": later.isoformat()}, REP)
-    assert await store.client.zscore(timers_key, "c-1|follow_up:1:0") == ms(later + timedelta(days=14))
-    await store.update_facts(tenant, "c-1", {"effective_contacts": 4}, REP)  # leaves 潜在: its timer goes
+    assert not [member for member in due if "follow_up" in member]  # no opportunity yet: nothing to stall
+    await store.update_facts(tenant, "c-1", {"effective_contacts": 4}, REP)  # leaves 潜在: its timers go
     assert await store.client.zscore(timers_key, "c-1|lifecycle:1:0") is None
     assert await store.client.zscore(timers_key, "c-1|lifecycle:1:1") is None
+    assert await store.client.zscore(timers_key, "c-1|follow_up:2:0") == ms(clock.now() + timedelta(days=14))
+    later = clock.now() + timedelta(days=3)
+    await store.update_facts(tenant, "c-1", {"last_response_at": later.isoformat()}, REP)
+    assert await store.client.zscore(timers_key, "c-1|follow_up:2:0") == ms(later + timedelta(days=14))
 
 
 async def test_every_change_is_published_on_the_tenant_event_stream(store, tenant):

@@ -4,12 +4,24 @@ from crmstatus.v1 import customer_pb2 as _customer_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RestrictionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESTRICTION_KIND_UNSPECIFIED: _ClassVar[RestrictionKind]
+    RESTRICTION_KIND_LIMIT: _ClassVar[RestrictionKind]
+    RESTRICTION_KIND_VERIFICATION: _ClassVar[RestrictionKind]
+    RESTRICTION_KIND_BLOCK: _ClassVar[RestrictionKind]
+RESTRICTION_KIND_UNSPECIFIED: RestrictionKind
+RESTRICTION_KIND_LIMIT: RestrictionKind
+RESTRICTION_KIND_VERIFICATION: RestrictionKind
+RESTRICTION_KIND_BLOCK: RestrictionKind
 
 class CommandOptions(_message.Message):
     __slots__ = ("expected_version", "idempotency_key", "reason", "fence_token", "view")
@@ -26,16 +38,14 @@ class CommandOptions(_message.Message):
     def __init__(self, expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ..., fence_token: _Optional[int] = ..., view: _Optional[_Union[_customer_pb2.CustomerView, str]] = ...) -> None: ...
 
 class ChangeResult(_message.Message):
-    __slots__ = ("customer", "effects", "history", "replayed")
+    __slots__ = ("customer", "effects", "history")
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     EFFECTS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
-    REPLAYED_FIELD_NUMBER: _ClassVar[int]
     customer: _customer_pb2.Customer
     effects: _containers.RepeatedCompositeFieldContainer[_customer_pb2.Effect]
     history: _containers.RepeatedCompositeFieldContainer[_customer_pb2.HistoryEntry]
-    replayed: bool
-    def __init__(self, customer: _Optional[_Union[_customer_pb2.Customer, _Mapping]] = ..., effects: _Optional[_Iterable[_Union[_customer_pb2.Effect, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[_customer_pb2.HistoryEntry, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    def __init__(self, customer: _Optional[_Union[_customer_pb2.Customer, _Mapping]] = ..., effects: _Optional[_Iterable[_Union[_customer_pb2.Effect, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[_customer_pb2.HistoryEntry, _Mapping]]] = ...) -> None: ...
 
 class CreateCustomerRequest(_message.Message):
     __slots__ = ("customer_id", "definition", "definition_version", "facts", "identities", "idempotency_key")
@@ -315,10 +325,12 @@ class ReassignCustomerResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ..., fence_token: _Optional[int] = ...) -> None: ...
 
 class ListPoolRequest(_message.Message):
-    __slots__ = ("page_size",)
+    __slots__ = ("page_size", "queue")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
-    def __init__(self, page_size: _Optional[int] = ...) -> None: ...
+    queue: str
+    def __init__(self, page_size: _Optional[int] = ..., queue: _Optional[str] = ...) -> None: ...
 
 class ListPoolResponse(_message.Message):
     __slots__ = ("customers",)
@@ -333,3 +345,53 @@ class PoolEntry(_message.Message):
     customer_id: str
     free_time: _timestamp_pb2.Timestamp
     def __init__(self, customer_id: _Optional[str] = ..., free_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OverrideStateRequest(_message.Message):
+    __slots__ = ("customer_id", "dimension", "state", "reason", "expected_version", "idempotency_key")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    dimension: str
+    state: str
+    reason: str
+    expected_version: int
+    idempotency_key: str
+    def __init__(self, customer_id: _Optional[str] = ..., dimension: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class OverrideStateResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ChangeResult
+    def __init__(self, result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class CheckActionRequest(_message.Message):
+    __slots__ = ("customer_id", "action", "attributes")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    action: str
+    attributes: _struct_pb2.Struct
+    def __init__(self, customer_id: _Optional[str] = ..., action: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class CheckActionResponse(_message.Message):
+    __slots__ = ("allowed", "denials")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    DENIALS_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    denials: _containers.RepeatedCompositeFieldContainer[ActionDenial]
+    def __init__(self, allowed: _Optional[bool] = ..., denials: _Optional[_Iterable[_Union[ActionDenial, _Mapping]]] = ...) -> None: ...
+
+class ActionDenial(_message.Message):
+    __slots__ = ("restriction", "kind", "message")
+    RESTRICTION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    restriction: str
+    kind: RestrictionKind
+    message: str
+    def __init__(self, restriction: _Optional[str] = ..., kind: _Optional[_Union[RestrictionKind, str]] = ..., message: _Optional[str] = ...) -> None: ...

@@ -115,6 +115,16 @@ class CustomerStatusServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolResponse.FromString,
                 _registered_method=True)
+        self.OverrideState = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/OverrideState',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.OverrideStateRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.OverrideStateResponse.FromString,
+                _registered_method=True)
+        self.CheckAction = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/CheckAction',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerStatusServiceServicer:
@@ -229,7 +239,24 @@ class CustomerStatusServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPool(self, request, context):
-        """Lists customers free to claim now (the public pool), longest free first.
+        """Lists customers free to claim now, longest free first: the public pool, or one team queue's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OverrideState(self, request, context):
+        """A manager (or admin) corrects one dimension's state directly, bypassing its guards, checklists and
+        effects; the mandatory reason is kept in the history as an override.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckAction(self, request, context):
+        """Whether the customer may do an action now under the restrictions it is under (交易异常: an amount
+        limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
+        Read-only: a payment service enforces the restrictions with this one call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -312,6 +339,16 @@ def add_CustomerStatusServiceServicer_to_server(servicer, server):
                     servicer.ListPool,
                     request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolResponse.SerializeToString,
+            ),
+            'OverrideState': grpc.unary_unary_rpc_method_handler(
+                    servicer.OverrideState,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.OverrideStateRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.OverrideStateResponse.SerializeToString,
+            ),
+            'CheckAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAction,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -725,6 +762,60 @@ class CustomerStatusService:
             '/crmstatus.v1.CustomerStatusService/ListPool',
             crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolRequest.SerializeToString,
             crmstatus_dot_v1_dot_customer__status__service__pb2.ListPoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OverrideState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/OverrideState',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.OverrideStateRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.OverrideStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/CheckAction',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -75,7 +75,16 @@ class CustomerStatusServiceStub:
     ReassignCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ReassignCustomerRequest, _customer_status_service_pb2.ReassignCustomerResponse]
     """A manager hands the customer to another rep; the reason is kept in the history."""
     ListPool: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ListPoolRequest, _customer_status_service_pb2.ListPoolResponse]
-    """Lists customers free to claim now (the public pool), longest free first."""
+    """Lists customers free to claim now, longest free first: the public pool, or one team queue's."""
+    OverrideState: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.OverrideStateRequest, _customer_status_service_pb2.OverrideStateResponse]
+    """A manager (or admin) corrects one dimension's state directly, bypassing its guards, checklists and
+    effects; the mandatory reason is kept in the history as an override.
+    """
+    CheckAction: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.CheckActionRequest, _customer_status_service_pb2.CheckActionResponse]
+    """Whether the customer may do an action now under the restrictions it is under (交易异常: an amount
+    limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
+    Read-only: a payment service enforces the restrictions with this one call.
+    """
 
 @_typing.type_check_only
 class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
@@ -124,7 +133,16 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     ReassignCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ReassignCustomerRequest, _customer_status_service_pb2.ReassignCustomerResponse]  # type: ignore[assignment]
     """A manager hands the customer to another rep; the reason is kept in the history."""
     ListPool: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ListPoolRequest, _customer_status_service_pb2.ListPoolResponse]  # type: ignore[assignment]
-    """Lists customers free to claim now (the public pool), longest free first."""
+    """Lists customers free to claim now, longest free first: the public pool, or one team queue's."""
+    OverrideState: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.OverrideStateRequest, _customer_status_service_pb2.OverrideStateResponse]  # type: ignore[assignment]
+    """A manager (or admin) corrects one dimension's state directly, bypassing its guards, checklists and
+    effects; the mandatory reason is kept in the history as an override.
+    """
+    CheckAction: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.CheckActionRequest, _customer_status_service_pb2.CheckActionResponse]  # type: ignore[assignment]
+    """Whether the customer may do an action now under the restrictions it is under (交易异常: an amount
+    limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
+    Read-only: a payment service enforces the restrictions with this one call.
+    """
 
 class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
     """Customer status: read it, see which moves are open and why the others are not, and change it.
@@ -260,6 +278,27 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _customer_status_service_pb2.ListPoolRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_customer_status_service_pb2.ListPoolResponse, _abc.Awaitable[_customer_status_service_pb2.ListPoolResponse]]:
-        """Lists customers free to claim now (the public pool), longest free first."""
+        """Lists customers free to claim now, longest free first: the public pool, or one team queue's."""
+
+    @_abc_1.abstractmethod
+    def OverrideState(
+        self,
+        request: _customer_status_service_pb2.OverrideStateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.OverrideStateResponse, _abc.Awaitable[_customer_status_service_pb2.OverrideStateResponse]]:
+        """A manager (or admin) corrects one dimension's state directly, bypassing its guards, checklists and
+        effects; the mandatory reason is kept in the history as an override.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckAction(
+        self,
+        request: _customer_status_service_pb2.CheckActionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.CheckActionResponse, _abc.Awaitable[_customer_status_service_pb2.CheckActionResponse]]:
+        """Whether the customer may do an action now under the restrictions it is under (交易异常: an amount
+        limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
+        Read-only: a payment service enforces the restrictions with this one call.
+        """
 
 def add_CustomerStatusServiceServicer_to_server(servicer: CustomerStatusServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,11 +6,10 @@ from crmstatus.engine import diagram
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, InvalidDefinition, InvalidRequest, PermissionDenied, quote
 from crmstatus.engine.loader import load_definition
+from crmstatus.engine.model import ADMIN_ROLE  # with the platform tenant: may reload the shared definitions
 
 from .catalog import Catalog
 from .model import Caller
-
-ADMIN_ROLE = "admin"  # with the platform tenant: may reload the definitions every tenant shares
 
 
 class Definitions:

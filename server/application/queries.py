@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import (
+    Denial,
     TransitionOption,
+    authorize,
     find_timer,
     is_hidden,
     list_transitions,
@@ -15,7 +19,7 @@ from crmstatus.engine.commands import (
 )
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.diagram import Overlay
-from crmstatus.engine.errors import InvalidRequest, quote
+from crmstatus.engine.errors import InvalidRequest, UnknownName, quote
 from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server.store import Store
@@ -84,10 +88,23 @@ class Queries:
                 found.append((name, int(version), dimension, state, count))
         return found
 
-    async def pool(self, caller: Caller, limit: int = 100) -> list[tuple[str, datetime]]:
-        """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when."""
-        free = await self.store.queries.pool(self.store.keys(caller.tenant), ms(self.clock.now()), limit)
+    async def pool(self, caller: Caller, limit: int = 100, queue: str = "") -> list[tuple[str, datetime]]:
+        """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when:
+        those in no queue, or those in `queue` (which some definition of the tenant declares)."""
+        if queue:
+            known = {name for definition in self.catalog for name in definition.queues}
+            if queue not in known:
+                raise UnknownName("queue", queue, known)
+        free = await self.store.queries.pool(self.store.keys(caller.tenant), ms(self.clock.now()), limit, queue)
         return [(customer_id, moment(since)) for customer_id, since in free]
+
+    async def check_action(
+        self, caller: Caller, customer_id: str, action: str, attributes: Mapping[str, Any]
+    ) -> tuple[Denial, ...]:
+        """Every restriction of the customer that denies `action` with these attributes (none: allowed)."""
+        definition, snapshot = await self.snapshot(caller.tenant, customer_id)
+        hidden = is_hidden(definition, snapshot, caller.actor)
+        return authorize(definition, snapshot, action, attributes, hidden=hidden)
 
     async def timer_due(self, tenant: str, customer_id: str, timer_key: str) -> int | None:
         """When the customer's timer is due (ms), or None when it (or the customer) no longer has it."""

@@ -92,7 +92,8 @@ class Customers:
             status, value = await self.scripts.commit(
                 CommitKeys(
                     keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
-                    keys.events(part), keys.idempotency(customer_id, write.idempotency.key), keys.pool(part),
+                    keys.events(part), keys.idempotency(customer_id, write.idempotency.key),
+                    keys.pool(part, after.queue), keys.pool(part, before.queue if before else None),
                 ),
                 _commit_args(write, self.stream_maxlen),
             )  # fmt: skip

@@ -83,10 +83,10 @@ class Keys:
         """Stream of changes, for watchers."""
         return f"{self._tags[part]}:events"
 
-    def pool(self, part: int) -> str:
-        """Sorted set: customers of this partition by when they are free to claim (ms): since they became
-        unowned, or when their owner's lease lapses."""
-        return f"{self._tags[part]}:pool"
+    def pool(self, part: int, queue: str | None = None) -> str:
+        """Sorted set: customers of this partition in no queue (or in `queue`) by when they are free to claim
+        (ms): since they became unowned, or when their owner's lease lapses."""
+        return f"{self._tags[part]}:pool:{queue}" if queue else f"{self._tags[part]}:pool"
 
     def held(self, rep: str) -> str:
         """Sorted set in the rep's own slot: the customers it holds, by lease end (ms)."""

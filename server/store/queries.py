@@ -61,14 +61,15 @@ class Queries:
                 counts[key] = counts.get(key, 0) + int(value)
         return counts
 
-    async def pool(self, keys: Keys, now_ms: int, limit: int) -> list[tuple[str, int]]:
-        """Customers free to claim at `now_ms` (unowned, or their lease lapsed), longest free first: (id, ms)."""
+    async def pool(self, keys: Keys, now_ms: int, limit: int, queue: str | None = None) -> list[tuple[str, int]]:
+        """Customers in no queue (or in `queue`) free to claim at `now_ms` (unowned, or their lease lapsed),
+        longest free first: (id, ms)."""
         if not 1 <= limit <= 1000:
             raise InvalidRequest("a pool page holds 1 to 1000 customers")
         async with store_errors(self.scripts.timeout):
             pipeline = self.client.pipeline(transaction=False)
             for part in range(keys.partitions):
-                pipeline.zrangebyscore(keys.pool(part), "-inf", now_ms, start=0, num=limit, withscores=True)
+                pipeline.zrangebyscore(keys.pool(part, queue), "-inf", now_ms, start=0, num=limit, withscores=True)
             shares = await pipeline.execute()
         free = sorted((score, member) for share in shares for member, score in share)
         return [(member, int(score)) for score, member in free[:limit]]

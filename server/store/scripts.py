@@ -61,7 +61,8 @@ class CommitKeys:
     timers: str
     events: str
     idempotency: str
-    pool: str
+    pool: str  # the pool (public, or a queue's) the customer is in after the change
+    pool_before: str  # the one it was in before
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,8 @@ class Commit(_Script):
             len(a.schedule), *[x for member, due in a.schedule for x in (due, member)],
             *a.pool,
         ]  # fmt: skip
-        every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool]
+        every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool,
+                 keys.pool_before]  # fmt: skip
         reply = await (self._run_durably(every, args) if self.replicas else self._run(every, args))
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from crmstatus.engine.commands import Evidence, TransitionOption
+from crmstatus.engine.commands import Denial, Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, Reason
 from crmstatus.engine.facts import to_json
-from crmstatus.engine.model import Label
+from crmstatus.engine.model import Label, RestrictionKind
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
 from crmstatus.server.application.model import Change, Options
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
@@ -197,7 +197,6 @@ def change(result: Change, into: customer_status_service_pb2.ChangeResult, view:
     customer(result.definition, result.snapshot, view, into.customer)
     into.effects.extend(effect(e) for e in result.effects)
     into.history.extend(history_entry(h) for h in result.history)
-    into.replayed = result.replayed
 
 
 def options(message: customer_status_service_pb2.CommandOptions) -> Options:
@@ -268,3 +267,16 @@ def dimensions(definition: Definition) -> list[definition_service_pb2.DimensionI
             )
         )
     return found
+
+
+_RESTRICTION_KINDS = {
+    RestrictionKind.LIMIT: customer_status_service_pb2.RESTRICTION_KIND_LIMIT,
+    RestrictionKind.VERIFICATION: customer_status_service_pb2.RESTRICTION_KIND_VERIFICATION,
+    RestrictionKind.BLOCK: customer_status_service_pb2.RESTRICTION_KIND_BLOCK,
+}
+
+
+def denial(found: Denial) -> customer_status_service_pb2.ActionDenial:
+    return customer_status_service_pb2.ActionDenial(
+        restriction=found.restriction, kind=_RESTRICTION_KINDS[found.kind], message=found.message
+    )

@@ -12,6 +12,7 @@ from crmstatus.engine.commands import (
     Command,
     CompleteItem,
     Fire,
+    Override,
     Reassign,
     Release,
     Renew,
@@ -25,10 +26,17 @@ from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 
 from . import convert
 from .auth import caller
-from .status import rpc, streaming_rpc
+from .status import REPLAYED, rpc, streaming_rpc, trail
 
 WATCH_POSITION = "x-crm-watch-position"  # WatchEvents' initial metadata: the event id it starts after
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _answer(change: Change, into: cs.ChangeResult, view: int = convert.FULL) -> None:
+    """Fill a response's result; a replayed one is the first response, marked only in the trailing metadata."""
+    convert.change(change, into, view)
+    if change.replayed:
+        trail(REPLAYED, "true")
 
 
 def _lease(change: Change) -> Any:
@@ -50,7 +58,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
                           convert.plain(request.facts), dict(request.identities))  # fmt: skip
         change = await self.commands.create(caller(context), new, Options(idempotency_key=request.idempotency_key))
         response = cs.CreateCustomerResponse()
-        convert.change(change, response.result)
+        _answer(change, response.result)
         return response
 
     @rpc
@@ -81,7 +89,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         result filled into `response`."""
         change = await self.commands.run(caller(context).holding(o.fence_token), customer_id, command,
                                          convert.options(o))  # fmt: skip
-        convert.change(change, response.result, o.view)
+        _answer(change, response.result, o.view)
         return response
 
     @rpc
@@ -89,21 +97,21 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         options = Options(idempotency_key=request.idempotency_key or None)
         change = await self.commands.run(caller(context), request.customer_id, Claim(), options)
         response = cs.ClaimCustomerResponse(fence_token=change.snapshot.fence, lease_expire_time=_lease(change))
-        convert.change(change, response.result)
+        _answer(change, response.result)
         return response
 
     @rpc
     async def RenewClaim(self, request: cs.RenewClaimRequest, context: Context) -> Any:
         change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Renew())
         response = cs.RenewClaimResponse(lease_expire_time=_lease(change))
-        convert.change(change, response.result)
+        _answer(change, response.result)
         return response
 
     @rpc
     async def ReleaseCustomer(self, request: cs.ReleaseCustomerRequest, context: Context) -> Any:
         change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Release())
         response = cs.ReleaseCustomerResponse()
-        convert.change(change, response.result)
+        _answer(change, response.result)
         return response
 
     @rpc
@@ -112,7 +120,16 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         reassign = Reassign(request.owner, request.reason)
         change = await self.commands.run(caller(context), request.customer_id, reassign, options)
         response = cs.ReassignCustomerResponse(fence_token=change.snapshot.fence)
-        convert.change(change, response.result)
+        _answer(change, response.result)
+        return response
+
+    @rpc
+    async def OverrideState(self, request: cs.OverrideStateRequest, context: Context) -> Any:
+        options = Options(request.expected_version or None, request.idempotency_key or None)
+        override = Override(request.dimension, request.state, request.reason)
+        change = await self.commands.run(caller(context), request.customer_id, override, options)
+        response = cs.OverrideStateResponse()
+        _answer(change, response.result)
         return response
 
     # -- reads ------------------------------------------------------------------------------------------------
@@ -150,10 +167,16 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
 
     @rpc
     async def ListPool(self, request: cs.ListPoolRequest, context: Context) -> Any:
-        free = await self.queries.pool(caller(context), request.page_size or 100)
+        free = await self.queries.pool(caller(context), request.page_size or 100, request.queue)
         return cs.ListPoolResponse(
             customers=[cs.PoolEntry(customer_id=c, free_time=convert.timestamp(since)) for c, since in free]
         )
+
+    @rpc
+    async def CheckAction(self, request: cs.CheckActionRequest, context: Context) -> Any:
+        denials = await self.queries.check_action(caller(context), request.customer_id, request.action,
+                                                  convert.plain(request.attributes))  # fmt: skip
+        return cs.CheckActionResponse(allowed=not denials, denials=[convert.denial(d) for d in denials])
 
     @streaming_rpc
     async def WatchEvents(self, request: cs.WatchEventsRequest, context: Context) -> AsyncIterator[Any]:

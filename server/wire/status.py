@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -77,6 +78,15 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
 
 
 REQUEST_ID = "x-request-id"  # accepted from the caller's metadata, returned in the trailing metadata
+REPLAYED = "x-crm-replayed"  # trailing metadata of a response an idempotency key replayed (the message is the first)
+_TRAILING: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("trailing", default=())
+
+
+def trail(key: str, value: str) -> None:
+    """Add to the trailing metadata of the unary call being handled."""
+    _TRAILING.set((*_TRAILING.get(), (key, value)))
+
+
 CALLS_LOG = logging.getLogger("crmstatus.calls")
 MAX_MESSAGE = 1000  # characters of a status message or detail: far below the metadata limit it travels in
 
@@ -203,10 +213,11 @@ def rpc(method: Handler) -> Handler:
     async def handle(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         started, code, reason = time.perf_counter(), "OK", ""
         request_id = call.request_id(context)
+        trailing = _TRAILING.set(())
         try:
             _decoded(request)
             reply = await method(self, request, context)
-            context.set_trailing_metadata(((REQUEST_ID, request_id),))
+            context.set_trailing_metadata(((REQUEST_ID, request_id), *_TRAILING.get()))
             return reply
         except Exception as error:
             code, reason = call.failed(error)
@@ -215,6 +226,7 @@ def rpc(method: Handler) -> Handler:
             code = "CANCELLED"
             raise
         finally:
+            _TRAILING.reset(trailing)
             call.done(request, context, request_id, code, reason, time.perf_counter() - started)
 
     return handle  # type: ignore[return-value]

@@ -6,7 +6,8 @@
 -- KEYS[4]  partition's timer sorted set
 -- KEYS[5]  partition's event stream
 -- KEYS[6]  idempotency record of the command
--- KEYS[7]  partition's pool of claimable customers
+-- KEYS[7]  partition's pool of claimable customers: the public pool, or the queue the customer is in
+-- KEYS[8]  the pool it was in before (another queue's, when the change moved it; else KEYS[7])
 --
 -- ARGV[1]  expected version ('0': the customer must not exist yet)
 -- ARGV[2]  new version
@@ -71,6 +72,9 @@ for i = 1, n do
 end
 at = at + 2 * n + 1
 
+if KEYS[8] ~= KEYS[7] then
+  redis.call('ZREM', KEYS[8], ARGV[8])
+end
 if ARGV[at] == 'free' then
   local since = redis.call('ZSCORE', KEYS[7], ARGV[8])
   if not since or tonumber(since) > tonumber(ARGV[at + 1]) then
