@@ -122,6 +122,17 @@ def test_an_unknown_queue_is_named_in_the_error(desk):
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "senior_sales" in details  # did you mean …
 
 
+def test_a_rep_who_claims_a_customer_contacted_long_ago_gets_the_full_twelve_days(desk):
+    desk.create(last_contact_at=(desk.clock.now() - timedelta(days=30)).isoformat())
+    _claim(desk, REP)
+    desk.pass_time(days=11, hours=23)
+    assert desk.state("team") == "跟进中"
+    desk.pass_time(hours=1)
+    assert desk.state("team") == "即将回收"
+    desk.pass_time(days=2)
+    assert (desk.state("team"), desk.customer().owner) == ("新分配", "")
+
+
 # -- churn: long without an order, including never ---------------------------------------------------------------
 
 
