@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from .definition import Definition
 from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer, UnknownName
-from .model import ADMIN_ROLE, ClaimPolicy, Label, RestrictionKind
+from .model import ADMIN_ROLE, ClaimPolicy, EffectKind, Label, RestrictionKind
 from .rules import Run, hidden_from, locked_state, sees_locked, timers
-from .snapshot import SYSTEM, Actor, DueTimer, HistoryEntry, Outcome, Snapshot, StateEntry
+from .snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Outcome, Snapshot, StateEntry
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,15 @@ def redacted_history(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
     """History as a caller who may not see the customer's details reads it: the moves, not the facts written
     nor the free-text reasons given."""
     return [replace(entry, facts_changed={}, reason="") for entry in entries]
+
+
+def redacted_effects(effects: Sequence[EffectRecord]) -> list[EffectRecord]:
+    """Effects as a caller who may not see the customer's details reads them: which restrictions were set,
+    not their values (a limit is the customer's own)."""
+    return [
+        replace(e, detail={"restricted": sorted(e.detail)}) if e.kind == EffectKind.RESTRICT.value else e
+        for e in effects
+    ]
 
 
 def find_timer(definition: Definition, snapshot: Snapshot, key: str) -> DueTimer | None:

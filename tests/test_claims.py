@@ -443,6 +443,8 @@ def test_a_non_owner_reading_a_locked_customer_through_every_read_and_stream_see
                               options=cs.CommandOptions(reason=f"called {secret}")),
         metadata=md("rep-li"),
     )  # fmt: skip
+    api.UpdateFacts(cs.UpdateFactsRequest(customer_id=customer, facts=_facts(abnormal_transaction=True)),
+                    metadata=md("erp", "integration"))  # fmt: skip
     wang = md("rep-wang")
     answers = [
         api.GetCustomer(cs.GetCustomerRequest(customer_id=customer), metadata=wang),
@@ -450,17 +452,20 @@ def test_a_non_owner_reading_a_locked_customer_through_every_read_and_stream_see
         api.GetHistory(cs.GetHistoryRequest(customer_id=customer), metadata=wang),
         api.GetStateCounts(cs.GetStateCountsRequest(definition="b2b"), metadata=wang),
         api.ListPool(cs.ListPoolRequest(), metadata=wang),
-    ]
+        api.CheckAction(cs.CheckActionRequest(customer_id=customer, action="payment", attributes=_facts(amount=8e4)),
+                        metadata=wang),
+    ]  # fmt: skip
     with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
         answers.append(ds_grpc.DefinitionServiceStub(channel).GetDefinitionDiagram(
             ds.GetDefinitionDiagramRequest(customer_id=customer), metadata=wang
         ))  # fmt: skip
-    events = [next(e for e in watch if e.customer_id == customer) for _ in range(3)]
-    full = [next(e for e in feed if e.customer_id == customer) for _ in range(3)]
+    events = [next(e for e in watch if e.customer_id == customer) for _ in range(4)]
+    full = [next(e for e in feed if e.customer_id == customer) for _ in range(4)]
     watch.cancel()
     feed.cancel()
     seen = "".join(str(message) for message in [*answers, *events])
     assert secret not in seen and "effective_contacts = 2" not in seen and "company_name" not in seen
+    assert not answers[5].allowed and "50000" not in seen  # denied, without the customer's limit
     assert secret in str(full)  # the integration feed carries what each change wrote
     owner = api.GetHistory(cs.GetHistoryRequest(customer_id=customer), metadata=md("rep-li"))
     assert secret in str(owner)  # and the owner reads it all

@@ -19,7 +19,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from crmstatus.engine.commands import redacted_history
+from crmstatus.engine.commands import redacted_effects, redacted_history
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import Event
 from crmstatus.server.store.errors import StoreUnavailable
@@ -164,4 +164,5 @@ class Watch:
 def _as_seen(caller: Caller, event: Event) -> Event:
     if FEED_ROLE in caller.actor.roles:
         return event
-    return dataclasses.replace(event, history=tuple(redacted_history(event.history)))
+    return dataclasses.replace(event, history=tuple(redacted_history(event.history)),
+                               effects=tuple(redacted_effects(event.effects)))  # fmt: skip
