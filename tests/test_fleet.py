@@ -52,6 +52,19 @@ async def test_one_tenants_ten_thousand_customers_spread_over_all_three_masters(
     await service.close()
 
 
+@pytest.mark.parametrize("masters", [2, 3, 5])
+def test_every_tenants_partitions_spread_over_contiguous_masters_as_evenly_as_they_divide(masters):
+    """Whatever the tenant's name: a cluster's masters hold equal contiguous slot ranges, and each gets
+    the floor or the ceiling of partitions / masters."""
+    from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+    for n in range(200):
+        keys = Keys(f"tenant-{n}", PARTITIONS)
+        slots = [key_slot(keys.counts(part).encode()) for part in range(PARTITIONS)]
+        held = Counter(slot * masters // REDIS_CLUSTER_HASH_SLOTS for slot in slots)
+        assert {PARTITIONS // masters, -(-PARTITIONS // masters)} >= set(held.values()), (keys.tenant, held)
+
+
 def test_a_killed_master_costs_callers_unavailable_for_a_while_and_no_acknowledged_write(tmp_path):
     cluster = Cluster(tmp_path)
     cluster.start()

@@ -5,9 +5,11 @@ id hashes to, `{tenant:pN~k}`, and so do that partition's share of the tenant-wi
 timers, event stream). One command therefore touches one slot, which lets one Lua script check and write it
 all atomically, on a single Redis and on a Redis Cluster alike.
 
-The suffix `k` is the first that puts partition N's slot into the N-th of `partitions` equal ranges of the
-16384 slots: a cluster gives its masters contiguous slot ranges, so a tenant's partitions spread over them as
-evenly as the ranges allow (left to chance, 16 partitions on 3 masters would often leave one with half).
+The suffix `k` is the first that puts partition N's slot near the middle of the N-th of `partitions` equal
+ranges of the 16384 slots: a cluster gives its masters contiguous slot ranges, so a tenant's partitions spread
+over them as evenly as the ranges allow (left to chance, 16 partitions on 3 masters would often leave one with
+half). The middle, not anywhere in the range: a range that straddles two masters then always goes to the one
+holding most of it, whatever the tenant's name (anywhere, 16 partitions on 3 masters could split 6/4/6).
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ def _tags(tenant: str, partitions: int) -> tuple[str, ...]:
     if partitions == 1:
         return (f"crm:{{{tenant}:p0}}",)
     tags = []
+    width = REDIS_CLUSTER_HASH_SLOTS // partitions
+    near = max(32, width // 16)  # slots either side of the middle (with many small ranges: all of them)
     for part in range(partitions):
         low, high = part * REDIS_CLUSTER_HASH_SLOTS // partitions, (part + 1) * REDIS_CLUSTER_HASH_SLOTS // partitions
-        suffix = 0
+        middle = (low + high) // 2
+        low, high, suffix = max(low, middle - near), min(high, middle + near + 1), 0
         while not low <= key_slot(f"{tenant}:p{part}~{suffix}".encode()) < high:
             suffix += 1
         tags.append(f"crm:{{{tenant}:p{part}~{suffix}}}")
