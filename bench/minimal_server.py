@@ -25,14 +25,14 @@ from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 
-DOCUMENT = '{"d":"b2b","dv":1,"dg":"0123abcd","t0":[1767600000000,1],"s":[0,2,0,0,0,0,0,0,0,0,0],' + (
+DOCUMENT = '{"d":"b2b","dv":1,"dg":"0123abcd","t0":[1767600000000,1],"s":[0,0,0,0,0,0,2,0,0,0,0,0,0,0,0],' + (
     '"f":{"effective_contacts":4,"phone":"13800138000"},"o":"rep-1","lu":1768204800000,"fc":1}'
 )
 HISTORY = '{"at":1767600000000,"by":"rep-1","t":"caller","dv":1,"e":"ask_for_help",' + (
     '"dim":"team","from":"跟进中","to":"需要协作"}'
 )
-DIMENSIONS = ["lifecycle", "team", "lead", "value", "engagement", "follow_up", "renewal", "risk", "compliance",
-              "data_quality", "maintenance"]  # fmt: skip
+DIMENSIONS = ["lifecycle", "follow_up", "lead", "value", "review", "engagement", "team", "renewal", "payment",
+              "complaint", "compliance", "transaction", "data_quality", "device", "project"]  # fmt: skip
 
 
 PYTHON_WORK_US = 40
@@ -75,7 +75,7 @@ class Minimal(cs_grpc.CustomerStatusServiceServicer):
         new = f"{version + 1}\n{DOCUMENT}"
         result = f'{{"doc":{new!r},"h":[{HISTORY}],"fx":[]}}'
         keys = [customer, f"{customer}:history", f"crm:{tag}:counts", f"crm:{tag}:timers", f"crm:{tag}:events",
-                idem, f"crm:{tag}:pool"]  # fmt: skip
+                idem, f"crm:{tag}:pool", f"crm:{tag}:pool"]  # fmt: skip
         args = [version, version + 1, new, "d" * 32, 30, result, 100_000, request.customer_id,
                 f'{{"by":"rep-1","h":[{HISTORY}],"fx":[]}}', 1, HISTORY, 0, 0, 0, "owned", 0]  # fmt: skip
         reply = await self.script(self.commit_sha, keys, args)

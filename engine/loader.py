@@ -196,11 +196,16 @@ class _Builder:
             kind = RestrictionKind(raw["type"])
             attribute = raw.get("attribute", "")
             if kind is RestrictionKind.BLOCK and attribute:
-                self.error(("restrictions", name, "attribute"), "a `block` restriction refuses the action outright: "
-                           "it reads no attribute")  # fmt: skip
+                self.error(("restrictions", name, "attribute"), Words(
+                    "a `block` restriction refuses the action outright: it reads no attribute",
+                    "`block` 类限制直接拒绝该操作，不读取任何属性",
+                    "remove `attribute`", "删掉 `attribute`"))  # fmt: skip
             elif kind is not RestrictionKind.BLOCK and not attribute:
-                self.error(("restrictions", name), f"a `{kind}` restriction names the `attribute` of the action it "
-                           "checks (e.g. amount, verified)", at_key=True)  # fmt: skip
+                self.error(("restrictions", name), Words(
+                    f"a `{kind}` restriction names the `attribute` of the action it checks",
+                    f"`{kind}` 类限制要写明它检查的操作属性 `attribute`",
+                    "e.g. `attribute: amount` or `attribute: verified`",
+                    "例如 `attribute: amount` 或 `attribute: verified`"), at_key=True)  # fmt: skip
             label = Label.of(raw.get("label"), name)
             self.restrictions[name] = Restriction(name, kind, frozenset(raw["actions"]), attribute, label)
 
@@ -353,7 +358,11 @@ class _Builder:
         priority = raw.get("priority")
         internal = bool(raw.get("internal"))
         if internal and sources != {target}:
-            self.error((*path, "internal"), f"an internal transition stays in its state: `from` is just {target!r}")
+            self.error((*path, "internal"), Words(
+                "an internal transition stays in its state: `from` and `to` are the same one state",
+                "内部转换停留在原状态：`from` 和 `to` 必须是同一个状态",
+                f"write `from: {target}`, or drop `internal`",
+                f"改成 `from: {target}`，或者去掉 `internal`"))  # fmt: skip
         return Transition(dimension, event, sources, target, index, roles, when, checklist, auto, effects, label,
                           priority, internal)  # fmt: skip
 
@@ -424,12 +433,16 @@ class _Builder:
         """A restriction an effect sets is declared under `restrictions`, with a value that fits its type."""
         spec = self.restrictions.get(name)
         if spec is None:
-            self.error(path, f"unknown restriction {name!r}{did_you_mean(name, self.restrictions)}: declare it under "
-                       "`restrictions` with its type and the actions it governs", at_key=True)  # fmt: skip
+            hint = did_you_mean(name, self.restrictions)
+            self.error(path, Words(f"unknown restriction {name!r}{hint}", f"未知限制 {name!r}",
+                                   "declare it under `restrictions` with its type and the actions it governs",
+                                   "在 `restrictions` 下声明它的类型和它管控的操作"), at_key=True)  # fmt: skip
         elif spec.kind is RestrictionKind.LIMIT and (isinstance(value, bool) or not isinstance(value, int | float)):
-            self.error(path, f"restriction {name!r} is a limit: set it to a number, not {value!r}")
+            self.error(path, Words(f"restriction {name!r} is a limit: set it to a number, not {value!r}",
+                                   f"限制 {name!r} 是额度类：要设成数字，而不是 {value!r}"))  # fmt: skip
         elif spec.kind is not RestrictionKind.LIMIT and value is not True:
-            self.error(path, f"restriction {name!r} is a {spec.kind}: set it to true, not {value!r}")
+            self.error(path, Words(f"restriction {name!r} is a {spec.kind}: set it to true, not {value!r}",
+                                   f"限制 {name!r} 是 {spec.kind} 类：要设成 true，而不是 {value!r}"))  # fmt: skip
 
     def _state(self, dimension: str, name: str, raw: Mapping[str, Any], transitions: tuple[Transition, ...]) -> State:
         path: Path = ("dimensions", dimension, "states", name)
@@ -518,10 +531,14 @@ class _Builder:
                 continue
             if fact is None:
                 hint = did_you_mean(name, [*self.facts, ENTERED])
-                self.error((*path, "after", n), f"unknown fact {name!r}{hint}; a timer counts from `{ENTERED}` "
-                           "(the entry into this state) or a date or timestamp fact")  # fmt: skip
+                self.error((*path, "after", n), Words(
+                    f"unknown fact {name!r}{hint}", f"未知事实 {name!r}",
+                    f"a timer counts from `{ENTERED}` (the entry into this state) or a date or timestamp fact",
+                    f"计时器从 `{ENTERED}`（进入该状态的时刻）或日期/时间类事实开始计算"))  # fmt: skip
             elif not fact.type.is_moment:
-                self.error((*path, "after", n), f"fact {name!r} is {fact.type}: a timer needs a date or timestamp fact")
+                self.error((*path, "after", n), Words(
+                    f"fact {name!r} is {fact.type}: a timer needs a date or timestamp fact",
+                    f"事实 {name!r} 是 {fact.type} 类型：计时器需要日期或时间类事实"))  # fmt: skip
         return Timer("", index, facts=facts, offset=offset or timedelta(0), since_entry=ENTERED in anchors)
 
     def _flow_checks(

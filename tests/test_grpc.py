@@ -376,6 +376,15 @@ def test_definitions_validate_list_get_and_reload(definitions_api):
     )
     assert not broken.valid
     assert (broken.diagnostics[0].line, broken.diagnostics[0].message) == (1, "missing required field 'dimensions'")
+    tabbed = (CONFIGS / "fitness.yaml").read_text("utf-8").replace("\n  ", "\n\t", 1)
+    (tab,) = definitions_api.ValidateDefinition(
+        ds.ValidateDefinitionRequest(content=tabbed), metadata=who()
+    ).diagnostics
+    assert (tab.hint, bool(tab.message_zh), bool(tab.hint_zh)) == (
+        "use spaces instead of the tab (two per level)",
+        True,
+        True,
+    )  # a consultant reads it in Chinese
     good = definitions_api.ValidateDefinition(
         ds.ValidateDefinitionRequest(content=(CONFIGS / "fitness.yaml").read_text("utf-8")), metadata=who()
     )

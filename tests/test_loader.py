@@ -147,3 +147,45 @@ def test_two_files_publishing_the_same_version_are_refused(tmp_path, capsys):
         (tmp_path / name).write_text((CONFIGS / "fitness.yaml").read_text("utf-8"), "utf-8")
     assert main(["validate", str(tmp_path)]) == 1
     assert "fitness@1 is also defined in" in capsys.readouterr().err
+
+
+RESTRICTED = """\
+name: x
+industry: generic
+version: 1
+owner: a@b.c
+roles: {sales: {}}
+restrictions:
+  cap: {type: limit, actions: [payment]}
+  stop: {type: block, actions: [payment], attribute: amount}
+facts:
+  n: {type: int}
+dimensions:
+  d:
+    states:
+      a:
+        initial: true
+        timers:
+          - {after: [entered, lst], offset: P1D, event: go}
+          - {after: [entered, n], offset: P1D, event: go}
+      b: {}
+    transitions:
+      - {event: go, from: a, to: b, roles: [sales], effects: [{restrict: {cap: "lots", stop: 3, nope: true}}]}
+      - {event: back, from: [a, b], to: a, internal: true, roles: [sales]}
+"""
+
+
+def test_restrictions_timer_moments_and_internal_transitions_are_checked_in_both_languages():
+    with pytest.raises(InvalidDefinition) as failed:
+        load_definition(RESTRICTED, "inline.yaml")
+    found = {(d.line, d.column, d.path): (d.message, d.zh) for d in failed.value.diagnostics}
+    assert set(found) == {
+        (7, 3, "restrictions.cap"), (8, 54, "restrictions.stop.attribute"),
+        (17, 31, "dimensions.d.states.a.timers[0].after[1]"), (18, 31, "dimensions.d.states.a.timers[1].after[1]"),
+        (21, 80, "dimensions.d.transitions[0].effects[0].restrict.cap"),
+        (21, 94, "dimensions.d.transitions[0].effects[0].restrict.stop"),
+        (21, 97, "dimensions.d.transitions[0].effects[0].restrict.nope"),
+        (22, 54, "dimensions.d.transitions[1].internal"),
+    }  # fmt: skip
+    assert all(zh for _, zh in found.values())
+    assert "did you mean 'stop'" in found[21, 97, "dimensions.d.transitions[0].effects[0].restrict.nope"][0]

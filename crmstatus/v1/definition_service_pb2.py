@@ -25,45 +25,45 @@ _sym_db = _symbol_database.Default()
 from crmstatus.v1 import customer_pb2 as crmstatus_dot_v1_dot_customer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crmstatus/v1/definition_service.proto\x12\x0c\x63rmstatus.v1\x1a\x1b\x63rmstatus/v1/customer.proto\"\x91\x01\n\x1bGetDefinitionDiagramRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x11\n\tdimension\x18\x03 \x01(\t\x12+\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\"\\\n\x1cGetDefinitionDiagramResponse\x12+\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x0f\n\x07\x64iagram\x18\x02 \x01(\t\"W\n\nDiagnostic\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x9b\x01\n\x11\x44\x65\x66initionSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x10\n\x08industry\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\"\n\x05label\x18\x05 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0e\n\x06\x64igest\x18\x06 \x01(\t\x12\x12\n\ndimensions\x18\x07 \x03(\t\"?\n\x19ValidateDefinitionRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\"\x8f\x01\n\x1aValidateDefinitionResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12-\n\x0b\x64iagnostics\x18\x02 \x03(\x0b\x32\x18.crmstatus.v1.Diagnostic\x12\x33\n\ndefinition\x18\x03 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"\x18\n\x16ListDefinitionsRequest\"O\n\x17ListDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"5\n\x14GetDefinitionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"\x8d\x01\n\x15GetDefinitionResponse\x12\x33\n\ndefinition\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\x12/\n\ndimensions\x18\x02 \x03(\x0b\x32\x1b.crmstatus.v1.DimensionInfo\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x9d\x01\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\'\n\x06states\x18\x03 \x03(\x0b\x32\x17.crmstatus.v1.StateInfo\x12\x31\n\x0btransitions\x18\x04 \x03(\x0b\x32\x1c.crmstatus.v1.TransitionInfo\"\x85\x01\n\tStateInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0f\n\x07initial\x18\x03 \x01(\x08\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0e\n\x06locked\x18\x05 \x01(\x08\x12\x16\n\x0erequired_facts\x18\x06 \x03(\t\"\xb2\x01\n\x0eTransitionInfo\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x13\n\x0b\x66rom_states\x18\x02 \x03(\t\x12\x10\n\x08to_state\x18\x03 \x01(\t\x12\"\n\x05label\x18\x04 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x11\n\tautomatic\x18\x05 \x01(\x08\x12\r\n\x05roles\x18\x06 \x03(\t\x12\x11\n\tcondition\x18\x07 \x01(\t\x12\x11\n\tchecklist\x18\x08 \x01(\t\"\x1a\n\x18ReloadDefinitionsRequest\"Q\n\x19ReloadDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary*c\n\rDiagramFormat\x12\x1e\n\x1a\x44IAGRAM_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44IAGRAM_FORMAT_MERMAID\x10\x01\x12\x16\n\x12\x44IAGRAM_FORMAT_DOT\x10\x02\x32\x8b\x04\n\x11\x44\x65\x66initionService\x12g\n\x12ValidateDefinition\x12\'.crmstatus.v1.ValidateDefinitionRequest\x1a(.crmstatus.v1.ValidateDefinitionResponse\x12^\n\x0fListDefinitions\x12$.crmstatus.v1.ListDefinitionsRequest\x1a%.crmstatus.v1.ListDefinitionsResponse\x12X\n\rGetDefinition\x12\".crmstatus.v1.GetDefinitionRequest\x1a#.crmstatus.v1.GetDefinitionResponse\x12\x64\n\x11ReloadDefinitions\x12&.crmstatus.v1.ReloadDefinitionsRequest\x1a\'.crmstatus.v1.ReloadDefinitionsResponse\x12m\n\x14GetDefinitionDiagram\x12).crmstatus.v1.GetDefinitionDiagramRequest\x1a*.crmstatus.v1.GetDefinitionDiagramResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crmstatus/v1/definition_service.proto\x12\x0c\x63rmstatus.v1\x1a\x1b\x63rmstatus/v1/customer.proto\"\x91\x01\n\x1bGetDefinitionDiagramRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x11\n\tdimension\x18\x03 \x01(\t\x12+\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\"\\\n\x1cGetDefinitionDiagramResponse\x12+\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x0f\n\x07\x64iagram\x18\x02 \x01(\t\"\x8a\x01\n\nDiagnostic\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0c\n\x04hint\x18\x06 \x01(\t\x12\x12\n\nmessage_zh\x18\x07 \x01(\t\x12\x0f\n\x07hint_zh\x18\x08 \x01(\t\"\x9b\x01\n\x11\x44\x65\x66initionSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x10\n\x08industry\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\"\n\x05label\x18\x05 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0e\n\x06\x64igest\x18\x06 \x01(\t\x12\x12\n\ndimensions\x18\x07 \x03(\t\"?\n\x19ValidateDefinitionRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\"\x8f\x01\n\x1aValidateDefinitionResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12-\n\x0b\x64iagnostics\x18\x02 \x03(\x0b\x32\x18.crmstatus.v1.Diagnostic\x12\x33\n\ndefinition\x18\x03 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"\x18\n\x16ListDefinitionsRequest\"O\n\x17ListDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"5\n\x14GetDefinitionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"\x8d\x01\n\x15GetDefinitionResponse\x12\x33\n\ndefinition\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\x12/\n\ndimensions\x18\x02 \x03(\x0b\x32\x1b.crmstatus.v1.DimensionInfo\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x9d\x01\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\'\n\x06states\x18\x03 \x03(\x0b\x32\x17.crmstatus.v1.StateInfo\x12\x31\n\x0btransitions\x18\x04 \x03(\x0b\x32\x1c.crmstatus.v1.TransitionInfo\"\x85\x01\n\tStateInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0f\n\x07initial\x18\x03 \x01(\x08\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0e\n\x06locked\x18\x05 \x01(\x08\x12\x16\n\x0erequired_facts\x18\x06 \x03(\t\"\xb2\x01\n\x0eTransitionInfo\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x13\n\x0b\x66rom_states\x18\x02 \x03(\t\x12\x10\n\x08to_state\x18\x03 \x01(\t\x12\"\n\x05label\x18\x04 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x11\n\tautomatic\x18\x05 \x01(\x08\x12\r\n\x05roles\x18\x06 \x03(\t\x12\x11\n\tcondition\x18\x07 \x01(\t\x12\x11\n\tchecklist\x18\x08 \x01(\t\"\x1a\n\x18ReloadDefinitionsRequest\"Q\n\x19ReloadDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary*c\n\rDiagramFormat\x12\x1e\n\x1a\x44IAGRAM_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44IAGRAM_FORMAT_MERMAID\x10\x01\x12\x16\n\x12\x44IAGRAM_FORMAT_DOT\x10\x02\x32\x8b\x04\n\x11\x44\x65\x66initionService\x12g\n\x12ValidateDefinition\x12\'.crmstatus.v1.ValidateDefinitionRequest\x1a(.crmstatus.v1.ValidateDefinitionResponse\x12^\n\x0fListDefinitions\x12$.crmstatus.v1.ListDefinitionsRequest\x1a%.crmstatus.v1.ListDefinitionsResponse\x12X\n\rGetDefinition\x12\".crmstatus.v1.GetDefinitionRequest\x1a#.crmstatus.v1.GetDefinitionResponse\x12\x64\n\x11ReloadDefinitions\x12&.crmstatus.v1.ReloadDefinitionsRequest\x1a\'.crmstatus.v1.ReloadDefinitionsResponse\x12m\n\x14GetDefinitionDiagram\x12).crmstatus.v1.GetDefinitionDiagramRequest\x1a*.crmstatus.v1.GetDefinitionDiagramResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crmstatus.v1.definition_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DIAGRAMFORMAT']._serialized_start=1678
-  _globals['_DIAGRAMFORMAT']._serialized_end=1777
+  _globals['_DIAGRAMFORMAT']._serialized_start=1730
+  _globals['_DIAGRAMFORMAT']._serialized_end=1829
   _globals['_GETDEFINITIONDIAGRAMREQUEST']._serialized_start=85
   _globals['_GETDEFINITIONDIAGRAMREQUEST']._serialized_end=230
   _globals['_GETDEFINITIONDIAGRAMRESPONSE']._serialized_start=232
   _globals['_GETDEFINITIONDIAGRAMRESPONSE']._serialized_end=324
-  _globals['_DIAGNOSTIC']._serialized_start=326
-  _globals['_DIAGNOSTIC']._serialized_end=413
-  _globals['_DEFINITIONSUMMARY']._serialized_start=416
-  _globals['_DEFINITIONSUMMARY']._serialized_end=571
-  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_start=573
-  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_end=636
-  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_start=639
-  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_end=782
-  _globals['_LISTDEFINITIONSREQUEST']._serialized_start=784
-  _globals['_LISTDEFINITIONSREQUEST']._serialized_end=808
-  _globals['_LISTDEFINITIONSRESPONSE']._serialized_start=810
-  _globals['_LISTDEFINITIONSRESPONSE']._serialized_end=889
-  _globals['_GETDEFINITIONREQUEST']._serialized_start=891
-  _globals['_GETDEFINITIONREQUEST']._serialized_end=944
-  _globals['_GETDEFINITIONRESPONSE']._serialized_start=947
-  _globals['_GETDEFINITIONRESPONSE']._serialized_end=1088
-  _globals['_DIMENSIONINFO']._serialized_start=1091
-  _globals['_DIMENSIONINFO']._serialized_end=1248
-  _globals['_STATEINFO']._serialized_start=1251
-  _globals['_STATEINFO']._serialized_end=1384
-  _globals['_TRANSITIONINFO']._serialized_start=1387
-  _globals['_TRANSITIONINFO']._serialized_end=1565
-  _globals['_RELOADDEFINITIONSREQUEST']._serialized_start=1567
-  _globals['_RELOADDEFINITIONSREQUEST']._serialized_end=1593
-  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_start=1595
-  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_end=1676
-  _globals['_DEFINITIONSERVICE']._serialized_start=1780
-  _globals['_DEFINITIONSERVICE']._serialized_end=2303
+  _globals['_DIAGNOSTIC']._serialized_start=327
+  _globals['_DIAGNOSTIC']._serialized_end=465
+  _globals['_DEFINITIONSUMMARY']._serialized_start=468
+  _globals['_DEFINITIONSUMMARY']._serialized_end=623
+  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_start=625
+  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_end=688
+  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_start=691
+  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_end=834
+  _globals['_LISTDEFINITIONSREQUEST']._serialized_start=836
+  _globals['_LISTDEFINITIONSREQUEST']._serialized_end=860
+  _globals['_LISTDEFINITIONSRESPONSE']._serialized_start=862
+  _globals['_LISTDEFINITIONSRESPONSE']._serialized_end=941
+  _globals['_GETDEFINITIONREQUEST']._serialized_start=943
+  _globals['_GETDEFINITIONREQUEST']._serialized_end=996
+  _globals['_GETDEFINITIONRESPONSE']._serialized_start=999
+  _globals['_GETDEFINITIONRESPONSE']._serialized_end=1140
+  _globals['_DIMENSIONINFO']._serialized_start=1143
+  _globals['_DIMENSIONINFO']._serialized_end=1300
+  _globals['_STATEINFO']._serialized_start=1303
+  _globals['_STATEINFO']._serialized_end=1436
+  _globals['_TRANSITIONINFO']._serialized_start=1439
+  _globals['_TRANSITIONINFO']._serialized_end=1617
+  _globals['_RELOADDEFINITIONSREQUEST']._serialized_start=1619
+  _globals['_RELOADDEFINITIONSREQUEST']._serialized_end=1645
+  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_start=1647
+  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_end=1728
+  _globals['_DEFINITIONSERVICE']._serialized_start=1832
+  _globals['_DEFINITIONSERVICE']._serialized_end=2355
 # @@protoc_insertion_point(module_scope)

@@ -40,18 +40,24 @@ class GetDefinitionDiagramResponse(_message.Message):
     def __init__(self, format: _Optional[_Union[DiagramFormat, str]] = ..., diagram: _Optional[str] = ...) -> None: ...
 
 class Diagnostic(_message.Message):
-    __slots__ = ("file", "line", "column", "path", "message")
+    __slots__ = ("file", "line", "column", "path", "message", "hint", "message_zh", "hint_zh")
     FILE_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     COLUMN_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    HINT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ZH_FIELD_NUMBER: _ClassVar[int]
+    HINT_ZH_FIELD_NUMBER: _ClassVar[int]
     file: str
     line: int
     column: int
     path: str
     message: str
-    def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., path: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    hint: str
+    message_zh: str
+    hint_zh: str
+    def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., path: _Optional[str] = ..., message: _Optional[str] = ..., hint: _Optional[str] = ..., message_zh: _Optional[str] = ..., hint_zh: _Optional[str] = ...) -> None: ...
 
 class DefinitionSummary(_message.Message):
     __slots__ = ("name", "version", "industry", "owner", "label", "digest", "dimensions")

@@ -227,8 +227,9 @@ def option(value: TransitionOption) -> customer_pb2.TransitionOption:
 
 def diagnostic(value: Diagnostic) -> definition_service_pb2.Diagnostic:
     return definition_service_pb2.Diagnostic(
-        file=value.file, line=value.line, column=value.column, path=value.path, message=value.message
-    )
+        file=value.file, line=value.line, column=value.column, path=value.path, message=value.message,
+        hint=value.hint, message_zh=value.zh, hint_zh=value.hint_zh,
+    )  # fmt: skip
 
 
 def summary(definition: Definition) -> definition_service_pb2.DefinitionSummary:
