@@ -80,10 +80,16 @@ class Create(Command):
 
 
 def new_customer(
-    definition: Definition, customer_id: str, actor: Actor, now: datetime, facts: Mapping[str, Any] | None = None
+    definition: Definition,
+    customer_id: str,
+    actor: Actor,
+    now: datetime,
+    facts: Mapping[str, Any] | None = None,
+    identities: Mapping[str, str] | None = None,
 ) -> Outcome:
+    """A new customer; `identities` (kind → normalised value) are kept with it so that erasing it finds them."""
     states = {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
-    blank = Snapshot(customer_id, definition.name, definition.version, 0, states)
+    blank = Snapshot(customer_id, definition.name, definition.version, 0, states, identities=dict(identities or {}))
     return decide(definition, blank, Create(facts or {}), actor, now)
 
 
@@ -374,8 +380,9 @@ def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
     if not is_hidden(definition, snapshot, actor):
         return snapshot
     return replace(
-        snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, redacted=True
-    )
+        snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, identities={},
+        redacted=True,
+    )  # fmt: skip
 
 
 def redacted_history(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:

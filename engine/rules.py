@@ -559,6 +559,7 @@ class Run:
             self.fence,
             self.former,
             frozenset(self.fired),
+            identities=self.snapshot.identities,
         )
         cancelled, scheduled = self._timer_changes(snapshot)
         return Outcome(snapshot, tuple(self.effects), tuple(self.history), cancelled, scheduled)

@@ -74,6 +74,7 @@ class Snapshot:
     former: Mapping[str, datetime] = field(default_factory=dict)  # ex-owner → may claim again from
     fired: frozenset[str] = frozenset()  # reminder timers already raised in the current state entries
     redacted: bool = False  # a view for someone who may not see a locked customer's details
+    identities: Mapping[str, str] = field(default_factory=dict)  # kind → normalised value, reserved at creation
 
     def claim_active(self, now: datetime) -> bool:
         return self.owner is not None and (self.lease_until is None or self.lease_until > now)

@@ -101,6 +101,9 @@ class Service:
     ) -> Change:
         return await self.run(tenant, customer_id, Reassign(owner, reason), manager, **options)
 
+    async def erase(self, tenant: str, customer_id: str, actor: Actor, reason: str, **options: Any) -> int:
+        return await self.app.commands.erase(Caller(tenant, actor), customer_id, reason, **options)
+
     async def fire_timer(self, tenant: str, customer_id: str, timer_key: str) -> None:
         await self.app.timers.fire(tenant, customer_id, timer_key)
 

@@ -499,3 +499,18 @@ def test_a_definition_diagram_and_a_customer_on_it(definitions_api, customers, c
         )
     )
     assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+
+
+def test_an_admin_erases_a_customer_with_a_reason_and_it_is_gone(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    erase = cs.DeleteCustomerRequest(customer_id=cid, reason="data subject request #7")
+    code, reason, _ = failure(lambda: customers.DeleteCustomer(erase, metadata=who()))
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    unexplained = cs.DeleteCustomerRequest(customer_id=cid)
+    assert failure(lambda: customers.DeleteCustomer(unexplained, metadata=who(roles="admin")))[0] is (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert customers.DeleteCustomer(erase, metadata=who(roles="admin")).erased_version == 1
+    gone = failure(lambda: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()))
+    assert gone[:2] == (grpc.StatusCode.NOT_FOUND, "CUSTOMER_NOT_FOUND")
+    assert failure(lambda: customers.DeleteCustomer(erase, metadata=who(roles="admin")))[0] is grpc.StatusCode.NOT_FOUND

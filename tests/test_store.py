@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from crmstatus.engine import Actor, TransitionNotAllowed
-from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest, PermissionDenied
 from crmstatus.server.application.errors import DefinitionNotFound
 from crmstatus.server.store.codec import ms
 from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, IdempotencyMismatch, VersionConflict
@@ -271,3 +271,57 @@ async def test_an_idempotent_retry_returns_exactly_the_first_answer_at_any_clock
     again = await store.update_facts(tenant, "c-1", update, REP, idempotency_key="u-1")
     assert (again.snapshot, again.history, again.effects) == (first.snapshot, first.history, first.effects)
     assert (await store.get_customer(tenant, "c-1"))[1] == first.snapshot  # and so does every later read
+
+
+ADMIN = Actor("dpo-wu", frozenset({"admin"}))
+
+
+async def _keys_naming(store, pattern: str) -> list[str]:
+    return [key async for key in store.client.scan_iter(match=pattern, count=1000)]
+
+
+async def test_erasing_a_customer_leaves_nothing_of_it_but_an_audit_entry_without_its_details(store, tenant, clock):
+    keys = store.keys(tenant)
+    phone = {"phone": "+86 138 0013 8000"}
+    facts = {"company_name": "星河科技", "last_contact_at": clock.now().isoformat()}
+    await store.create_customer(tenant, "gone", "b2b", REP, facts=facts, identities=phone)
+    await store.create_customer(tenant, "kept", "b2b", REP)
+    await store.claim(tenant, "gone", REP)
+    await store.update_facts(tenant, "gone", {"effective_contacts": 4}, REP, idempotency_key="k-1")
+    before = await store.state_counts(tenant)
+    _, snapshot = await store.get_customer(tenant, "gone")
+    assert len(await _keys_naming(store, f"*{tenant}*:c:gone*")) >= 3  # snapshot, history, idempotency record
+    assert len(await _keys_naming(store, f"*{tenant}*:id:*")) == 1
+    with pytest.raises(PermissionDenied):
+        await store.erase(tenant, "gone", MANAGER, "asked to")
+    with pytest.raises(InvalidRequest):
+        await store.erase(tenant, "gone", ADMIN, " ")
+    with pytest.raises(VersionConflict):
+        await store.erase(tenant, "gone", ADMIN, "data subject request #42", expected_version=1)
+
+    assert await store.erase(tenant, "gone", ADMIN, "data subject request #42") == snapshot.version
+
+    assert await _keys_naming(store, f"*{tenant}*:c:gone*") == []  # snapshot, history, idempotency records
+    assert await _keys_naming(store, f"*{tenant}*:id:*") == []  # its phone is no key name any more
+    for part in range(keys.partitions):
+        for key in (keys.timers(part), keys.pool(part), keys.pool(part, "senior_sales")):
+            assert not [m for m in await store.client.zrange(key, 0, -1) if m.startswith("gone")], key
+    assert await store.client.zrange(keys.held(REP.id), 0, -1) == []
+    after = await store.state_counts(tenant)
+    for dimension, entry in snapshot.states.items():
+        field = ("b2b@1", dimension, entry.state)
+        assert after.get(field, 0) == before[field] - 1
+    with pytest.raises(CustomerNotFound):
+        await store.get_customer(tenant, "gone")
+    with pytest.raises(CustomerNotFound):
+        await store.erase(tenant, "gone", ADMIN, "again")
+    assert (await store.get_customer(tenant, "kept"))[1].version == 1  # its neighbour is untouched
+    await store.create_customer(tenant, "new", "b2b", REP, identities=phone)  # the phone is free at once
+
+    (audit,) = [entry for part in range(keys.partitions) for entry in await store.client.xrange(keys.audit(part))]
+    fields = audit[1]
+    assert fields["c"] == "gone" and "data subject request #42" in fields["a"] and "dpo-wu" in fields["a"]
+    assert "星河" not in fields["a"] and "138" not in fields["a"]
+    stream = keys.events(keys.part("gone"))
+    last = [fields for _, fields in await store.client.xrange(stream) if fields["c"] == "gone"][-1]
+    assert '"t":"erase"' in last["d"] and "星河" not in last["d"]

@@ -395,3 +395,19 @@ class ActionDenial(_message.Message):
     kind: RestrictionKind
     message: str
     def __init__(self, restriction: _Optional[str] = ..., kind: _Optional[_Union[RestrictionKind, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class DeleteCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "reason", "expected_version")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    reason: str
+    expected_version: int
+    def __init__(self, customer_id: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class DeleteCustomerResponse(_message.Message):
+    __slots__ = ("erased_version",)
+    ERASED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    erased_version: int
+    def __init__(self, erased_version: _Optional[int] = ...) -> None: ...

@@ -125,6 +125,11 @@ class CustomerStatusServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionResponse.FromString,
                 _registered_method=True)
+        self.DeleteCustomer = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/DeleteCustomer',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerStatusServiceServicer:
@@ -262,6 +267,15 @@ class CustomerStatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteCustomer(self, request, context):
+        """Erases a customer (GDPR-style): its snapshot, history, timers, pool entry, identity keys and idempotency
+        records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
+        get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerStatusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +363,11 @@ def add_CustomerStatusServiceServicer_to_server(servicer, server):
                     servicer.CheckAction,
                     request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionResponse.SerializeToString,
+            ),
+            'DeleteCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCustomer,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -816,6 +835,33 @@ class CustomerStatusService:
             '/crmstatus.v1.CustomerStatusService/CheckAction',
             crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionRequest.SerializeToString,
             crmstatus_dot_v1_dot_customer__status__service__pb2.CheckActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/DeleteCustomer',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,6 +85,11 @@ class CustomerStatusServiceStub:
     limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
     Read-only: a payment service enforces the restrictions with this one call.
     """
+    DeleteCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.DeleteCustomerRequest, _customer_status_service_pb2.DeleteCustomerResponse]
+    """Erases a customer (GDPR-style): its snapshot, history, timers, pool entry, identity keys and idempotency
+    records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
+    get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
+    """
 
 @_typing.type_check_only
 class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
@@ -142,6 +147,11 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     """Whether the customer may do an action now under the restrictions it is under (交易异常: an amount
     limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
     Read-only: a payment service enforces the restrictions with this one call.
+    """
+    DeleteCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.DeleteCustomerRequest, _customer_status_service_pb2.DeleteCustomerResponse]  # type: ignore[assignment]
+    """Erases a customer (GDPR-style): its snapshot, history, timers, pool entry, identity keys and idempotency
+    records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
+    get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
     """
 
 class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -299,6 +309,17 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         """Whether the customer may do an action now under the restrictions it is under (交易异常: an amount
         limit, a second verification; 服务暂停: refused): allowed, or every restriction that denies it.
         Read-only: a payment service enforces the restrictions with this one call.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteCustomer(
+        self,
+        request: _customer_status_service_pb2.DeleteCustomerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.DeleteCustomerResponse, _abc.Awaitable[_customer_status_service_pb2.DeleteCustomerResponse]]:
+        """Erases a customer (GDPR-style): its snapshot, history, timers, pool entry, identity keys and idempotency
+        records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
+        get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
         """
 
 def add_CustomerStatusServiceServicer_to_server(servicer: CustomerStatusServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

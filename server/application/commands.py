@@ -19,10 +19,13 @@ from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import Command, new_customer
 from crmstatus.engine.commands import decide as engine_decide
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import InvalidRequest
+from crmstatus.engine.errors import InvalidRequest, PermissionDenied
+from crmstatus.engine.facts import MAX_TEXT
 from crmstatus.engine.identity import identity_keys
 from crmstatus.engine.ids import check_customer_id
-from crmstatus.engine.snapshot import Snapshot
+from crmstatus.engine.model import ADMIN_ROLE
+from crmstatus.engine.rules import timers
+from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server import metrics
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
@@ -62,7 +65,7 @@ class Commands:
         if found is not None and found.record:
             return self._replayed(definition, found, idempotency)
         now = as_stored(self.clock.now())
-        outcome = new_customer(definition, new.customer_id, caller.actor, now, new.facts)
+        outcome = new_customer(definition, new.customer_id, caller.actor, now, new.facts, identities)
         await self.store.queries.add_tenant(caller.tenant)
         write = Write(definition, None, outcome, idempotency, now, _new_claim(definition, None, outcome.snapshot, now))
         return _change(definition, await self.store.customers.create(keys, write, identities))
@@ -98,6 +101,28 @@ class Commands:
                 if options.expected_version is not None or attempt == CONFLICT_RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def erase(self, caller: Caller, customer_id: str, reason: str, expected_version: int | None = None) -> int:
+        """Erase a customer (GDPR-style) with everything stored about it; what stays is an audit entry with who,
+        when and why. Returns the version it had. Needs the tenant's admin role and a reason."""
+        if ADMIN_ROLE not in caller.actor.roles:
+            raise PermissionDenied(f"erasing a customer needs the {ADMIN_ROLE} role: it cannot be undone")
+        if not reason.strip() or len(reason) > MAX_TEXT:
+            raise InvalidRequest(f"an erasure needs a reason (at most {MAX_TEXT} characters): it is kept in the audit")
+        keys = self.store.keys(caller.tenant)
+        check_customer_id(customer_id)
+        found = await self.store.customers.read(keys, customer_id)
+        if found is None:
+            raise CustomerNotFound(caller.tenant, customer_id)
+        definition = await self.catalog.resolve(caller.tenant, *found.pinned)
+        snapshot = found.snapshot(definition)
+        if expected_version is not None and expected_version != snapshot.version:
+            raise VersionConflict(customer_id, expected_version, snapshot.version)
+        entry = HistoryEntry(snapshot.version + 1, as_stored(self.clock.now()), caller.actor.id, "erase",
+                             reason=reason, definition_version=definition.version)  # fmt: skip
+        timer_keys = [timer.key for timer in timers(definition, snapshot)]
+        await self.store.customers.erase(keys, definition, snapshot, entry, timer_keys)
+        return snapshot.version
 
     def _idempotency(self, key: str | None, request: Callable[[], Mapping[str, Any]]) -> Idempotency:
         """The command's idempotency record: the caller's key with the digest of its request, or a short-lived

@@ -103,6 +103,8 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
         document["fo"] = {rep: ms(until) for rep, until in snapshot.former.items()}
     if snapshot.fired:
         document["ft"] = sorted(snapshot.fired)
+    if snapshot.identities:
+        document["id"] = dict(snapshot.identities)
     if snapshot.work:
         document["w"] = [
             [w.kind, w.name, w.role, w.dimension, w.state, w.event, ms(w.raised), ms(w.due) if w.due else None,
@@ -175,6 +177,7 @@ def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Sn
         fence=document.get("fc", 0),
         former={rep: moment(until) for rep, until in document.get("fo", {}).items()},
         fired=frozenset(document.get("ft", ())),
+        identities=document.get("id", {}),
     )
 
 

@@ -7,19 +7,19 @@ stores the idempotency record. A concurrent change makes it refuse (VersionConfl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.snapshot import Outcome, Snapshot
+from crmstatus.engine.snapshot import HistoryEntry, Outcome, Snapshot
 
 from . import codec
 from .claims import Claims, NewClaim
-from .errors import CustomerExists, IdempotencyMismatch, VersionConflict
+from .errors import CustomerExists, CustomerNotFound, IdempotencyMismatch, VersionConflict, store_errors
 from .identities import Identities
 from .keys import Keys
-from .scripts import CommitArgs, CommitKeys, Scripts
+from .scripts import CommitArgs, CommitKeys, EraseArgs, EraseKeys, Scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,36 @@ class Customers:
         except BaseException:
             await self.identities.release(keys, identities, reserved)
             raise
+
+    async def erase(
+        self, keys: Keys, definition: Definition, snapshot: Snapshot, entry: HistoryEntry, timer_keys: Sequence[str]
+    ) -> None:
+        """Erase the customer as read (`snapshot`): in one atomic write its snapshot, history, state counts,
+        timers and pool entry, with an event for watchers and an audit entry that keeps who, when and why.
+        Then what lives in other slots: its identity keys, its owner's held set, its idempotency records."""
+        customer_id, part = snapshot.customer_id, keys.part(snapshot.customer_id)
+        history = codec.dumps(codec.history_document(entry))
+        audit = codec.dumps({"by": entry.actor, "at": codec.ms(entry.at), "why": entry.reason, "d": definition.key,
+                             "v": snapshot.version})  # fmt: skip
+        status, current = await self.scripts.erase(
+            EraseKeys(keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
+                      keys.events(part), keys.pool(part, snapshot.queue), keys.audit(part)),
+            EraseArgs(snapshot.version, self.stream_maxlen, customer_id, codec.event_document(entry.actor,
+                      f"[{history}]", "[]"), audit,
+                      [codec.count_field(definition.key, name, e.state) for name, e in snapshot.states.items()],
+                      [codec.timer_member(customer_id, key) for key in timer_keys]),
+        )  # fmt: skip
+        if status == "conflict":
+            if current == "0":
+                raise CustomerNotFound(keys.tenant, customer_id)
+            raise VersionConflict(customer_id, snapshot.version, int(current))
+        await self.identities.erase(keys, customer_id, snapshot.identities)
+        async with store_errors(self.scripts.timeout):
+            if snapshot.owner is not None:
+                await self.scripts.client.zrem(keys.held(snapshot.owner), customer_id)
+            records = [key async for key in self.scripts.client.scan_iter(match=keys.idempotency(customer_id, "*"))]
+            for record in records:
+                await self.scripts.client.delete(record)
 
     async def write(self, keys: Keys, write: Write) -> codec.Result:
         after, before = write.outcome.snapshot, write.before

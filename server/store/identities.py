@@ -60,6 +60,15 @@ class Identities:
             return False
         return await self.scripts.release_identity(key, holder, mine)
 
+    async def erase(self, keys: Keys, customer_id: str, identities: Mapping[str, str]) -> None:
+        """Delete the customer's identity keys (they name its phone, email …), where it still holds them."""
+        async with store_errors(self.scripts.timeout):
+            for kind, value in identities.items():
+                key = keys.identity(kind, value)
+                holder: str | None = await self.scripts.client.get(key)  # type: ignore[assignment]
+                if holder is not None and codec.decode_identity_reservation(holder)[0] == customer_id:
+                    await self.scripts.release_identity(key, holder)
+
     async def release(self, keys: Keys, identities: Mapping[str, str], mine: str) -> None:
         """Undo what `reserve` wrote, as far as Redis lets us now: what is left is free after STALE_AFTER."""
         with contextlib.suppress(StoreUnavailable):

@@ -93,6 +93,10 @@ class Keys:
         (ms): since they became unowned, or when their owner's lease lapses."""
         return f"{self._tags[part]}:pool:{queue}" if queue else f"{self._tags[part]}:pool"
 
+    def audit(self, part: int) -> str:
+        """Stream of erasures in this partition: who erased which customer id, when and why (no details)."""
+        return f"{self._tags[part]}:audit"
+
     def held(self, rep: str) -> str:
         """Sorted set in the rep's own slot: the customers it holds, by lease end (ms)."""
         return f"{self._rep(rep)}:held"

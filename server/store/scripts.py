@@ -185,6 +185,41 @@ class SettleTimer(_Script):
         await self._run([timers], [member, lease, "" if due_ms is None else due_ms])
 
 
+@dataclass(frozen=True, slots=True)
+class EraseKeys:
+    customer: str
+    history: str
+    counts: str
+    timers: str
+    events: str
+    pool: str
+    audit: str
+
+
+@dataclass(frozen=True, slots=True)
+class EraseArgs:
+    version: int  # as read: refused when the customer changed since
+    stream_maxlen: int
+    customer_id: str
+    event: str
+    audit: str
+    counts: Sequence[str]  # state count fields to decrement
+    cancel: Sequence[str]  # timer members
+
+
+class Erase(_Script):
+    """erase.lua: erase one customer in one atomic write. Returns ('ok' | 'conflict', current version)."""
+
+    name = "erase"
+
+    async def __call__(self, keys: EraseKeys, a: EraseArgs) -> tuple[str, str]:
+        every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.pool, keys.audit]
+        args = [a.version, a.stream_maxlen, a.customer_id, a.event, a.audit, len(a.counts), *a.counts,
+                len(a.cancel), *a.cancel]  # fmt: skip
+        reply = await self._run(every, args)
+        return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
+
+
 class Scripts:
     """Every script, registered on one client."""
 
@@ -198,3 +233,4 @@ class Scripts:
         self.release_identity = ReleaseIdentity(client, timeout)
         self.claim_timers = ClaimTimers(client, timeout)
         self.settle_timer = SettleTimer(client, timeout)
+        self.erase = Erase(client, timeout)

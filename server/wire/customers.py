@@ -132,6 +132,12 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         _answer(change, response.result)
         return response
 
+    @rpc
+    async def DeleteCustomer(self, request: cs.DeleteCustomerRequest, context: Context) -> Any:
+        erased = await self.commands.erase(caller(context), request.customer_id, request.reason,
+                                           request.expected_version or None)  # fmt: skip
+        return cs.DeleteCustomerResponse(erased_version=erased)
+
     # -- reads ------------------------------------------------------------------------------------------------
 
     @rpc
