@@ -357,6 +357,7 @@ class _Builder:
         label = Label.of(raw.get("label"), event)
         priority = raw.get("priority")
         internal = bool(raw.get("internal"))
+        reasons = {code: Label.of((spec or {}).get("label"), code) for code, spec in (raw.get("reasons") or {}).items()}
         if internal and sources != {target}:
             self.error((*path, "internal"), Words(
                 "an internal transition stays in its state: `from` and `to` are the same one state",
@@ -364,7 +365,7 @@ class _Builder:
                 f"write `from: {target}`, or drop `internal`",
                 f"改成 `from: {target}`，或者去掉 `internal`"))  # fmt: skip
         return Transition(dimension, event, sources, target, index, roles, when, checklist, auto, effects, label,
-                          priority, internal)  # fmt: skip
+                          priority, internal, reasons)  # fmt: skip
 
     def _roles_of(self, path: Path, event: str, raw: Mapping[str, Any]) -> frozenset[str]:
         """Who may fire it by hand: the roles listed, or everyone with `roles: any`. A transition that does

@@ -145,6 +145,7 @@ class Transition:
     label: Label = Label()
     priority: int | None = None  # of automatic ones true at once, the highest goes first; then definition order
     internal: bool = False  # back to its state without leaving it: timers keep counting, tasks stay open
+    reasons: Mapping[str, Label] = field(default_factory=dict)  # codes a caller must give one of (流失: price …)
 
     @property
     def takes_owner(self) -> bool:

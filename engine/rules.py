@@ -434,6 +434,9 @@ class Run:
     def took(self, transition: Transition, before: str, actor: Actor, trigger: str, reason: str) -> None:
         """The machine moved `transition.dimension` from `before`: record it and carry out its effects."""
         dimension = transition.dimension
+        if transition.reasons and trigger == "caller" and reason not in transition.reasons:
+            codes = ", ".join(transition.reasons)
+            raise InvalidRequest(f"{transition.event} needs a reason, one of: {codes} (not {reason[:40]!r})")
         self.steps.append((transition, before))
         if len(self.steps) > MAX_STEPS:
             raise AutomationCycle([f"{t.dimension}: {b} → {t.target} ({t.event})" for t, b in self.steps])

@@ -65,7 +65,7 @@ def test_schema_errors_are_all_reported_with_hints():
         "3: expected a whole number, got 'one'",
         "11: missing required field 'to'",
         "13: unknown field 'too' (did you mean 'to'?); allowed: event, label, description, from, to, roles, "
-        "when, checklist, auto, internal, priority, effects",
+        "when, checklist, auto, internal, reasons, priority, effects",
     ]
 
 

@@ -71,6 +71,12 @@ commands = st.one_of(
 )  # fmt: skip
 
 
+def _fire(event: str) -> Fire:
+    """Fire the event, with a reason code where its transition asks for one."""
+    codes = [code for t in B2B.event_transitions[event] for code in t.reasons]
+    return Fire(event, codes[0] if codes else "")
+
+
 def _wait(snapshot, clock: ManualClock, hours: int):
     """Let `hours` pass and fire the first due timer that applies, as the timer worker would."""
     clock.advance(timedelta(hours=hours))
@@ -119,7 +125,7 @@ def test_random_commands_keep_every_invariant(opening, script):
         try:
             if kind == "fire":
                 listed = {o.event: o for o in list_transitions(B2B, before, who, clock.now())}[argument]
-                outcome = decide(B2B, before, Fire(argument), who, clock.now())
+                outcome = decide(B2B, before, _fire(argument), who, clock.now())
                 assert listed.allowed, f"fired although listed as blocked: {listed.reasons}"
             else:
                 outcome = decide(B2B, before, UpdateFacts(argument), who, clock.now())
@@ -179,7 +185,7 @@ def test_listing_and_firing_agree_for_every_event_and_actor(opening, script):
                     options = [o for o in listed if o.event == event]
                     allowed = [o for o in options if o.allowed]
                     try:
-                        outcome = decide(B2B, snapshot, Fire(event), caller, clock.now())
+                        outcome = decide(B2B, snapshot, _fire(event), caller, clock.now())
                     except TransitionNotAllowed as refused:
                         assert not allowed, f"{caller.id}: {event} listed as allowed but refused: {refused}"
                         in_state = [o for o in options if all(r.kind is not ReasonKind.WRONG_STATE for r in o.reasons)]
@@ -206,7 +212,7 @@ def test_listing_and_firing_agree_for_every_event_and_actor(opening, script):
             if not allowed:
                 continue
             kind, argument = "fire", allowed[argument % len(allowed)]
-        command = {"claim": lambda _: Claim(), "fire": Fire, "facts": UpdateFacts,
+        command = {"claim": lambda _: Claim(), "fire": _fire, "facts": UpdateFacts,
                    "complete": lambda item: CompleteItem("signing", item)}[kind](argument)  # fmt: skip
         try:
             snapshot = decide(B2B, snapshot, command, who, clock.now()).snapshot

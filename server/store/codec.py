@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -270,6 +270,25 @@ def decode_event(part: int, entry_id: str, fields: Mapping[str, str]) -> Event:
     document = loads(fields["d"])
     history = tuple(decode_history(version, entry) for entry in document["h"])
     return Event(part, entry_id, fields["c"], version, document["by"], history, decode_effects(document["fx"]))
+
+
+DWELL_HOURS = (1, 24, 72, 168, 336, 720, 1440, 2160, 4380, 8760)  # bucket n: under DWELL_HOURS[n] hours; the last: more
+
+
+def dwell_bucket(stayed: timedelta) -> int:
+    hours = stayed / timedelta(hours=1)
+    return next((n for n, bound in enumerate(DWELL_HOURS) if hours < bound), len(DWELL_HOURS))
+
+
+def day(definition: Definition, moment_: datetime) -> str:
+    """The calendar day of a moment in the definition's time zone: flow counters are kept per day."""
+    return moment_.astimezone(definition.timezone).date().isoformat()
+
+
+def flow_field(kind: str, *parts: str) -> str:
+    """`m|day|definition@version|dimension|from|to` (a move), `d|…|dimension|state|bucket` (time in the state
+    left), `r|…|dimension|event|code` (a reason code)."""
+    return "|".join((kind, *parts))
 
 
 def count_field(definition_key: str, dimension: str, state: str) -> str:

@@ -124,6 +124,7 @@ class Customers:
                     keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
                     keys.events(part), keys.idempotency(customer_id, write.idempotency.key),
                     keys.pool(part, after.queue), keys.pool(part, before.queue if before else None),
+                    keys.flow(part, codec.day(write.definition, write.now)),
                 ),
                 _commit_args(write, self.stream_maxlen),
             )  # fmt: skip
@@ -165,7 +166,31 @@ def _commit_args(write: Write, stream_maxlen: int) -> CommitArgs:
         cancel=[codec.timer_member(customer_id, key) for key in outcome.cancelled],
         schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],
         pool=_pool_change(after, write.now),
+        flow=_flow_fields(write),
     )
+
+
+def _flow_fields(write: Write) -> list[str]:
+    """The command's flow counters: each move between two states (a creation enters the initial states), the
+    time spent in the state left, in fixed buckets, and the reason code a move was given."""
+    definition, before, now = write.definition, write.before, write.now
+    day, key = codec.day(definition, now), definition.key
+    fields = []
+    if before is None:
+        entered = dict.fromkeys(definition.dimensions, now)
+        fields += [codec.flow_field("m", day, key, name, "", d.initial) for name, d in definition.dimensions.items()]
+    else:
+        entered = {name: entry.since for name, entry in before.states.items()}
+    for entry in write.outcome.history:
+        if not entry.dimension or entry.from_state == entry.to_state:
+            continue
+        stayed = codec.dwell_bucket(entry.at - entered[entry.dimension])
+        entered[entry.dimension] = entry.at
+        fields.append(codec.flow_field("m", day, key, entry.dimension, entry.from_state, entry.to_state))
+        fields.append(codec.flow_field("d", day, key, entry.dimension, entry.from_state, str(stayed)))
+        if any(entry.reason in t.reasons for t in definition.event_transitions.get(entry.event, ())):
+            fields.append(codec.flow_field("r", day, key, entry.dimension, entry.event, entry.reason))
+    return fields
 
 
 def _pool_change(after: Snapshot, now: datetime) -> tuple[str, int]:

@@ -93,6 +93,11 @@ class Keys:
         (ms): since they became unowned, or when their owner's lease lapses."""
         return f"{self._tags[part]}:pool:{queue}" if queue else f"{self._tags[part]}:pool"
 
+    def flow(self, part: int, day: str) -> str:
+        """Hash of this partition's flow counters on `day` (the definition's calendar day): moves, time in the
+        state left, reason codes (see codec.flow_field)."""
+        return f"{self._tags[part]}:flow:{day}"
+
     def audit(self, part: int) -> str:
         """Stream of erasures in this partition: who erased which customer id, when and why (no details)."""
         return f"{self._tags[part]}:audit"

@@ -63,6 +63,7 @@ class CommitKeys:
     idempotency: str
     pool: str  # the pool (public, or a queue's) the customer is in after the change
     pool_before: str  # the one it was in before
+    flow: str  # the partition's flow counters of the day (analytics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class CommitArgs:
     cancel: Sequence[str]  # timer members
     schedule: Sequence[tuple[str, int]]  # timer member, due ms
     pool: tuple[str, int]  # 'free' | 'lease' | 'owned', ms
+    flow: Sequence[str] = ()  # flow counter fields to increment (analytics)
 
 
 class Commit(_Script):
@@ -104,9 +106,10 @@ class Commit(_Script):
             len(a.cancel), *a.cancel,
             len(a.schedule), *[x for member, due in a.schedule for x in (due, member)],
             *a.pool,
+            len(a.flow), *a.flow,
         ]  # fmt: skip
         every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool,
-                 keys.pool_before]  # fmt: skip
+                 keys.pool_before, keys.flow]  # fmt: skip
         reply = await (self._run_durably(every, args) if self.replicas else self._run(every, args))
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 

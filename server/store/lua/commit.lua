@@ -8,6 +8,7 @@
 -- KEYS[6]  idempotency record of the command
 -- KEYS[7]  partition's pool of claimable customers: the public pool, or the queue the customer is in
 -- KEYS[8]  the pool it was in before (another queue's, when the change moved it; else KEYS[7])
+-- KEYS[9]  partition's flow counters of the day: moves, time-in-state buckets, reason codes (analytics)
 --
 -- ARGV[1]  expected version ('0': the customer must not exist yet)
 -- ARGV[2]  new version
@@ -24,6 +25,7 @@
 -- then     n, followed by n (due ms, timer member) pairs to schedule
 -- then     pool change: 'free' (unowned: in the pool since now, ms next), 'lease' (claimable when the
 --          lease ends, ms next) or 'owned' (held without a lease: not in the pool), then that ms
+-- then     n, followed by n flow counter fields, each incremented by one
 --
 -- Returns  {'ok'} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
 
@@ -84,6 +86,12 @@ elseif ARGV[at] == 'lease' then
   redis.call('ZADD', KEYS[7], ARGV[at + 1], ARGV[8])
 else
   redis.call('ZREM', KEYS[7], ARGV[8])
+end
+at = at + 2
+
+n = tonumber(ARGV[at])
+for i = 1, n do
+  redis.call('HINCRBY', KEYS[9], ARGV[at + i], 1)
 end
 
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[8], 'v', ARGV[2], 'd', ARGV[9])
