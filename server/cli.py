@@ -58,7 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe.add_argument("--service", default="", help="one service's health (default: the server's)")
     probe.add_argument("--tls-ca", help="PEM file of the CA that signed the server's certificate (TLS)")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
+    report = commands.add_parser("report", help="a dimension's flow over a period: a table and two SVG charts")
+    report.add_argument("address", help="HOST:PORT of a server")
+    report.add_argument("--tenant", required=True)
+    report.add_argument("--definition", required=True)
+    report.add_argument("--dimension", default="lifecycle")
+    report.add_argument("--from", dest="start", required=True, help="first day, 2026-01-01")
+    report.add_argument("--to", dest="end", required=True, help="last day, 2026-01-31")
+    report.add_argument("--svg", metavar="FOLDER", help="write funnel.svg and time_in_state.svg there")
+    report.add_argument("--actor", default="report", help="who asks (x-crm-actor)")
+    report.add_argument("--token", default=os.environ.get("CRMSTATUS_TOKEN", ""), help="default: $CRMSTATUS_TOKEN")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return _report(args)
     if args.command == "validate":
         return _validate(args.paths, args.format, args.lang)
     if args.command == "test":
@@ -119,6 +131,36 @@ def _health(address: str, service: str, tls_ca: str | None, timeout: float) -> i
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
     print(f"{address}: {status}")
     return 0 if answer.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Print the flow report and, with --svg, write its charts; exit 1 when the server refuses."""
+    import grpc
+
+    from crmstatus.v1 import customer_status_service_pb2 as cs
+    from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+
+    from .report import table, write_charts
+
+    metadata = [("x-crm-tenant", args.tenant), ("x-crm-actor", args.actor)]
+    if args.token:
+        metadata.append(("authorization", f"Bearer {args.token}"))
+    request = cs.GetFlowReportRequest(definition=args.definition, dimension=args.dimension, start_date=args.start,
+                                      end_date=args.end)  # fmt: skip
+    with grpc.insecure_channel(args.address) as channel:
+        try:
+            answer = cs_grpc.CustomerStatusServiceStub(channel).GetFlowReport(
+                request, metadata=tuple(metadata), timeout=30
+            )
+        except grpc.RpcError as error:
+            print(f"{args.address}: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+    print(f"{args.definition} · {args.dimension} · {args.start} … {args.end}")
+    print(table(answer))
+    if args.svg:
+        for path in write_charts(answer, args.svg, f"{args.definition} {args.dimension} {args.start} … {args.end}"):
+            print(f"wrote {path}")
+    return 0
 
 
 def _validate(paths: Sequence[str], output: str = "text", lang: str = "en") -> int:

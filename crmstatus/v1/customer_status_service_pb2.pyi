@@ -411,3 +411,69 @@ class DeleteCustomerResponse(_message.Message):
     ERASED_VERSION_FIELD_NUMBER: _ClassVar[int]
     erased_version: int
     def __init__(self, erased_version: _Optional[int] = ...) -> None: ...
+
+class GetFlowReportRequest(_message.Message):
+    __slots__ = ("definition", "definition_version", "dimension", "start_date", "end_date")
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    definition: str
+    definition_version: int
+    dimension: str
+    start_date: str
+    end_date: str
+    def __init__(self, definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., dimension: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ...) -> None: ...
+
+class GetFlowReportResponse(_message.Message):
+    __slots__ = ("states", "moves", "reasons", "bucket_hours")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_HOURS_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedCompositeFieldContainer[StateFlow]
+    moves: _containers.RepeatedCompositeFieldContainer[StateMove]
+    reasons: _containers.RepeatedCompositeFieldContainer[ReasonCount]
+    bucket_hours: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, states: _Optional[_Iterable[_Union[StateFlow, _Mapping]]] = ..., moves: _Optional[_Iterable[_Union[StateMove, _Mapping]]] = ..., reasons: _Optional[_Iterable[_Union[ReasonCount, _Mapping]]] = ..., bucket_hours: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class StateFlow(_message.Message):
+    __slots__ = ("state", "label", "entered", "left", "time_in_state", "median_hours", "p90_hours")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ENTERED_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    TIME_IN_STATE_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_HOURS_FIELD_NUMBER: _ClassVar[int]
+    P90_HOURS_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    label: _customer_pb2.Label
+    entered: int
+    left: int
+    time_in_state: _containers.RepeatedScalarFieldContainer[int]
+    median_hours: float
+    p90_hours: float
+    def __init__(self, state: _Optional[str] = ..., label: _Optional[_Union[_customer_pb2.Label, _Mapping]] = ..., entered: _Optional[int] = ..., left: _Optional[int] = ..., time_in_state: _Optional[_Iterable[int]] = ..., median_hours: _Optional[float] = ..., p90_hours: _Optional[float] = ...) -> None: ...
+
+class StateMove(_message.Message):
+    __slots__ = ("from_state", "to_state", "count", "conversion")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_FIELD_NUMBER: _ClassVar[int]
+    from_state: str
+    to_state: str
+    count: int
+    conversion: float
+    def __init__(self, from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., count: _Optional[int] = ..., conversion: _Optional[float] = ...) -> None: ...
+
+class ReasonCount(_message.Message):
+    __slots__ = ("event", "code", "count")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    code: str
+    count: int
+    def __init__(self, event: _Optional[str] = ..., code: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...

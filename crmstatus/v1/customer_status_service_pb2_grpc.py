@@ -90,6 +90,11 @@ class CustomerStatusServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsResponse.FromString,
                 _registered_method=True)
+        self.GetFlowReport = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/GetFlowReport',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportResponse.FromString,
+                _registered_method=True)
         self.ClaimCustomer = channel.unary_unary(
                 '/crmstatus.v1.CustomerStatusService/ClaimCustomer',
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerRequest.SerializeToString,
@@ -214,6 +219,15 @@ class CustomerStatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFlowReport(self, request, context):
+        """The flow of one dimension over a period, from counters the commit script keeps (no scan of customers):
+        per state how many entered and left it and how long they had stayed, the moves between states with their
+        conversion rates, and the reason codes given (流失: price, competitor …).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ClaimCustomer(self, request, context):
         """Claims a customer for the caller: a lease with a new fence token, which every later write made on
         behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
@@ -328,6 +342,11 @@ def add_CustomerStatusServiceServicer_to_server(servicer, server):
                     servicer.GetStateCounts,
                     request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsResponse.SerializeToString,
+            ),
+            'GetFlowReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFlowReport,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportResponse.SerializeToString,
             ),
             'ClaimCustomer': grpc.unary_unary_rpc_method_handler(
                     servicer.ClaimCustomer,
@@ -646,6 +665,33 @@ class CustomerStatusService:
             '/crmstatus.v1.CustomerStatusService/GetStateCounts',
             crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsRequest.SerializeToString,
             crmstatus_dot_v1_dot_customer__status__service__pb2.GetStateCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFlowReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/GetFlowReport',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

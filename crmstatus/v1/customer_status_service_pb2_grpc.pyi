@@ -64,6 +64,11 @@ class CustomerStatusServiceStub:
     """
     GetStateCounts: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetStateCountsRequest, _customer_status_service_pb2.GetStateCountsResponse]
     """Counts the tenant's customers per definition, dimension and state."""
+    GetFlowReport: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetFlowReportRequest, _customer_status_service_pb2.GetFlowReportResponse]
+    """The flow of one dimension over a period, from counters the commit script keeps (no scan of customers):
+    per state how many entered and left it and how long they had stayed, the moves between states with their
+    conversion rates, and the reason codes given (流失: price, competitor …).
+    """
     ClaimCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ClaimCustomerRequest, _customer_status_service_pb2.ClaimCustomerResponse]
     """Claims a customer for the caller: a lease with a new fence token, which every later write made on
     behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
@@ -127,6 +132,11 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     """
     GetStateCounts: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetStateCountsRequest, _customer_status_service_pb2.GetStateCountsResponse]  # type: ignore[assignment]
     """Counts the tenant's customers per definition, dimension and state."""
+    GetFlowReport: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.GetFlowReportRequest, _customer_status_service_pb2.GetFlowReportResponse]  # type: ignore[assignment]
+    """The flow of one dimension over a period, from counters the commit script keeps (no scan of customers):
+    per state how many entered and left it and how long they had stayed, the moves between states with their
+    conversion rates, and the reason codes given (流失: price, competitor …).
+    """
     ClaimCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ClaimCustomerRequest, _customer_status_service_pb2.ClaimCustomerResponse]  # type: ignore[assignment]
     """Claims a customer for the caller: a lease with a new fence token, which every later write made on
     behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
@@ -247,6 +257,17 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_customer_status_service_pb2.GetStateCountsResponse, _abc.Awaitable[_customer_status_service_pb2.GetStateCountsResponse]]:
         """Counts the tenant's customers per definition, dimension and state."""
+
+    @_abc_1.abstractmethod
+    def GetFlowReport(
+        self,
+        request: _customer_status_service_pb2.GetFlowReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.GetFlowReportResponse, _abc.Awaitable[_customer_status_service_pb2.GetFlowReportResponse]]:
+        """The flow of one dimension over a period, from counters the commit script keeps (no scan of customers):
+        per state how many entered and left it and how long they had stayed, the moves between states with their
+        conversion rates, and the reason codes given (流失: price, competitor …).
+        """
 
     @_abc_1.abstractmethod
     def ClaimCustomer(

@@ -11,6 +11,7 @@ from crmstatus.engine.facts import parse_duration
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
 
+from .analytics import Analytics
 from .catalog import Catalog
 from .commands import Commands
 from .definitions import Definitions
@@ -28,6 +29,7 @@ class Application:
         self.queries = Queries(store, catalog, clock)
         self.definitions = Definitions(catalog, settings.config_dir, settings.platform_tenant)
         self.watch = Watch(store)
+        self.analytics = Analytics(store, catalog)
         self.timers = TimerWorker(store, self.commands, self.queries, clock, interval=settings.timer_interval_seconds)
 
 

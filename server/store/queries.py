@@ -4,6 +4,7 @@ customers (each summed or merged over the tenant's partitions)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from crmstatus.engine.errors import InvalidRequest, quote
 from crmstatus.engine.snapshot import HistoryEntry
@@ -46,6 +47,21 @@ class Queries:
             codec.decode_history(int(entry_id.split("-")[0]), json.loads(fields["e"])) for entry_id, fields in rows
         ]
         return entries, rows[-1][0] if len(rows) == limit else None
+
+    async def flow(self, keys: Keys, days: Sequence[str]) -> dict[str, int]:
+        """The flow counters of these days (codec.flow_field), summed over the tenant's partitions: one read
+        per partition and day, whatever the number of customers."""
+        totals: dict[str, int] = {}
+        async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
+            for day in days:
+                for part in range(keys.partitions):
+                    pipeline.hgetall(keys.flow(part, day))
+            shares = await pipeline.execute()
+        for share in shares:
+            for field, value in share.items():
+                totals[field] = totals.get(field, 0) + int(value)
+        return totals
 
     async def state_counts(self, keys: Keys) -> dict[tuple[str, str, str], int]:
         """(definition@version, dimension, state) → number of customers, summed over the tenant's partitions."""

@@ -15,6 +15,7 @@ from crmstatus.engine.errors import Diagnostic, Reason
 from crmstatus.engine.facts import to_json
 from crmstatus.engine.model import Label, RestrictionKind
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
+from crmstatus.server.application.analytics import FlowReport
 from crmstatus.server.application.model import Change, Options
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
 
@@ -281,3 +282,25 @@ def denial(found: Denial) -> customer_status_service_pb2.ActionDenial:
     return customer_status_service_pb2.ActionDenial(
         restriction=found.restriction, kind=_RESTRICTION_KINDS[found.kind], message=found.message
     )
+
+
+def flow_report(report: FlowReport) -> customer_status_service_pb2.GetFlowReportResponse:
+    return customer_status_service_pb2.GetFlowReportResponse(
+        states=[
+            customer_status_service_pb2.StateFlow(
+                state=s.state, label=label(s.label), entered=s.entered, left=s.left,
+                time_in_state=list(s.time_in_state), median_hours=s.median_hours or 0, p90_hours=s.p90_hours or 0,
+            )
+            for s in report.states
+        ],
+        moves=[
+            customer_status_service_pb2.StateMove(from_state=source, to_state=target, count=count,
+                                                  conversion=report.conversion(source, target) or 0)
+            for (source, target), count in sorted(report.moves.items())
+        ],
+        reasons=[
+            customer_status_service_pb2.ReasonCount(event=event, code=code, count=count)
+            for (event, code), count in sorted(report.reasons.items())
+        ],
+        bucket_hours=[float(hours) for hours in report.bucket_hours],
+    )  # fmt: skip

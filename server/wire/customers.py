@@ -20,6 +20,7 @@ from crmstatus.engine.commands import (
     UpdateFacts,
 )
 from crmstatus.server.application import Application
+from crmstatus.server.application.analytics import parse_day
 from crmstatus.server.application.model import Change, NewCustomer, Options
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
@@ -49,6 +50,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         self.commands = app.commands
         self.queries = app.queries
         self.watch = app.watch
+        self.analytics = app.analytics
 
     # -- commands: each request becomes one engine command, run by the application ------------------------------
 
@@ -170,6 +172,13 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
                 for name, version, dimension, state, count in counts
             ]
         )  # fmt: skip
+
+    @rpc
+    async def GetFlowReport(self, request: cs.GetFlowReportRequest, context: Context) -> Any:
+        start, end = parse_day(request.start_date, "start_date"), parse_day(request.end_date, "end_date")
+        report = await self.analytics.flow(caller(context), request.definition, request.dimension, start, end,
+                                           request.definition_version or None)  # fmt: skip
+        return convert.flow_report(report)
 
     @rpc
     async def ListPool(self, request: cs.ListPoolRequest, context: Context) -> Any:

@@ -1,0 +1,116 @@
+"""Analytics from the flow counters the commit script keeps (no scan of customers): for a definition's
+dimension over a period, how many entered and left each state, the moves between states with their
+conversion rates, the time spent in each state before leaving it, and the reason codes given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from crmstatus.engine.errors import InvalidRequest, UnknownName, quote
+from crmstatus.engine.model import Label
+from crmstatus.server.store import Store
+from crmstatus.server.store.codec import DWELL_HOURS
+
+from .catalog import Catalog
+from .model import Caller
+
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class StateFlow:
+    state: str
+    label: Label
+    entered: int = 0
+    left: int = 0
+    time_in_state: tuple[int, ...] = ()  # customers that left it, per bucket of DWELL_HOURS (the last: more)
+    median_hours: float | None = None  # the bucket bound below which half of them left (None: none left)
+    p90_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class FlowReport:
+    definition: str
+    dimension: str
+    start: date
+    end: date
+    states: tuple[StateFlow, ...]
+    moves: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to) → moves; from "" = created
+    reasons: dict[tuple[str, str], int] = field(default_factory=dict)  # (event, code) → moves given that code
+    bucket_hours: tuple[int, ...] = DWELL_HOURS  # upper bounds of StateFlow.time_in_state's buckets
+
+    def conversion(self, source: str, target: str) -> float | None:
+        """The share of the moves out of `source` that went to `target` (None: nothing left `source`)."""
+        left = sum(count for (start, _), count in self.moves.items() if start == source)
+        return self.moves.get((source, target), 0) / left if left else None
+
+
+class Analytics:
+    def __init__(self, store: Store, catalog: Catalog) -> None:
+        self.store = store
+        self.catalog = catalog
+
+    async def flow(
+        self, caller: Caller, definition: str, dimension: str, start: date, end: date, version: int | None = None
+    ) -> FlowReport:
+        """The flow of one dimension of a definition (every version, or one) over the days start…end."""
+        if not start <= end or (end - start).days >= MAX_DAYS:
+            raise InvalidRequest(f"a report covers 1 to {MAX_DAYS} days, from its start date to its end date")
+        latest = self.catalog.get(definition, version)
+        spec = latest.dimensions.get(dimension)
+        if spec is None:
+            raise UnknownName(f"dimension of {latest.key}", dimension, latest.dimensions)
+        days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+        counters = await self.store.queries.flow(self.store.keys(caller.tenant), days)
+        entered: dict[str, int] = {}
+        left: dict[str, int] = {}
+        buckets: dict[str, list[int]] = {}
+        moves: dict[tuple[str, str], int] = {}
+        reasons: dict[tuple[str, str], int] = {}
+        for name, count in counters.items():
+            kind, _day, key, dim, first, second = name.split("|", 5)
+            if dim != dimension or not _of(key, definition, version):
+                continue
+            if kind == "m":
+                moves[first, second] = moves.get((first, second), 0) + count
+                entered[second] = entered.get(second, 0) + count
+                if first:
+                    left[first] = left.get(first, 0) + count
+            elif kind == "d":
+                stayed = buckets.setdefault(first, [0] * (len(DWELL_HOURS) + 1))
+                stayed[int(second)] += count
+            elif kind == "r":
+                reasons[first, second] = reasons.get((first, second), 0) + count
+        states = tuple(
+            StateFlow(name, state.label, entered.get(name, 0), left.get(name, 0), tuple(buckets.get(name, ())),
+                      _quantile(buckets.get(name), 0.5), _quantile(buckets.get(name), 0.9))
+            for name, state in spec.states.items()
+        )  # fmt: skip
+        return FlowReport(latest.name, dimension, start, end, states, moves, reasons)
+
+
+def _of(key: str, definition: str, version: int | None) -> bool:
+    name, _, number = key.partition("@")
+    return name == definition and (version is None or number == str(version))
+
+
+def _quantile(buckets: list[int] | None, share: float) -> float | None:
+    """The upper bound (hours) of the bucket in which `share` of the customers that left had left; the last
+    bucket has no bound: its lower one, DWELL_HOURS[-1], is given."""
+    total = sum(buckets or ())
+    if not buckets or not total:
+        return None
+    seen = 0
+    for n, count in enumerate(buckets):
+        seen += count
+        if seen >= share * total:
+            return float(DWELL_HOURS[min(n, len(DWELL_HOURS) - 1)])
+    raise AssertionError("unreachable")
+
+
+def parse_day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{what} is a date like 2026-01-31, not {quote(text)}") from None
