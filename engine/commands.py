@@ -30,6 +30,7 @@ class TransitionOption:
     auto: bool
     label: Label
     reasons: tuple[Reason, ...]
+    reason_codes: tuple[str, ...] = ()  # firing it names one of these as its reason
 
     @property
     def allowed(self) -> bool:
@@ -324,7 +325,9 @@ def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, n
     actor may read them: see Run.reasons)."""
     run = Run(definition, snapshot, now)
     return [
-        TransitionOption(t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)))
+        TransitionOption(
+            t.dimension, t.event, t.sources, t.target, t.auto, t.label, tuple(run.reasons(t, actor)), tuple(t.reasons)
+        )
         for dimension in definition.dimensions.values()
         for t in dimension.transitions
     ]

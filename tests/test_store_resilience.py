@@ -51,9 +51,11 @@ async def test_sixteen_writers_leave_one_unbroken_history_per_customer(store, te
             try:
                 if rng.random() < 0.5:
                     listed = list_transitions(definition, snapshot, EVERYONE, clock.now())
-                    options = [o.event for o in listed if o.allowed]
+                    option = rng.choice([o for o in listed if o.allowed])
                     pin = snapshot.version if rng.random() < 0.3 else None
-                    result = await service.fire(tenant, customer, rng.choice(options), EVERYONE, expected_version=pin)
+                    code = option.reason_codes[0] if option.reason_codes else ""  # the listing says when one is due
+                    result = await service.fire(tenant, customer, option.event, EVERYONE, reason=code,
+                                                expected_version=pin)  # fmt: skip
                 else:
                     fact = rng.choice(FACTS)
                     result = await service.update_facts(tenant, customer, {fact: rng.randint(0, 40)}, EVERYONE)

@@ -157,7 +157,7 @@ class BlockReason(_message.Message):
     def __init__(self, kind: _Optional[_Union[BlockReasonKind, str]] = ..., subject: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class TransitionOption(_message.Message):
-    __slots__ = ("dimension", "event", "from_states", "to_state", "label", "automatic", "allowed", "reasons")
+    __slots__ = ("dimension", "event", "from_states", "to_state", "label", "automatic", "allowed", "reasons", "reason_codes")
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     FROM_STATES_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +166,7 @@ class TransitionOption(_message.Message):
     AUTOMATIC_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODES_FIELD_NUMBER: _ClassVar[int]
     dimension: str
     event: str
     from_states: _containers.RepeatedScalarFieldContainer[str]
@@ -174,7 +175,8 @@ class TransitionOption(_message.Message):
     automatic: bool
     allowed: bool
     reasons: _containers.RepeatedCompositeFieldContainer[BlockReason]
-    def __init__(self, dimension: _Optional[str] = ..., event: _Optional[str] = ..., from_states: _Optional[_Iterable[str]] = ..., to_state: _Optional[str] = ..., label: _Optional[_Union[Label, _Mapping]] = ..., automatic: _Optional[bool] = ..., allowed: _Optional[bool] = ..., reasons: _Optional[_Iterable[_Union[BlockReason, _Mapping]]] = ...) -> None: ...
+    reason_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dimension: _Optional[str] = ..., event: _Optional[str] = ..., from_states: _Optional[_Iterable[str]] = ..., to_state: _Optional[str] = ..., label: _Optional[_Union[Label, _Mapping]] = ..., automatic: _Optional[bool] = ..., allowed: _Optional[bool] = ..., reasons: _Optional[_Iterable[_Union[BlockReason, _Mapping]]] = ..., reason_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Effect(_message.Message):
     __slots__ = ("kind", "dimension", "event", "detail")

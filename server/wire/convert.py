@@ -223,6 +223,7 @@ def option(value: TransitionOption) -> customer_pb2.TransitionOption:
         automatic=value.auto,
         allowed=value.allowed,
         reasons=[reason(r) for r in value.reasons],
+        reason_codes=list(value.reason_codes),
     )
 
 
