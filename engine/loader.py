@@ -316,7 +316,7 @@ class _Builder:
         initial = initials[0] if initials else next(iter(raw_states))
         self._flow_checks(base, initial, states, transitions)
         self._twin_checks(base, transitions)
-        return Dimension(name, states, transitions, initial, Label.of(raw.get("label"), name))
+        return Dimension(name, states, transitions, initial, Label.of(raw.get("label"), name), bool(raw.get("indexed")))
 
     def _state_ref(self, path: Path, dimension: str, state: str) -> bool:
         states = self.state_names[dimension]

@@ -172,3 +172,4 @@ class Dimension:
     transitions: tuple[Transition, ...]
     initial: str
     label: Label = Label()
+    indexed: bool = False  # its customers are listed per state, by entry time (segments, stalled lists)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -110,7 +111,41 @@ async def test_every_flow_figure_equals_a_recomputation_from_the_full_histories(
     assert sum(v for k, v in expected.items() if k.startswith("r|")) > 0 and len(erased) > 5
 
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
-    from crmstatus.server.application.model import Caller
+    from crmstatus.server.application.model import Caller, Listing
+
+    # lists without a scan: every state of the indexed dimensions, paged, holds exactly the customers in it,
+    # oldest entry first; the stalled ones are a range of it; each rep's list holds what the rep owns
+    manager = Caller(tenant, MANAGER)
+
+    async def listed(wanted: Listing) -> list:
+        found, token = [], ""
+        while True:
+            page, token = await store.app.queries.listing(manager, replace(wanted, limit=700, page_token=token or ""))
+            found += page
+            if not token:
+                return found
+
+    snapshots = {c: (await store.get_customer(tenant, c))[1] for c in ids if c not in erased}
+    for dimension in ("lifecycle", "follow_up", "team"):
+        for state in b2b.dimensions[dimension].states:
+            there = sorted(
+                (s.states[dimension].since, c) for c, s in snapshots.items() if s.states[dimension].state == state
+            )
+            assert [(at, c) for c, at in await listed(Listing("b2b", dimension, state))] == there
+    month = timedelta(days=30)
+    stalled = await listed(Listing("b2b", "lifecycle", "潜在", longer_than=month))
+    assert stalled == [
+        (c, at)
+        for at, c in sorted(
+            (s.states["lifecycle"].since, c)
+            for c, s in snapshots.items()
+            if s.states["lifecycle"].state == "潜在" and s.states["lifecycle"].since < clock.now() - month
+        )
+    ]
+    assert 0 < len(stalled) < len(snapshots)
+    for rep in REPS[:10]:
+        owned = sorted(c for c, s in snapshots.items() if s.owner == rep.id)
+        assert [c for c, _ in await listed(Listing(owner=rep.id))] == owned
 
     report = await store.app.analytics.flow(Caller(tenant, MANAGER), "b2b", "lifecycle", first, last)
     moves = Counter()

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 import yaml
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2
 
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from tests.conftest import CONFIGS
@@ -131,6 +131,36 @@ def test_a_rep_who_claims_a_customer_contacted_long_ago_gets_the_full_twelve_day
     assert desk.state("team") == "即将回收"
     desk.pass_time(days=2)
     assert (desk.state("team"), desk.customer().owner) == ("新分配", "")
+
+
+def test_a_segment_lists_its_customers_by_entry_and_the_stalled_ones_without_a_scan(desk):
+    first = desk.id = f"seg-{uuid.uuid4().hex[:8]}"
+    desk.create(effective_contacts=4)  # 意向 from now
+    desk.pass_time(days=20)
+    second = desk.id = f"seg-{uuid.uuid4().hex[:8]}"
+    desk.create(effective_contacts=4)
+
+    def page(**fields):  # every page: the tenant's other tests have customers there too
+        found, token = [], ""
+        while True:
+            request = cs.ListCustomersRequest(definition="b2b", dimension="lifecycle", state="意向", page_size=200,
+                                              page_token=token, **fields)  # fmt: skip
+            answer = desk.api.ListCustomers(request, metadata=desk.metadata())
+            found += [c.customer_id for c in answer.customers]
+            if not (token := answer.next_page_token):
+                return found
+
+    everyone = page()
+    assert everyone.index(first) < everyone.index(second)  # oldest entry first
+    stalled = page(longer_than=duration_pb2.Duration(seconds=14 * 86400))
+    assert first in stalled and second not in stalled
+    newest = page(newest_first=True)
+    assert newest.index(second) < newest.index(first)
+    request = cs.ListCustomersRequest(definition="b2b", dimension="value", state="重要")
+    code, details = _code(lambda: desk.api.ListCustomers(request, metadata=desk.metadata()))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "indexed" in details
+    mine = cs.ListCustomersRequest(owner="nobody-holds-these")
+    assert list(desk.api.ListCustomers(mine, metadata=desk.metadata()).customers) == []
 
 
 # -- churn: long without an order, including never ---------------------------------------------------------------

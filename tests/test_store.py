@@ -307,6 +307,12 @@ async def test_erasing_a_customer_leaves_nothing_of_it_but_an_audit_entry_withou
         for key in (keys.timers(part), keys.pool(part), keys.pool(part, "senior_sales")):
             assert not [m for m in await store.client.zrange(key, 0, -1) if m.startswith("gone")], key
     assert await store.client.zrange(keys.held(REP.id), 0, -1) == []
+    part = keys.part("gone")
+    indexes = [keys.in_state(part, "b2b@1", name, entry.state) for name, entry in snapshot.states.items()]
+    for key in [*indexes, keys.owned_by(part, REP.id)]:
+        assert not [m for m in await store.client.zrange(key, 0, -1) if m.endswith("gone")], key
+    kept = keys.in_state(keys.part("kept"), "b2b@1", "team", "新分配")
+    assert [m for m in await store.client.zrange(kept, 0, -1) if m.endswith("|kept")]  # its neighbour is listed
     after = await store.state_counts(tenant)
     for dimension, entry in snapshot.states.items():
         field = ("b2b@1", dimension, entry.state)

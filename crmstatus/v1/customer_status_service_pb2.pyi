@@ -1,6 +1,7 @@
 import datetime
 
 from crmstatus.v1 import customer_pb2 as _customer_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -477,3 +478,41 @@ class ReasonCount(_message.Message):
     code: str
     count: int
     def __init__(self, event: _Optional[str] = ..., code: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ListCustomersRequest(_message.Message):
+    __slots__ = ("definition", "dimension", "state", "owner", "queue", "longer_than", "newest_first", "page_size", "page_token")
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    LONGER_THAN_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    definition: str
+    dimension: str
+    state: str
+    owner: str
+    queue: str
+    longer_than: _duration_pb2.Duration
+    newest_first: bool
+    page_size: int
+    page_token: str
+    def __init__(self, definition: _Optional[str] = ..., dimension: _Optional[str] = ..., state: _Optional[str] = ..., owner: _Optional[str] = ..., queue: _Optional[str] = ..., longer_than: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., newest_first: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCustomersResponse(_message.Message):
+    __slots__ = ("customers", "next_page_token")
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customers: _containers.RepeatedCompositeFieldContainer[ListedCustomer]
+    next_page_token: str
+    def __init__(self, customers: _Optional[_Iterable[_Union[ListedCustomer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListedCustomer(_message.Message):
+    __slots__ = ("customer_id", "enter_time")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTER_TIME_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    enter_time: _timestamp_pb2.Timestamp
+    def __init__(self, customer_id: _Optional[str] = ..., enter_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -95,6 +95,11 @@ class CustomerStatusServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportResponse.FromString,
                 _registered_method=True)
+        self.ListCustomers = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/ListCustomers',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListCustomersRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListCustomersResponse.FromString,
+                _registered_method=True)
         self.ClaimCustomer = channel.unary_unary(
                 '/crmstatus.v1.CustomerStatusService/ClaimCustomer',
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ClaimCustomerRequest.SerializeToString,
@@ -228,6 +233,15 @@ class CustomerStatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCustomers(self, request, context):
+        """Lists customers without a scan, a page at a time: those in a state of an indexed dimension (a segment,
+        e.g. 孕期客户 for a campaign), oldest entry first or newest, optionally only those in it longer than a
+        duration (stalled); or those an owner holds; or those in a team queue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ClaimCustomer(self, request, context):
         """Claims a customer for the caller: a lease with a new fence token, which every later write made on
         behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
@@ -347,6 +361,11 @@ def add_CustomerStatusServiceServicer_to_server(servicer, server):
                     servicer.GetFlowReport,
                     request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportResponse.SerializeToString,
+            ),
+            'ListCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomers,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListCustomersRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ListCustomersResponse.SerializeToString,
             ),
             'ClaimCustomer': grpc.unary_unary_rpc_method_handler(
                     servicer.ClaimCustomer,
@@ -692,6 +711,33 @@ class CustomerStatusService:
             '/crmstatus.v1.CustomerStatusService/GetFlowReport',
             crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportRequest.SerializeToString,
             crmstatus_dot_v1_dot_customer__status__service__pb2.GetFlowReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/ListCustomers',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ListCustomersRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ListCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,11 @@ class CustomerStatusServiceStub:
     per state how many entered and left it and how long they had stayed, the moves between states with their
     conversion rates, and the reason codes given (流失: price, competitor …).
     """
+    ListCustomers: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ListCustomersRequest, _customer_status_service_pb2.ListCustomersResponse]
+    """Lists customers without a scan, a page at a time: those in a state of an indexed dimension (a segment,
+    e.g. 孕期客户 for a campaign), oldest entry first or newest, optionally only those in it longer than a
+    duration (stalled); or those an owner holds; or those in a team queue.
+    """
     ClaimCustomer: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ClaimCustomerRequest, _customer_status_service_pb2.ClaimCustomerResponse]
     """Claims a customer for the caller: a lease with a new fence token, which every later write made on
     behalf of the claim carries. FAILED_PRECONDITION (CUSTOMER_CLAIMED) names who holds it and until when.
@@ -136,6 +141,11 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     """The flow of one dimension over a period, from counters the commit script keeps (no scan of customers):
     per state how many entered and left it and how long they had stayed, the moves between states with their
     conversion rates, and the reason codes given (流失: price, competitor …).
+    """
+    ListCustomers: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ListCustomersRequest, _customer_status_service_pb2.ListCustomersResponse]  # type: ignore[assignment]
+    """Lists customers without a scan, a page at a time: those in a state of an indexed dimension (a segment,
+    e.g. 孕期客户 for a campaign), oldest entry first or newest, optionally only those in it longer than a
+    duration (stalled); or those an owner holds; or those in a team queue.
     """
     ClaimCustomer: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ClaimCustomerRequest, _customer_status_service_pb2.ClaimCustomerResponse]  # type: ignore[assignment]
     """Claims a customer for the caller: a lease with a new fence token, which every later write made on
@@ -267,6 +277,17 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         """The flow of one dimension over a period, from counters the commit script keeps (no scan of customers):
         per state how many entered and left it and how long they had stayed, the moves between states with their
         conversion rates, and the reason codes given (流失: price, competitor …).
+        """
+
+    @_abc_1.abstractmethod
+    def ListCustomers(
+        self,
+        request: _customer_status_service_pb2.ListCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.ListCustomersResponse, _abc.Awaitable[_customer_status_service_pb2.ListCustomersResponse]]:
+        """Lists customers without a scan, a page at a time: those in a state of an indexed dimension (a segment,
+        e.g. 孕期客户 for a campaign), oldest entry first or newest, optionally only those in it longer than a
+        duration (stalled); or those an owner holds; or those in a team queue.
         """
 
     @_abc_1.abstractmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from crmstatus.engine.definition import Definition
@@ -48,3 +49,20 @@ class Change:
     effects: tuple[EffectRecord, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
     replayed: bool = False  # True when an idempotency key returned the result stored by an earlier call
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Which customers to list: those in `state` of an indexed `dimension` of `definition` (oldest entry first,
+    or newest; with `longer_than`: only those in it longer than that), or those `owner` holds, or those in
+    `queue` (by id); a page of `limit` after `page_token`."""
+
+    definition: str = ""
+    dimension: str = ""
+    state: str = ""
+    owner: str = ""
+    queue: str = ""
+    longer_than: timedelta | None = None
+    newest_first: bool = False
+    limit: int = 100
+    page_token: str = ""

@@ -23,12 +23,12 @@ from crmstatus.engine.errors import InvalidRequest, UnknownName, quote
 from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server.store import Store
-from crmstatus.server.store.codec import moment, ms
+from crmstatus.server.store.codec import decode_index_member, moment, ms
 from crmstatus.server.store.errors import CustomerNotFound
 
 from .catalog import Catalog
 from .definitions import draw
-from .model import Caller
+from .model import Caller, Listing
 
 
 class Queries:
@@ -87,6 +87,50 @@ class Queries:
             if not definition or name == definition:
                 found.append((name, int(version), dimension, state, count))
         return found
+
+    async def listing(self, caller: Caller, wanted: Listing) -> tuple[list[tuple[str, datetime | None]], str | None]:
+        """One page of the customers in a state of an indexed dimension (oldest entry first, or newest; only
+        those in it since before a moment: stalled), or held by an owner, or in a queue (by id); with the
+        token of the next page."""
+        keys = self.store.keys(caller.tenant)
+        if len(wanted.page_token) > 300:
+            raise InvalidRequest("a page token is what an earlier page returned")
+        below = None
+        if wanted.owner or wanted.queue:
+            if wanted.state or (wanted.owner and wanted.queue):
+                raise InvalidRequest("list by one of: a state, an owner or a queue")
+            index = keys.owned_by if wanted.owner else keys.in_queue
+            per_part = [index(part, wanted.owner or wanted.queue) for part in range(keys.partitions)]
+        else:
+            per_part = [keys.in_state(part, d.key, wanted.dimension, wanted.state)
+                        for d in self._indexed(wanted) for part in range(keys.partitions)]  # fmt: skip
+            if wanted.longer_than is not None:
+                try:
+                    below = f"{ms(self.clock.now() - wanted.longer_than):013d}"
+                except (OverflowError, ValueError, OSError):
+                    raise InvalidRequest("longer_than reaches beyond the calendar") from None
+        members = await self.store.queries.index_page(
+            per_part, wanted.limit, wanted.page_token or None, below, wanted.newest_first
+        )
+        token = members[-1] if len(members) == wanted.limit else None
+        if wanted.owner or wanted.queue:
+            return [(member, None) for member in members], token
+        return [decode_index_member(member) for member in members], token
+
+    def _indexed(self, wanted: Listing) -> list[Definition]:
+        """The definition's versions whose `dimension` is indexed and has `state`."""
+        latest = self.catalog.get(wanted.definition)
+        dimension = latest.dimensions.get(wanted.dimension)
+        if dimension is None:
+            raise UnknownName(f"dimension of {latest.key}", wanted.dimension, latest.dimensions)
+        if not dimension.indexed:
+            raise InvalidRequest(f"dimension {quote(wanted.dimension)} of {latest.key} is not indexed: its definition "
+                                 "marks it `indexed: true` to list its customers per state")  # fmt: skip
+        if wanted.state not in dimension.states:
+            raise UnknownName(f"state of {wanted.dimension}", wanted.state, dimension.states)
+        versions = [d for d in self.catalog if d.name == latest.name]
+        return [d for d in versions if (found := d.dimensions.get(wanted.dimension)) is not None and found.indexed
+                and wanted.state in found.states]  # fmt: skip
 
     async def pool(self, caller: Caller, limit: int = 100, queue: str = "") -> list[tuple[str, datetime]]:
         """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when:

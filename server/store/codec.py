@@ -291,6 +291,16 @@ def flow_field(kind: str, *parts: str) -> str:
     return "|".join((kind, *parts))
 
 
+def index_member(customer_id: str, entered: datetime) -> str:
+    """A customer in a state index: ordered by when it entered the state, then by id."""
+    return f"{ms(entered):013d}|{customer_id}"
+
+
+def decode_index_member(member: str) -> tuple[str, datetime]:
+    entered, _, customer_id = member.partition("|")
+    return customer_id, moment(int(entered))
+
+
 def count_field(definition_key: str, dimension: str, state: str) -> str:
     return f"{definition_key}|{dimension}|{state}"
 

@@ -93,13 +93,14 @@ class Customers:
         history = codec.dumps(codec.history_document(entry))
         audit = codec.dumps({"by": entry.actor, "at": codec.ms(entry.at), "why": entry.reason, "d": definition.key,
                              "v": snapshot.version})  # fmt: skip
+        indexes = memberships(keys, definition, snapshot)
         status, current = await self.scripts.erase(
             EraseKeys(keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
-                      keys.events(part), keys.pool(part, snapshot.queue), keys.audit(part)),
+                      keys.events(part), keys.pool(part, snapshot.queue), keys.audit(part), list(indexes)),
             EraseArgs(snapshot.version, self.stream_maxlen, customer_id, codec.event_document(entry.actor,
                       f"[{history}]", "[]"), audit,
                       [codec.count_field(definition.key, name, e.state) for name, e in snapshot.states.items()],
-                      [codec.timer_member(customer_id, key) for key in timer_keys]),
+                      [codec.timer_member(customer_id, key) for key in timer_keys], list(indexes.values())),
         )  # fmt: skip
         if status == "conflict":
             if current == "0":
@@ -118,15 +119,16 @@ class Customers:
         customer_id = after.customer_id
         part = keys.part(customer_id)
         reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
+        changes = _index_changes(keys, write.definition, before, after)
         try:
             status, value = await self.scripts.commit(
                 CommitKeys(
                     keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
                     keys.events(part), keys.idempotency(customer_id, write.idempotency.key),
                     keys.pool(part, after.queue), keys.pool(part, before.queue if before else None),
-                    keys.flow(part, codec.day(write.definition, write.now)),
+                    keys.flow(part, codec.day(write.definition, write.now)), [key for key, _, _ in changes],
                 ),
-                _commit_args(write, self.stream_maxlen),
+                _commit_args(write, self.stream_maxlen, changes),
             )  # fmt: skip
         except BaseException:
             await self.claims.undo(reserved)
@@ -144,7 +146,32 @@ class Customers:
         return codec.Result(after, write.outcome.effects, write.outcome.history)
 
 
-def _commit_args(write: Write, stream_maxlen: int) -> CommitArgs:
+def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[str, str]:
+    """The index entries a snapshot has: key → member (its state in each indexed dimension, its owner, its queue)."""
+    customer_id, part = snapshot.customer_id, keys.part(snapshot.customer_id)
+    found = {
+        keys.in_state(part, definition.key, name, entry.state): codec.index_member(customer_id, entry.since)
+        for name, entry in snapshot.states.items()
+        if definition.dimensions[name].indexed
+    }
+    if snapshot.owner is not None:
+        found[keys.owned_by(part, snapshot.owner)] = customer_id
+    if snapshot.queue is not None:
+        found[keys.in_queue(part, snapshot.queue)] = customer_id
+    return found
+
+
+def _index_changes(
+    keys: Keys, definition: Definition, before: Snapshot | None, after: Snapshot
+) -> list[tuple[str, str, str]]:
+    """(key, 'add' | 'rem', member): the index entries to take out and to put in."""
+    old = memberships(keys, definition, before) if before is not None else {}
+    new = memberships(keys, definition, after)
+    changes = [(key, "rem", member) for key, member in old.items() if new.get(key) != member]
+    return changes + [(key, "add", member) for key, member in new.items() if old.get(key) != member]
+
+
+def _commit_args(write: Write, stream_maxlen: int, changes: Sequence[tuple[str, str, str]] = ()) -> CommitArgs:
     definition, before, outcome = write.definition, write.before, write.outcome
     after = outcome.snapshot
     customer_id = after.customer_id
@@ -167,6 +194,7 @@ def _commit_args(write: Write, stream_maxlen: int) -> CommitArgs:
         schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],
         pool=_pool_change(after, write.now),
         flow=_flow_fields(write),
+        index_changes=[(at, op, member) for at, (_, op, member) in enumerate(changes)],
     )
 
 

@@ -98,6 +98,19 @@ class Keys:
         state left, reason codes (see codec.flow_field)."""
         return f"{self._tags[part]}:flow:{day}"
 
+    def in_state(self, part: int, definition_key: str, dimension: str, state: str) -> str:
+        """Sorted set (by member, scores 0) of this partition's customers in a state of an indexed dimension:
+        `<entered ms, 13 digits>|<customer id>` (codec.index_member), so oldest first and ranges by time."""
+        return f"{self._tags[part]}:in:{definition_key}|{dimension}|{state}"
+
+    def owned_by(self, part: int, owner: str) -> str:
+        """Sorted set (by member, scores 0) of this partition's customers an owner holds, by id."""
+        return f"{self._tags[part]}:own:{owner}"
+
+    def in_queue(self, part: int, queue: str) -> str:
+        """Sorted set (by member, scores 0) of this partition's customers in a team queue, by id."""
+        return f"{self._tags[part]}:inq:{queue}"
+
     def audit(self, part: int) -> str:
         """Stream of erasures in this partition: who erased which customer id, when and why (no details)."""
         return f"{self._tags[part]}:audit"

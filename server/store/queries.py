@@ -48,6 +48,32 @@ class Queries:
         ]
         return entries, rows[-1][0] if len(rows) == limit else None
 
+    async def index_page(
+        self,
+        keys_of_part: Sequence[str],
+        limit: int,
+        after: str | None = None,
+        below: str | None = None,
+        newest_first: bool = False,
+    ) -> list[str]:
+        """One page of an index over the partitions (one key per partition and definition version), in member
+        order (ascending, or descending with `newest_first`), after the member `after`, below the member prefix
+        `below` (e.g. entered before a moment). One ZRANGE per key, whatever the index's size."""
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("a page holds 1 to 1000 customers")
+        async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
+            for key in keys_of_part:
+                if newest_first:
+                    top = after or below
+                    pipeline.zrevrangebylex(key, f"({top}" if top else "+", "-", start=0, num=limit)
+                else:
+                    low, high = f"({after}" if after else "-", f"({below}" if below else "+"
+                    pipeline.zrangebylex(key, low, high, start=0, num=limit)
+            shares = await pipeline.execute()
+        merged = sorted((member for share in shares for member in share), reverse=newest_first)
+        return merged[:limit]
+
     async def flow(self, keys: Keys, days: Sequence[str]) -> dict[str, int]:
         """The flow counters of these days (codec.flow_field), summed over the tenant's partitions: one read
         per partition and day, whatever the number of customers."""

@@ -64,6 +64,7 @@ class CommitKeys:
     pool: str  # the pool (public, or a queue's) the customer is in after the change
     pool_before: str  # the one it was in before
     flow: str  # the partition's flow counters of the day (analytics)
+    indexes: Sequence[str] = ()  # the index keys the change adds the customer to or removes it from
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class CommitArgs:
     schedule: Sequence[tuple[str, int]]  # timer member, due ms
     pool: tuple[str, int]  # 'free' | 'lease' | 'owned', ms
     flow: Sequence[str] = ()  # flow counter fields to increment (analytics)
+    index_changes: Sequence[tuple[int, str, str]] = ()  # (position in CommitKeys.indexes, 'add' | 'rem', member)
 
 
 class Commit(_Script):
@@ -107,9 +109,10 @@ class Commit(_Script):
             len(a.schedule), *[x for member, due in a.schedule for x in (due, member)],
             *a.pool,
             len(a.flow), *a.flow,
+            len(a.index_changes), *[x for at, op, member in a.index_changes for x in (10 + at, op, member)],
         ]  # fmt: skip
         every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool,
-                 keys.pool_before, keys.flow]  # fmt: skip
+                 keys.pool_before, keys.flow, *keys.indexes]  # fmt: skip
         reply = await (self._run_durably(every, args) if self.replicas else self._run(every, args))
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 
@@ -197,6 +200,7 @@ class EraseKeys:
     events: str
     pool: str
     audit: str
+    indexes: Sequence[str] = ()  # the index keys the customer is in
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +212,7 @@ class EraseArgs:
     audit: str
     counts: Sequence[str]  # state count fields to decrement
     cancel: Sequence[str]  # timer members
+    index_members: Sequence[str] = ()  # its member in each of EraseKeys.indexes
 
 
 class Erase(_Script):
@@ -216,9 +221,10 @@ class Erase(_Script):
     name = "erase"
 
     async def __call__(self, keys: EraseKeys, a: EraseArgs) -> tuple[str, str]:
-        every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.pool, keys.audit]
+        every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.pool, keys.audit,
+                 *keys.indexes]  # fmt: skip
         args = [a.version, a.stream_maxlen, a.customer_id, a.event, a.audit, len(a.counts), *a.counts,
-                len(a.cancel), *a.cancel]  # fmt: skip
+                len(a.cancel), *a.cancel, len(a.index_members), *a.index_members]  # fmt: skip
         reply = await self._run(every, args)
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 

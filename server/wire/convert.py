@@ -11,7 +11,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from crmstatus.engine.commands import Denial, Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import Diagnostic, Reason
+from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason
 from crmstatus.engine.facts import to_json
 from crmstatus.engine.model import Label, RestrictionKind
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
@@ -305,3 +305,11 @@ def flow_report(report: FlowReport) -> customer_status_service_pb2.GetFlowReport
         ],
         bucket_hours=[float(hours) for hours in report.bucket_hours],
     )  # fmt: skip
+
+
+def duration(message: Any, field: str) -> timedelta:
+    """A google.protobuf.Duration as a timedelta; INVALID_ARGUMENT when it is out of range."""
+    try:
+        return message.ToTimedelta()  # type: ignore[no-any-return]
+    except (OverflowError, ValueError):
+        raise InvalidRequest(f"{field} is not a duration this service can use") from None

@@ -21,7 +21,7 @@ from crmstatus.engine.commands import (
 )
 from crmstatus.server.application import Application
 from crmstatus.server.application.analytics import parse_day
-from crmstatus.server.application.model import Change, NewCustomer, Options
+from crmstatus.server.application.model import Change, Listing, NewCustomer, Options
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 
@@ -179,6 +179,18 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         report = await self.analytics.flow(caller(context), request.definition, request.dimension, start, end,
                                            request.definition_version or None)  # fmt: skip
         return convert.flow_report(report)
+
+    @rpc
+    async def ListCustomers(self, request: cs.ListCustomersRequest, context: Context) -> Any:
+        longer = convert.duration(request.longer_than, "longer_than") if request.HasField("longer_than") else None
+        wanted = Listing(request.definition, request.dimension, request.state, request.owner, request.queue, longer,
+                         request.newest_first, request.page_size or 100, request.page_token)  # fmt: skip
+        found, token = await self.queries.listing(caller(context), wanted)
+        return cs.ListCustomersResponse(
+            customers=[cs.ListedCustomer(customer_id=c, enter_time=convert.timestamp(at) if at else None)
+                       for c, at in found],
+            next_page_token=token or "",
+        )  # fmt: skip
 
     @rpc
     async def ListPool(self, request: cs.ListPoolRequest, context: Context) -> Any:

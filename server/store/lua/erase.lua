@@ -7,6 +7,7 @@
 -- KEYS[5]  partition's event stream
 -- KEYS[6]  the pool (public or a queue's) the customer is in
 -- KEYS[7]  partition's audit stream
+-- KEYS[8…] the indexes the customer is in (state, owner and queue lists)
 --
 -- ARGV[1]  the version read (the erasure is refused when the customer changed since)
 -- ARGV[2]  event stream max length (trimmed approximately)
@@ -15,6 +16,7 @@
 -- ARGV[5]  audit entry JSON (who, when, why, which definition; none of the customer's details)
 -- ARGV[6]  n, followed by n state count fields to decrement
 -- then     n, followed by n timer members to cancel
+-- then     n, followed by n members to remove, one from each of KEYS[8…]
 --
 -- Returns  {'ok'} | {'conflict', current version ('0': there is no such customer)}
 
@@ -36,6 +38,11 @@ at = at + n + 1
 n = tonumber(ARGV[at])
 for i = 1, n do
   redis.call('ZREM', KEYS[4], ARGV[at + i])
+end
+at = at + n + 1
+n = tonumber(ARGV[at])
+for i = 1, n do
+  redis.call('ZREM', KEYS[7 + i], ARGV[at + i])
 end
 redis.call('ZREM', KEYS[6], ARGV[3])
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', 'c', ARGV[3], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[4])
