@@ -128,7 +128,8 @@ async def memory_per_customer(app: Application, count: int) -> None:
         await client.delete(keys.events(part))
     without_history = int((await client.info("memory"))["used_memory"]) - before
     print(
-        f"memory per customer at {count:,} b2b customers (12 dimensions, 2 timers each): "
+        f"memory per customer at {count:,} b2b customers ({len(app.catalog.get('b2b').dimensions)} dimensions, "
+        f"{sum(d.indexed for d in app.catalog.get('b2b').dimensions.values())} indexed, with their timers): "
         f"{without_history / count:.0f} B without history (goal ≤ 1024 B), "
         f"{with_history / count:.0f} B with its first history entry, event and idempotency record; "
         f"created at {count / elapsed:,.0f} customers/s"
