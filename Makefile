@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.engine_bench
 	$(BIN)/python -m bench.store_bench
 	$(BIN)/python -m bench.grpc_bench
+	$(BIN)/python -m bench.analytics_bench
 	$(BIN)/python -m bench.timer_bench
 	$(BIN)/python -m bench.fleet_bench
 

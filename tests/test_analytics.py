@@ -146,6 +146,12 @@ async def test_every_flow_figure_equals_a_recomputation_from_the_full_histories(
     for rep in REPS[:10]:
         owned = sorted(c for c, s in snapshots.items() if s.owner == rep.id)
         assert [c for c, _ in await listed(Listing(owner=rep.id))] == owned
+    for queue in b2b.queues:
+        queued = sorted(c for c, s in snapshots.items() if s.queue == queue)
+        assert [c for c, _ in await listed(Listing(queue=queue))] == queued
+    assert any(s.queue == "senior_sales" for s in snapshots.values())  # promoted and stalled ones were handed over
+    counts = Counter(("b2b@1", d, e.state) for s in snapshots.values() for d, e in s.states.items())
+    assert await store.state_counts(tenant) == dict(counts)  # erased customers no longer counted
 
     report = await store.app.analytics.flow(Caller(tenant, MANAGER), "b2b", "lifecycle", first, last)
     moves = Counter()
