@@ -311,7 +311,7 @@ async def test_erasing_a_customer_leaves_nothing_of_it_but_an_audit_entry_withou
     indexes = [keys.in_state(part, "b2b@1", name, entry.state) for name, entry in snapshot.states.items()]
     for key in [*indexes, keys.owned_by(part, REP.id)]:
         assert not [m for m in await store.client.zrange(key, 0, -1) if m.endswith("gone")], key
-    kept = keys.in_state(keys.part("kept"), "b2b@1", "team", "新分配")
+    kept = keys.in_state(keys.part("kept"), "b2b@1", "lifecycle", "潜在")
     assert [m for m in await store.client.zrange(kept, 0, -1) if m.endswith("|kept")]  # its neighbour is listed
     after = await store.state_counts(tenant)
     for dimension, entry in snapshot.states.items():
