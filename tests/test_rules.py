@@ -161,6 +161,10 @@ def test_a_segment_lists_its_customers_by_entry_and_the_stalled_ones_without_a_s
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "indexed" in details
     mine = cs.ListCustomersRequest(owner="nobody-holds-these")
     assert list(desk.api.ListCustomers(mine, metadata=desk.metadata()).customers) == []
+    for vague in (cs.ListCustomersRequest(), cs.ListCustomersRequest(owner="x" * 200)):
+        assert _code(lambda v=vague: desk.api.ListCustomers(v, metadata=desk.metadata()))[0] is (
+            grpc.StatusCode.INVALID_ARGUMENT
+        )
 
 
 # -- churn: long without an order, including never ---------------------------------------------------------------

@@ -95,6 +95,10 @@ class Queries:
         keys = self.store.keys(caller.tenant)
         if len(wanted.page_token) > 300:
             raise InvalidRequest("a page token is what an earlier page returned")
+        if len(wanted.owner) > 128 or len(wanted.queue) > 128:
+            raise InvalidRequest("an owner or a queue is named in at most 128 characters")
+        if not (wanted.owner or wanted.queue or wanted.definition):
+            raise InvalidRequest("list by one of: a state (definition, dimension and state), an owner or a queue")
         below = None
         if wanted.owner or wanted.queue:
             if wanted.state or (wanted.owner and wanted.queue):
