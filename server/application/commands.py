@@ -33,6 +33,7 @@ from crmstatus.server.store.claims import NewClaim
 from crmstatus.server.store.codec import Result, as_stored, ms, replay, request_digest
 from crmstatus.server.store.customers import Idempotency, Stored, Write
 from crmstatus.server.store.errors import CustomerNotFound, VersionConflict
+from crmstatus.server.store.keys import Keys
 
 from .catalog import Catalog
 from .model import Caller, Change, NewCustomer, Options
@@ -79,15 +80,10 @@ class Commands:
         })  # fmt: skip
         caller_key = options.idempotency_key  # our own keys are new: no record to look for before the write
         for attempt in range(CONFLICT_RETRIES):
-            found = await self.store.customers.read(keys, customer_id, caller_key)
-            if found is None:
-                raise CustomerNotFound(caller.tenant, customer_id)
-            definition = await self.catalog.resolve(caller.tenant, *found.pinned)
+            found, definition = await self._read(keys, customer_id, caller_key)
             if found.record:
                 return self._replayed(definition, found, idempotency)
-            snapshot = found.snapshot(definition)
-            if options.expected_version is not None and options.expected_version != snapshot.version:
-                raise VersionConflict(customer_id, options.expected_version, snapshot.version)
+            snapshot = _at_version(found.snapshot(definition), options.expected_version)
             now = as_stored(self.clock.now())
             outcome = engine_decide(definition, snapshot, command, caller.actor, now)
             if not outcome.history:
@@ -111,18 +107,21 @@ class Commands:
             raise InvalidRequest(f"an erasure needs a reason (at most {MAX_TEXT} characters): it is kept in the audit")
         keys = self.store.keys(caller.tenant)
         check_customer_id(customer_id)
-        found = await self.store.customers.read(keys, customer_id)
-        if found is None:
-            raise CustomerNotFound(caller.tenant, customer_id)
-        definition = await self.catalog.resolve(caller.tenant, *found.pinned)
-        snapshot = found.snapshot(definition)
-        if expected_version is not None and expected_version != snapshot.version:
-            raise VersionConflict(customer_id, expected_version, snapshot.version)
+        found, definition = await self._read(keys, customer_id)
+        snapshot = _at_version(found.snapshot(definition), expected_version)
         entry = HistoryEntry(snapshot.version + 1, as_stored(self.clock.now()), caller.actor.id, "erase",
                              reason=reason, definition_version=definition.version)  # fmt: skip
         timer_keys = [timer.key for timer in timers(definition, snapshot)]
         await self.store.customers.erase(keys, definition, snapshot, entry, timer_keys)
         return snapshot.version
+
+    async def _read(self, keys: Keys, customer_id: str, record_key: str | None = None) -> tuple[Stored, Definition]:
+        """The customer as stored (with the command's idempotency record, when asked), and the definition version
+        it is pinned to as its tenant runs it."""
+        found = await self.store.customers.read(keys, customer_id, record_key)
+        if found is None:
+            raise CustomerNotFound(keys.tenant, customer_id)
+        return found, await self.catalog.resolve(keys.tenant, *found.pinned)
 
     def _idempotency(self, key: str | None, request: Callable[[], Mapping[str, Any]]) -> Idempotency:
         """The command's idempotency record: the caller's key with the digest of its request, or a short-lived
@@ -138,6 +137,13 @@ class Commands:
         assert found.record is not None
         return _change(definition, replay(definition, found.customer_id, found.record, idempotency.digest,
                                           idempotency.key))  # fmt: skip
+
+
+def _at_version(snapshot: Snapshot, expected: int | None) -> Snapshot:
+    """The snapshot, when the caller pinned no version or the one it has; else VersionConflict."""
+    if expected is not None and expected != snapshot.version:
+        raise VersionConflict(snapshot.customer_id, expected, snapshot.version)
+    return snapshot
 
 
 def _fields(command: Command) -> dict[str, Any]:

@@ -111,8 +111,8 @@ class Customers:
             if snapshot.owner is not None:
                 await self.scripts.client.zrem(keys.held(snapshot.owner), customer_id)
             records = [key async for key in self.scripts.client.scan_iter(match=keys.idempotency(customer_id, "*"))]
-            for record in records:
-                await self.scripts.client.delete(record)
+            if records:  # all in the customer's slot: one command
+                await self.scripts.client.delete(*records)
 
     async def write(self, keys: Keys, write: Write) -> codec.Result:
         after, before = write.outcome.snapshot, write.before

@@ -13,7 +13,7 @@ from crmstatus.engine.commands import Denial, Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason
 from crmstatus.engine.facts import to_json
-from crmstatus.engine.model import Label, RestrictionKind
+from crmstatus.engine.model import Label
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
 from crmstatus.server.application.analytics import FlowReport
 from crmstatus.server.application.model import Change, Options
@@ -272,17 +272,9 @@ def dimensions(definition: Definition) -> list[definition_service_pb2.DimensionI
     return found
 
 
-_RESTRICTION_KINDS = {
-    RestrictionKind.LIMIT: customer_status_service_pb2.RESTRICTION_KIND_LIMIT,
-    RestrictionKind.VERIFICATION: customer_status_service_pb2.RESTRICTION_KIND_VERIFICATION,
-    RestrictionKind.BLOCK: customer_status_service_pb2.RESTRICTION_KIND_BLOCK,
-}
-
-
 def denial(found: Denial) -> customer_status_service_pb2.ActionDenial:
-    return customer_status_service_pb2.ActionDenial(
-        restriction=found.restriction, kind=_RESTRICTION_KINDS[found.kind], message=found.message
-    )
+    kind = customer_status_service_pb2.RestrictionKind.Value(f"RESTRICTION_KIND_{found.kind.name}")
+    return customer_status_service_pb2.ActionDenial(restriction=found.restriction, kind=kind, message=found.message)  # type: ignore[arg-type]
 
 
 def flow_report(report: FlowReport) -> customer_status_service_pb2.GetFlowReportResponse:
