@@ -518,8 +518,8 @@ class _Builder:
         elif fact is None:
             hint = did_you_mean(anchor, self.facts)
             self.error((*path, key), f"unknown fact {anchor!r}{hint}; a timer counts from a date or timestamp fact")
-        elif not fact.type.is_moment:
-            self.error((*path, key), f"fact {anchor!r} is {fact.type}: a timer needs a date or timestamp fact")
+        else:
+            self._moment_type((*path, key), fact)
         signed = offset or parse_duration("P0D")
         return Timer("", index, facts=(anchor,), offset=-signed if key == "before" else signed)
 
@@ -536,11 +536,15 @@ class _Builder:
                     f"unknown fact {name!r}{hint}", f"未知事实 {name!r}",
                     f"a timer counts from `{ENTERED}` (the entry into this state) or a date or timestamp fact",
                     f"计时器从 `{ENTERED}`（进入该状态的时刻）或日期/时间类事实开始计算"))  # fmt: skip
-            elif not fact.type.is_moment:
-                self.error((*path, "after", n), Words(
-                    f"fact {name!r} is {fact.type}: a timer needs a date or timestamp fact",
-                    f"事实 {name!r} 是 {fact.type} 类型：计时器需要日期或时间类事实"))  # fmt: skip
+            else:
+                self._moment_type((*path, "after", n), fact)
         return Timer("", index, facts=facts, offset=offset or timedelta(0), since_entry=ENTERED in anchors)
+
+    def _moment_type(self, path: Path, fact: Fact) -> None:
+        """A timer counts from a date or timestamp fact."""
+        if not fact.type.is_moment:
+            self.error(path, Words(f"fact {fact.name!r} is {fact.type}: a timer needs a date or timestamp fact",
+                                   f"事实 {fact.name!r} 是 {fact.type} 类型：计时器需要日期或时间类事实"))  # fmt: skip
 
     def _flow_checks(
         self, base: Path, initial: str, states: Mapping[str, State], transitions: tuple[Transition, ...]
