@@ -13,6 +13,7 @@ from .facts import FactType
 
 SYSTEM_ROLE = "system"  # timers and automatic transitions act as this role; it may fire any transition
 ADMIN_ROLE = "admin"  # a tenant administrator: reloads definitions, may override states
+APPROVER_ROLE = "approver"  # approves a definition version someone else published, before it can be activated
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class ListenError(StartupError):
 async def open_application(settings: Settings, clock: Clock | None = None) -> tuple[RedisConnection, Application]:
     """Redis, the store and the application over it, with the definitions every replica serves."""
     catalog = Catalog.load(settings.config_dir, claim_protection(settings))
+    clock = clock or SystemClock()
     try:
         connection = await RedisConnection.open(settings)
     except StoreError as error:
@@ -61,14 +62,14 @@ async def open_application(settings: Settings, clock: Clock | None = None) -> tu
     try:
         store = Store(connection.client, settings, cluster=connection.cluster)
         await store.check_partitions()
-        await catalog.share(store.definitions)
+        await catalog.connect(store.registry, clock.now())
     except (StoreError, InvalidDefinition) as error:  # Redis gone, or a shared version with another text
         await connection.close()
         raise StartupError(str(error)) from None
     except BaseException:
         await connection.close()
         raise
-    return connection, Application(store, catalog, settings, clock or SystemClock())
+    return connection, Application(store, catalog, settings, clock)
 
 
 class Health:
@@ -127,9 +128,6 @@ class Server:
         await self.health.check()
         self._chores = [
             asyncio.create_task(_every(self.settings.health_interval_seconds, self.health.check), name="health"),
-            asyncio.create_task(
-                _every(self.settings.definitions_refresh_seconds, self.app.catalog.refresh), name="definitions"
-            ),
         ]
 
     async def stop(self, grace: float | None = None) -> None:

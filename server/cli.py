@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -68,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--svg", metavar="FOLDER", help="write funnel.svg and time_in_state.svg there")
     report.add_argument("--actor", default="report", help="who asks (x-crm-actor)")
     report.add_argument("--token", default=os.environ.get("CRMSTATUS_TOKEN", ""), help="default: $CRMSTATUS_TOKEN")
+    _registry_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in REGISTRY_COMMANDS:
+        return _registry(args)
     if args.command == "report":
         return _report(args)
     if args.command == "validate":
@@ -160,6 +163,87 @@ def _report(args: argparse.Namespace) -> int:
     if args.svg:
         for path in write_charts(answer, args.svg, f"{args.definition} {args.dimension} {args.start} … {args.end}"):
             print(f"wrote {path}")
+    return 0
+
+
+REGISTRY_COMMANDS = ("publish", "approve", "activate", "versions", "diff")
+
+
+def _registry_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    helps = {
+        "publish": "store a definition file as a draft version of the tenant (nothing stored when broken)",
+        "approve": "approve a draft someone else published (role approver)",
+        "activate": "make a version the one the tenant's new customers get (role admin)",
+        "versions": "list the tenant's definition versions with their status",
+        "diff": "what changed between two versions of a definition, for a reviewer",
+    }
+    for name, text in helps.items():
+        command = commands.add_parser(name, help=text)
+        command.add_argument("address", help="HOST:PORT of a server")
+        if name == "publish":
+            command.add_argument("file", help="the definition file")
+        elif name == "versions":
+            command.add_argument("name", nargs="?", default="", help="one definition (default: all)")
+        else:
+            command.add_argument("name", help="the definition")
+            command.add_argument("version", type=int, help="its version (diff: the old one)")
+        if name == "diff":
+            command.add_argument("new_version", type=int, help="the new version")
+        command.add_argument("--tenant", required=True)
+        command.add_argument("--actor", required=True, help="who does it (x-crm-actor)")
+        command.add_argument("--roles", default="admin", help="x-crm-roles (default: admin)")
+        command.add_argument("--token", default=os.environ.get("CRMSTATUS_TOKEN", ""), help="default: $CRMSTATUS_TOKEN")
+
+
+def _registry(args: argparse.Namespace) -> int:
+    """One DefinitionService call for a registry command; exit 1 when the server refuses, with its reasons."""
+    import grpc
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    from crmstatus.v1 import definition_service_pb2 as ds
+    from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+
+    metadata: tuple[tuple[str, str | bytes], ...] = (
+        ("x-crm-tenant", args.tenant), ("x-crm-actor", args.actor), ("x-crm-roles", args.roles),
+        *((("authorization", f"Bearer {args.token}"),) if args.token else ()),
+    )  # fmt: skip
+    with grpc.insecure_channel(args.address) as channel:
+        api = ds_grpc.DefinitionServiceStub(channel)
+        calls: dict[str, Callable[[], Any]] = {
+            "publish": lambda: api.PublishDefinition(ds.PublishDefinitionRequest(
+                content=Path(args.file).read_text("utf-8"), file_name=args.file), metadata=metadata, timeout=30),
+            "approve": lambda: api.ApproveDefinition(ds.ApproveDefinitionRequest(name=args.name, version=args.version),
+                                                     metadata=metadata, timeout=30),
+            "activate": lambda: api.ActivateDefinition(ds.ActivateDefinitionRequest(
+                name=args.name, version=args.version), metadata=metadata, timeout=30),
+            "versions": lambda: api.ListDefinitionVersions(ds.ListDefinitionVersionsRequest(name=args.name),
+                                                           metadata=metadata, timeout=30),
+            "diff": lambda: api.DiffDefinitions(ds.DiffDefinitionsRequest(
+                name=args.name, old_version=args.version, new_version=args.new_version), metadata=metadata, timeout=30),
+        }  # fmt: skip
+        try:
+            answer: Any = calls[args.command]()
+        except grpc.RpcError as error:
+            print(f"{args.address}: {error.code().name}: {error.details()}", file=sys.stderr)
+            status = rpc_status.from_call(error)
+            for packed in status.details if status else ():
+                failure = error_details_pb2.PreconditionFailure()
+                if packed.Unpack(failure):
+                    for violation in failure.violations:
+                        print(f"  {violation.description}", file=sys.stderr)
+            return 1
+    if args.command == "diff":
+        print(answer.text)
+        return 0
+    for version in answer.versions if args.command == "versions" else [answer.version]:
+        status = ds.VersionStatus.Name(version.status).removeprefix("VERSION_STATUS_").lower()
+        whose = version.tenant or "shared"
+        mark = " *in use*" if version.in_use else ""
+        moved = f"approved by {version.approved_by}; " if version.approved_by else ""
+        moved += f"activated by {version.activated_by}; " if version.activated_by else ""
+        print(f"{version.definition.name}@{version.definition.version} ({whose}) {status}{mark} — published by "
+              f"{version.published_by}; {moved}digest {version.definition.digest[:12]}")  # fmt: skip
     return 0
 
 

@@ -54,8 +54,9 @@ class Settings:
     claim_protection: Mapping[str, str] = field(default_factory=dict)
     timer_worker: bool = True  # CRMSTATUS_TIMER_WORKER=0: this server fires no timers (`crmstatus worker` does)
     timer_interval_seconds: float = 1.0  # CRMSTATUS_TIMER_INTERVAL: pause between sweeps
-    # CRMSTATUS_DEFINITIONS_REFRESH: how soon a replica learns of definitions another replica made available.
-    definitions_refresh_seconds: float = 2.0
+    # CRMSTATUS_APPROVAL_OPTIONAL="acme,globex": tenants whose admins may activate a definition version nobody
+    # approved; every other tenant's (and the shared defaults') need a second person's approval first.
+    approval_optional: frozenset[str] = frozenset()
     # CRMSTATUS_HEALTH_INTERVAL: how often health checks Redis and the timer worker.
     health_interval_seconds: float = 2.0
     log_format: str = "json"  # CRMSTATUS_LOG_FORMAT: json (one object per line) or text
@@ -110,7 +111,7 @@ class Settings:
             claim_protection=e.durations("CRMSTATUS_CLAIM_PROTECTION"),
             timer_worker=e.boolean("CRMSTATUS_TIMER_WORKER", d.timer_worker),
             timer_interval_seconds=e.seconds("CRMSTATUS_TIMER_INTERVAL", d.timer_interval_seconds),
-            definitions_refresh_seconds=e.seconds("CRMSTATUS_DEFINITIONS_REFRESH", d.definitions_refresh_seconds),
+            approval_optional=e.tenants("CRMSTATUS_APPROVAL_OPTIONAL"),
             health_interval_seconds=e.seconds("CRMSTATUS_HEALTH_INTERVAL", d.health_interval_seconds),
             log_format=e.choice("CRMSTATUS_LOG_FORMAT", d.log_format, ("json", "text")),
             log_level=e.choice("CRMSTATUS_LOG_LEVEL", d.log_level, ("debug", "info", "warning", "error")),
@@ -124,6 +125,7 @@ class Settings:
         return settings
 
 
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # as engine/ids.py checks a call's tenant
 MAX_PARTITIONS = 256  # each partition gets a slot of its own range (store/keys.py)
 
 
@@ -248,6 +250,13 @@ class _Env:
                     f"{name}: expected tenant={what} pairs separated by commas, item {position} is not one"
                 )
             found[tenant] = value
+        return found
+
+    def tenants(self, name: str) -> frozenset[str]:
+        found = frozenset(item.strip() for item in self._get(name).split(",") if item.strip())
+        for tenant in found:
+            if not _TENANT.match(tenant):
+                raise SettingsError(f"{name}: expected tenant names separated by commas, {tenant!r} is not one")
         return found
 
     def file(self, name: str) -> str:

@@ -107,7 +107,7 @@ def test_good_values_parse():
             "CRMSTATUS_CLAIM_PROTECTION": "acme=P3D,globex=PT12H",
             "CRMSTATUS_TIMER_WORKER": "OFF",
             "CRMSTATUS_TIMER_INTERVAL": "2",
-            "CRMSTATUS_DEFINITIONS_REFRESH": "0.5",
+            "CRMSTATUS_APPROVAL_OPTIONAL": "acme, globex",
             "CRMSTATUS_HEALTH_INTERVAL": "5",
         }
     )
@@ -131,7 +131,7 @@ def test_good_values_parse():
         claim_protection={"acme": "P3D", "globex": "PT12H"},
         timer_worker=False,
         timer_interval_seconds=2.0,
-        definitions_refresh_seconds=0.5,
+        approval_optional=frozenset({"acme", "globex"}),
         health_interval_seconds=5.0,
     )
 

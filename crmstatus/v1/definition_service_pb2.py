@@ -23,47 +23,74 @@ _sym_db = _symbol_database.Default()
 
 
 from crmstatus.v1 import customer_pb2 as crmstatus_dot_v1_dot_customer__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crmstatus/v1/definition_service.proto\x12\x0c\x63rmstatus.v1\x1a\x1b\x63rmstatus/v1/customer.proto\"\x91\x01\n\x1bGetDefinitionDiagramRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x11\n\tdimension\x18\x03 \x01(\t\x12+\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\"\\\n\x1cGetDefinitionDiagramResponse\x12+\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x0f\n\x07\x64iagram\x18\x02 \x01(\t\"\x8a\x01\n\nDiagnostic\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0c\n\x04hint\x18\x06 \x01(\t\x12\x12\n\nmessage_zh\x18\x07 \x01(\t\x12\x0f\n\x07hint_zh\x18\x08 \x01(\t\"\x9b\x01\n\x11\x44\x65\x66initionSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x10\n\x08industry\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\"\n\x05label\x18\x05 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0e\n\x06\x64igest\x18\x06 \x01(\t\x12\x12\n\ndimensions\x18\x07 \x03(\t\"?\n\x19ValidateDefinitionRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\"\x8f\x01\n\x1aValidateDefinitionResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12-\n\x0b\x64iagnostics\x18\x02 \x03(\x0b\x32\x18.crmstatus.v1.Diagnostic\x12\x33\n\ndefinition\x18\x03 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"\x18\n\x16ListDefinitionsRequest\"O\n\x17ListDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"5\n\x14GetDefinitionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"\x8d\x01\n\x15GetDefinitionResponse\x12\x33\n\ndefinition\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\x12/\n\ndimensions\x18\x02 \x03(\x0b\x32\x1b.crmstatus.v1.DimensionInfo\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x9d\x01\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\'\n\x06states\x18\x03 \x03(\x0b\x32\x17.crmstatus.v1.StateInfo\x12\x31\n\x0btransitions\x18\x04 \x03(\x0b\x32\x1c.crmstatus.v1.TransitionInfo\"\x85\x01\n\tStateInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0f\n\x07initial\x18\x03 \x01(\x08\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0e\n\x06locked\x18\x05 \x01(\x08\x12\x16\n\x0erequired_facts\x18\x06 \x03(\t\"\xb2\x01\n\x0eTransitionInfo\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x13\n\x0b\x66rom_states\x18\x02 \x03(\t\x12\x10\n\x08to_state\x18\x03 \x01(\t\x12\"\n\x05label\x18\x04 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x11\n\tautomatic\x18\x05 \x01(\x08\x12\r\n\x05roles\x18\x06 \x03(\t\x12\x11\n\tcondition\x18\x07 \x01(\t\x12\x11\n\tchecklist\x18\x08 \x01(\t\"\x1a\n\x18ReloadDefinitionsRequest\"Q\n\x19ReloadDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary*c\n\rDiagramFormat\x12\x1e\n\x1a\x44IAGRAM_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44IAGRAM_FORMAT_MERMAID\x10\x01\x12\x16\n\x12\x44IAGRAM_FORMAT_DOT\x10\x02\x32\x8b\x04\n\x11\x44\x65\x66initionService\x12g\n\x12ValidateDefinition\x12\'.crmstatus.v1.ValidateDefinitionRequest\x1a(.crmstatus.v1.ValidateDefinitionResponse\x12^\n\x0fListDefinitions\x12$.crmstatus.v1.ListDefinitionsRequest\x1a%.crmstatus.v1.ListDefinitionsResponse\x12X\n\rGetDefinition\x12\".crmstatus.v1.GetDefinitionRequest\x1a#.crmstatus.v1.GetDefinitionResponse\x12\x64\n\x11ReloadDefinitions\x12&.crmstatus.v1.ReloadDefinitionsRequest\x1a\'.crmstatus.v1.ReloadDefinitionsResponse\x12m\n\x14GetDefinitionDiagram\x12).crmstatus.v1.GetDefinitionDiagramRequest\x1a*.crmstatus.v1.GetDefinitionDiagramResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crmstatus/v1/definition_service.proto\x12\x0c\x63rmstatus.v1\x1a\x1b\x63rmstatus/v1/customer.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n\x1bGetDefinitionDiagramRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x11\n\tdimension\x18\x03 \x01(\t\x12+\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\"\\\n\x1cGetDefinitionDiagramResponse\x12+\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1b.crmstatus.v1.DiagramFormat\x12\x0f\n\x07\x64iagram\x18\x02 \x01(\t\"\x8a\x01\n\nDiagnostic\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0c\n\x04hint\x18\x06 \x01(\t\x12\x12\n\nmessage_zh\x18\x07 \x01(\t\x12\x0f\n\x07hint_zh\x18\x08 \x01(\t\"\x9b\x01\n\x11\x44\x65\x66initionSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x10\n\x08industry\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\"\n\x05label\x18\x05 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0e\n\x06\x64igest\x18\x06 \x01(\t\x12\x12\n\ndimensions\x18\x07 \x03(\t\"?\n\x19ValidateDefinitionRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\"\x8f\x01\n\x1aValidateDefinitionResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12-\n\x0b\x64iagnostics\x18\x02 \x03(\x0b\x32\x18.crmstatus.v1.Diagnostic\x12\x33\n\ndefinition\x18\x03 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"\x18\n\x16ListDefinitionsRequest\"O\n\x17ListDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"5\n\x14GetDefinitionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"\x8d\x01\n\x15GetDefinitionResponse\x12\x33\n\ndefinition\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\x12/\n\ndimensions\x18\x02 \x03(\x0b\x32\x1b.crmstatus.v1.DimensionInfo\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x9d\x01\n\rDimensionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\'\n\x06states\x18\x03 \x03(\x0b\x32\x17.crmstatus.v1.StateInfo\x12\x31\n\x0btransitions\x18\x04 \x03(\x0b\x32\x1c.crmstatus.v1.TransitionInfo\"\x85\x01\n\tStateInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05label\x18\x02 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x0f\n\x07initial\x18\x03 \x01(\x08\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0e\n\x06locked\x18\x05 \x01(\x08\x12\x16\n\x0erequired_facts\x18\x06 \x03(\t\"\xb2\x01\n\x0eTransitionInfo\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x13\n\x0b\x66rom_states\x18\x02 \x03(\t\x12\x10\n\x08to_state\x18\x03 \x01(\t\x12\"\n\x05label\x18\x04 \x01(\x0b\x32\x13.crmstatus.v1.Label\x12\x11\n\tautomatic\x18\x05 \x01(\x08\x12\r\n\x05roles\x18\x06 \x03(\t\x12\x11\n\tcondition\x18\x07 \x01(\t\x12\x11\n\tchecklist\x18\x08 \x01(\t\"\x1a\n\x18ReloadDefinitionsRequest\"Q\n\x19ReloadDefinitionsResponse\x12\x34\n\x0b\x64\x65\x66initions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\"\x9e\x03\n\x11\x44\x65\x66initionVersion\x12\x33\n\ndefinition\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionSummary\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.crmstatus.v1.VersionStatus\x12\x14\n\x0cpublished_by\x18\x04 \x01(\t\x12\x30\n\x0cpublish_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61pproved_by\x18\x06 \x01(\t\x12\x30\n\x0c\x61pprove_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61\x63tivated_by\x18\x08 \x01(\t\x12\x31\n\ractivate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bretire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06in_use\x18\x0b \x01(\x08\">\n\x18PublishDefinitionRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\"M\n\x19PublishDefinitionResponse\x12\x30\n\x07version\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionVersion\"9\n\x18\x41pproveDefinitionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"M\n\x19\x41pproveDefinitionResponse\x12\x30\n\x07version\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionVersion\":\n\x19\x41\x63tivateDefinitionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"N\n\x1a\x41\x63tivateDefinitionResponse\x12\x30\n\x07version\x18\x01 \x01(\x0b\x32\x1f.crmstatus.v1.DefinitionVersion\"-\n\x1dListDefinitionVersionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"S\n\x1eListDefinitionVersionsResponse\x12\x31\n\x08versions\x18\x01 \x03(\x0b\x32\x1f.crmstatus.v1.DefinitionVersion\"P\n\x16\x44iffDefinitionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bold_version\x18\x02 \x01(\x05\x12\x13\n\x0bnew_version\x18\x03 \x01(\x05\"]\n\x10\x44\x65\x66initionChange\x12\x0e\n\x06\x63hange\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x04 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x05 \x01(\t\"X\n\x17\x44iffDefinitionsResponse\x12/\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1e.crmstatus.v1.DefinitionChange\x12\x0c\n\x04text\x18\x02 \x01(\t*c\n\rDiagramFormat\x12\x1e\n\x1a\x44IAGRAM_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44IAGRAM_FORMAT_MERMAID\x10\x01\x12\x16\n\x12\x44IAGRAM_FORMAT_DOT\x10\x02*\x9d\x01\n\rVersionStatus\x12\x1e\n\x1aVERSION_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14VERSION_STATUS_DRAFT\x10\x01\x12\x1b\n\x17VERSION_STATUS_APPROVED\x10\x02\x12\x19\n\x15VERSION_STATUS_ACTIVE\x10\x03\x12\x1a\n\x16VERSION_STATUS_RETIRED\x10\x04\x32\x95\x08\n\x11\x44\x65\x66initionService\x12\x64\n\x11PublishDefinition\x12&.crmstatus.v1.PublishDefinitionRequest\x1a\'.crmstatus.v1.PublishDefinitionResponse\x12\x64\n\x11\x41pproveDefinition\x12&.crmstatus.v1.ApproveDefinitionRequest\x1a\'.crmstatus.v1.ApproveDefinitionResponse\x12g\n\x12\x41\x63tivateDefinition\x12\'.crmstatus.v1.ActivateDefinitionRequest\x1a(.crmstatus.v1.ActivateDefinitionResponse\x12s\n\x16ListDefinitionVersions\x12+.crmstatus.v1.ListDefinitionVersionsRequest\x1a,.crmstatus.v1.ListDefinitionVersionsResponse\x12^\n\x0f\x44iffDefinitions\x12$.crmstatus.v1.DiffDefinitionsRequest\x1a%.crmstatus.v1.DiffDefinitionsResponse\x12g\n\x12ValidateDefinition\x12\'.crmstatus.v1.ValidateDefinitionRequest\x1a(.crmstatus.v1.ValidateDefinitionResponse\x12^\n\x0fListDefinitions\x12$.crmstatus.v1.ListDefinitionsRequest\x1a%.crmstatus.v1.ListDefinitionsResponse\x12X\n\rGetDefinition\x12\".crmstatus.v1.GetDefinitionRequest\x1a#.crmstatus.v1.GetDefinitionResponse\x12\x64\n\x11ReloadDefinitions\x12&.crmstatus.v1.ReloadDefinitionsRequest\x1a\'.crmstatus.v1.ReloadDefinitionsResponse\x12m\n\x14GetDefinitionDiagram\x12).crmstatus.v1.GetDefinitionDiagramRequest\x1a*.crmstatus.v1.GetDefinitionDiagramResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crmstatus.v1.definition_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DIAGRAMFORMAT']._serialized_start=1730
-  _globals['_DIAGRAMFORMAT']._serialized_end=1829
-  _globals['_GETDEFINITIONDIAGRAMREQUEST']._serialized_start=85
-  _globals['_GETDEFINITIONDIAGRAMREQUEST']._serialized_end=230
-  _globals['_GETDEFINITIONDIAGRAMRESPONSE']._serialized_start=232
-  _globals['_GETDEFINITIONDIAGRAMRESPONSE']._serialized_end=324
-  _globals['_DIAGNOSTIC']._serialized_start=327
-  _globals['_DIAGNOSTIC']._serialized_end=465
-  _globals['_DEFINITIONSUMMARY']._serialized_start=468
-  _globals['_DEFINITIONSUMMARY']._serialized_end=623
-  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_start=625
-  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_end=688
-  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_start=691
-  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_end=834
-  _globals['_LISTDEFINITIONSREQUEST']._serialized_start=836
-  _globals['_LISTDEFINITIONSREQUEST']._serialized_end=860
-  _globals['_LISTDEFINITIONSRESPONSE']._serialized_start=862
-  _globals['_LISTDEFINITIONSRESPONSE']._serialized_end=941
-  _globals['_GETDEFINITIONREQUEST']._serialized_start=943
-  _globals['_GETDEFINITIONREQUEST']._serialized_end=996
-  _globals['_GETDEFINITIONRESPONSE']._serialized_start=999
-  _globals['_GETDEFINITIONRESPONSE']._serialized_end=1140
-  _globals['_DIMENSIONINFO']._serialized_start=1143
-  _globals['_DIMENSIONINFO']._serialized_end=1300
-  _globals['_STATEINFO']._serialized_start=1303
-  _globals['_STATEINFO']._serialized_end=1436
-  _globals['_TRANSITIONINFO']._serialized_start=1439
-  _globals['_TRANSITIONINFO']._serialized_end=1617
-  _globals['_RELOADDEFINITIONSREQUEST']._serialized_start=1619
-  _globals['_RELOADDEFINITIONSREQUEST']._serialized_end=1645
-  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_start=1647
-  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_end=1728
-  _globals['_DEFINITIONSERVICE']._serialized_start=1832
-  _globals['_DEFINITIONSERVICE']._serialized_end=2355
+  _globals['_DIAGRAMFORMAT']._serialized_start=3000
+  _globals['_DIAGRAMFORMAT']._serialized_end=3099
+  _globals['_VERSIONSTATUS']._serialized_start=3102
+  _globals['_VERSIONSTATUS']._serialized_end=3259
+  _globals['_GETDEFINITIONDIAGRAMREQUEST']._serialized_start=118
+  _globals['_GETDEFINITIONDIAGRAMREQUEST']._serialized_end=263
+  _globals['_GETDEFINITIONDIAGRAMRESPONSE']._serialized_start=265
+  _globals['_GETDEFINITIONDIAGRAMRESPONSE']._serialized_end=357
+  _globals['_DIAGNOSTIC']._serialized_start=360
+  _globals['_DIAGNOSTIC']._serialized_end=498
+  _globals['_DEFINITIONSUMMARY']._serialized_start=501
+  _globals['_DEFINITIONSUMMARY']._serialized_end=656
+  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_start=658
+  _globals['_VALIDATEDEFINITIONREQUEST']._serialized_end=721
+  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_start=724
+  _globals['_VALIDATEDEFINITIONRESPONSE']._serialized_end=867
+  _globals['_LISTDEFINITIONSREQUEST']._serialized_start=869
+  _globals['_LISTDEFINITIONSREQUEST']._serialized_end=893
+  _globals['_LISTDEFINITIONSRESPONSE']._serialized_start=895
+  _globals['_LISTDEFINITIONSRESPONSE']._serialized_end=974
+  _globals['_GETDEFINITIONREQUEST']._serialized_start=976
+  _globals['_GETDEFINITIONREQUEST']._serialized_end=1029
+  _globals['_GETDEFINITIONRESPONSE']._serialized_start=1032
+  _globals['_GETDEFINITIONRESPONSE']._serialized_end=1173
+  _globals['_DIMENSIONINFO']._serialized_start=1176
+  _globals['_DIMENSIONINFO']._serialized_end=1333
+  _globals['_STATEINFO']._serialized_start=1336
+  _globals['_STATEINFO']._serialized_end=1469
+  _globals['_TRANSITIONINFO']._serialized_start=1472
+  _globals['_TRANSITIONINFO']._serialized_end=1650
+  _globals['_RELOADDEFINITIONSREQUEST']._serialized_start=1652
+  _globals['_RELOADDEFINITIONSREQUEST']._serialized_end=1678
+  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_start=1680
+  _globals['_RELOADDEFINITIONSRESPONSE']._serialized_end=1761
+  _globals['_DEFINITIONVERSION']._serialized_start=1764
+  _globals['_DEFINITIONVERSION']._serialized_end=2178
+  _globals['_PUBLISHDEFINITIONREQUEST']._serialized_start=2180
+  _globals['_PUBLISHDEFINITIONREQUEST']._serialized_end=2242
+  _globals['_PUBLISHDEFINITIONRESPONSE']._serialized_start=2244
+  _globals['_PUBLISHDEFINITIONRESPONSE']._serialized_end=2321
+  _globals['_APPROVEDEFINITIONREQUEST']._serialized_start=2323
+  _globals['_APPROVEDEFINITIONREQUEST']._serialized_end=2380
+  _globals['_APPROVEDEFINITIONRESPONSE']._serialized_start=2382
+  _globals['_APPROVEDEFINITIONRESPONSE']._serialized_end=2459
+  _globals['_ACTIVATEDEFINITIONREQUEST']._serialized_start=2461
+  _globals['_ACTIVATEDEFINITIONREQUEST']._serialized_end=2519
+  _globals['_ACTIVATEDEFINITIONRESPONSE']._serialized_start=2521
+  _globals['_ACTIVATEDEFINITIONRESPONSE']._serialized_end=2599
+  _globals['_LISTDEFINITIONVERSIONSREQUEST']._serialized_start=2601
+  _globals['_LISTDEFINITIONVERSIONSREQUEST']._serialized_end=2646
+  _globals['_LISTDEFINITIONVERSIONSRESPONSE']._serialized_start=2648
+  _globals['_LISTDEFINITIONVERSIONSRESPONSE']._serialized_end=2731
+  _globals['_DIFFDEFINITIONSREQUEST']._serialized_start=2733
+  _globals['_DIFFDEFINITIONSREQUEST']._serialized_end=2813
+  _globals['_DEFINITIONCHANGE']._serialized_start=2815
+  _globals['_DEFINITIONCHANGE']._serialized_end=2908
+  _globals['_DIFFDEFINITIONSRESPONSE']._serialized_start=2910
+  _globals['_DIFFDEFINITIONSRESPONSE']._serialized_end=2998
+  _globals['_DEFINITIONSERVICE']._serialized_start=3262
+  _globals['_DEFINITIONSERVICE']._serialized_end=4307
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,7 @@
+import datetime
+
 from crmstatus.v1 import customer_pb2 as _customer_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -13,9 +16,22 @@ class DiagramFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIAGRAM_FORMAT_UNSPECIFIED: _ClassVar[DiagramFormat]
     DIAGRAM_FORMAT_MERMAID: _ClassVar[DiagramFormat]
     DIAGRAM_FORMAT_DOT: _ClassVar[DiagramFormat]
+
+class VersionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERSION_STATUS_UNSPECIFIED: _ClassVar[VersionStatus]
+    VERSION_STATUS_DRAFT: _ClassVar[VersionStatus]
+    VERSION_STATUS_APPROVED: _ClassVar[VersionStatus]
+    VERSION_STATUS_ACTIVE: _ClassVar[VersionStatus]
+    VERSION_STATUS_RETIRED: _ClassVar[VersionStatus]
 DIAGRAM_FORMAT_UNSPECIFIED: DiagramFormat
 DIAGRAM_FORMAT_MERMAID: DiagramFormat
 DIAGRAM_FORMAT_DOT: DiagramFormat
+VERSION_STATUS_UNSPECIFIED: VersionStatus
+VERSION_STATUS_DRAFT: VersionStatus
+VERSION_STATUS_APPROVED: VersionStatus
+VERSION_STATUS_ACTIVE: VersionStatus
+VERSION_STATUS_RETIRED: VersionStatus
 
 class GetDefinitionDiagramRequest(_message.Message):
     __slots__ = ("name", "version", "dimension", "format", "customer_id")
@@ -180,3 +196,115 @@ class ReloadDefinitionsResponse(_message.Message):
     DEFINITIONS_FIELD_NUMBER: _ClassVar[int]
     definitions: _containers.RepeatedCompositeFieldContainer[DefinitionSummary]
     def __init__(self, definitions: _Optional[_Iterable[_Union[DefinitionSummary, _Mapping]]] = ...) -> None: ...
+
+class DefinitionVersion(_message.Message):
+    __slots__ = ("definition", "tenant", "status", "published_by", "publish_time", "approved_by", "approve_time", "activated_by", "activate_time", "retire_time", "in_use")
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_BY_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_TIME_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RETIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    definition: DefinitionSummary
+    tenant: str
+    status: VersionStatus
+    published_by: str
+    publish_time: _timestamp_pb2.Timestamp
+    approved_by: str
+    approve_time: _timestamp_pb2.Timestamp
+    activated_by: str
+    activate_time: _timestamp_pb2.Timestamp
+    retire_time: _timestamp_pb2.Timestamp
+    in_use: bool
+    def __init__(self, definition: _Optional[_Union[DefinitionSummary, _Mapping]] = ..., tenant: _Optional[str] = ..., status: _Optional[_Union[VersionStatus, str]] = ..., published_by: _Optional[str] = ..., publish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approved_by: _Optional[str] = ..., approve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., activated_by: _Optional[str] = ..., activate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_use: _Optional[bool] = ...) -> None: ...
+
+class PublishDefinitionRequest(_message.Message):
+    __slots__ = ("content", "file_name")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    file_name: str
+    def __init__(self, content: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
+
+class PublishDefinitionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: DefinitionVersion
+    def __init__(self, version: _Optional[_Union[DefinitionVersion, _Mapping]] = ...) -> None: ...
+
+class ApproveDefinitionRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ApproveDefinitionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: DefinitionVersion
+    def __init__(self, version: _Optional[_Union[DefinitionVersion, _Mapping]] = ...) -> None: ...
+
+class ActivateDefinitionRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ActivateDefinitionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: DefinitionVersion
+    def __init__(self, version: _Optional[_Union[DefinitionVersion, _Mapping]] = ...) -> None: ...
+
+class ListDefinitionVersionsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListDefinitionVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[DefinitionVersion]
+    def __init__(self, versions: _Optional[_Iterable[_Union[DefinitionVersion, _Mapping]]] = ...) -> None: ...
+
+class DiffDefinitionsRequest(_message.Message):
+    __slots__ = ("name", "old_version", "new_version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OLD_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NEW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    old_version: int
+    new_version: int
+    def __init__(self, name: _Optional[str] = ..., old_version: _Optional[int] = ..., new_version: _Optional[int] = ...) -> None: ...
+
+class DefinitionChange(_message.Message):
+    __slots__ = ("change", "kind", "path", "before", "after")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    change: str
+    kind: str
+    path: str
+    before: str
+    after: str
+    def __init__(self, change: _Optional[str] = ..., kind: _Optional[str] = ..., path: _Optional[str] = ..., before: _Optional[str] = ..., after: _Optional[str] = ...) -> None: ...
+
+class DiffDefinitionsResponse(_message.Message):
+    __slots__ = ("changes", "text")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[DefinitionChange]
+    text: str
+    def __init__(self, changes: _Optional[_Iterable[_Union[DefinitionChange, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...

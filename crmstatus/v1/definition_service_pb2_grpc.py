@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class DefinitionServiceStub:
-    """Industry definitions: check one before publishing, see what is loaded, reload from disk.
+    """Industry definitions, governed: check a text, publish it as a draft, have a second person approve it, activate
+    it for the tenant's new customers; list, read, draw and compare versions.
+
+    Versions live in a registry every replica shares: the shared defaults (the definitions a release ships,
+    changed only by the platform tenant's admins) and each tenant's own. A tenant sees both; its own of a
+    name come first. Publishing and activating need the `admin` role, approving the `approver` role.
     """
 
     def __init__(self, channel):
@@ -35,6 +40,31 @@ class DefinitionServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.PublishDefinition = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/PublishDefinition',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.PublishDefinitionRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.PublishDefinitionResponse.FromString,
+                _registered_method=True)
+        self.ApproveDefinition = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/ApproveDefinition',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ApproveDefinitionRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ApproveDefinitionResponse.FromString,
+                _registered_method=True)
+        self.ActivateDefinition = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/ActivateDefinition',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ActivateDefinitionRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ActivateDefinitionResponse.FromString,
+                _registered_method=True)
+        self.ListDefinitionVersions = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/ListDefinitionVersions',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ListDefinitionVersionsRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ListDefinitionVersionsResponse.FromString,
+                _registered_method=True)
+        self.DiffDefinitions = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/DiffDefinitions',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.DiffDefinitionsRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.DiffDefinitionsResponse.FromString,
+                _registered_method=True)
         self.ValidateDefinition = channel.unary_unary(
                 '/crmstatus.v1.DefinitionService/ValidateDefinition',
                 request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ValidateDefinitionRequest.SerializeToString,
@@ -63,8 +93,53 @@ class DefinitionServiceStub:
 
 
 class DefinitionServiceServicer:
-    """Industry definitions: check one before publishing, see what is loaded, reload from disk.
+    """Industry definitions, governed: check a text, publish it as a draft, have a second person approve it, activate
+    it for the tenant's new customers; list, read, draw and compare versions.
+
+    Versions live in a registry every replica shares: the shared defaults (the definitions a release ships,
+    changed only by the platform tenant's admins) and each tenant's own. A tenant sees both; its own of a
+    name come first. Publishing and activating need the `admin` role, approving the `approver` role.
     """
+
+    def PublishDefinition(self, request, context):
+        """Validates a text and stores it as a draft version of the caller's tenant (of the shared defaults, for the
+        platform tenant). FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem, storing
+        nothing; ALREADY_EXISTS when the name@version is published with another text.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveDefinition(self, request, context):
+        """A second person (role `approver`, not the publisher) approves a draft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateDefinition(self, request, context):
+        """Makes a version the one the tenant's new customers get, on every replica at once: one of the tenant's own
+        (approved first, unless the tenant needs no approval), or a shared one. The version it replaces is
+        retired; customers already created stay on theirs until migrated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDefinitionVersions(self, request, context):
+        """Every version the tenant sees, with its status and who moved it when.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiffDefinitions(self, request, context):
+        """What changed between two versions, for a reviewer: states, transitions, guards, checklists, timers, facts
+        added, removed or changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def ValidateDefinition(self, request, context):
         """Checks a definition's text and returns every problem; never changes what is loaded.
@@ -74,7 +149,7 @@ class DefinitionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListDefinitions(self, request, context):
-        """Lists the loaded definitions, every version.
+        """Lists the definitions the tenant sees, every version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -88,8 +163,9 @@ class DefinitionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReloadDefinitions(self, request, context):
-        """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
-        (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
+        """Publishes the definition folder again as the shared defaults (platform tenant only), all or nothing: with
+        any problem nothing is published (FAILED_PRECONDITION, with every problem). A published version whose text
+        changed is a problem. A name's newest version becomes the shared default when it is newer than the active.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,6 +184,31 @@ class DefinitionServiceServicer:
 
 def add_DefinitionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'PublishDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishDefinition,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.PublishDefinitionRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.PublishDefinitionResponse.SerializeToString,
+            ),
+            'ApproveDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveDefinition,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ApproveDefinitionRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ApproveDefinitionResponse.SerializeToString,
+            ),
+            'ActivateDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateDefinition,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ActivateDefinitionRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ActivateDefinitionResponse.SerializeToString,
+            ),
+            'ListDefinitionVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDefinitionVersions,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ListDefinitionVersionsRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.ListDefinitionVersionsResponse.SerializeToString,
+            ),
+            'DiffDefinitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffDefinitions,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.DiffDefinitionsRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.DiffDefinitionsResponse.SerializeToString,
+            ),
             'ValidateDefinition': grpc.unary_unary_rpc_method_handler(
                     servicer.ValidateDefinition,
                     request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.ValidateDefinitionRequest.FromString,
@@ -142,8 +243,148 @@ def add_DefinitionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DefinitionService:
-    """Industry definitions: check one before publishing, see what is loaded, reload from disk.
+    """Industry definitions, governed: check a text, publish it as a draft, have a second person approve it, activate
+    it for the tenant's new customers; list, read, draw and compare versions.
+
+    Versions live in a registry every replica shares: the shared defaults (the definitions a release ships,
+    changed only by the platform tenant's admins) and each tenant's own. A tenant sees both; its own of a
+    name come first. Publishing and activating need the `admin` role, approving the `approver` role.
     """
+
+    @staticmethod
+    def PublishDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/PublishDefinition',
+            crmstatus_dot_v1_dot_definition__service__pb2.PublishDefinitionRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.PublishDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/ApproveDefinition',
+            crmstatus_dot_v1_dot_definition__service__pb2.ApproveDefinitionRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.ApproveDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/ActivateDefinition',
+            crmstatus_dot_v1_dot_definition__service__pb2.ActivateDefinitionRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.ActivateDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDefinitionVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/ListDefinitionVersions',
+            crmstatus_dot_v1_dot_definition__service__pb2.ListDefinitionVersionsRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.ListDefinitionVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffDefinitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/DiffDefinitions',
+            crmstatus_dot_v1_dot_definition__service__pb2.DiffDefinitionsRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.DiffDefinitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def ValidateDefinition(request,

@@ -27,21 +27,46 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class DefinitionServiceStub:
-    """Industry definitions: check one before publishing, see what is loaded, reload from disk."""
+    """Industry definitions, governed: check a text, publish it as a draft, have a second person approve it, activate
+    it for the tenant's new customers; list, read, draw and compare versions.
+
+    Versions live in a registry every replica shares: the shared defaults (the definitions a release ships,
+    changed only by the platform tenant's admins) and each tenant's own. A tenant sees both; its own of a
+    name come first. Publishing and activating need the `admin` role, approving the `approver` role.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> DefinitionServiceAsyncStub: ...
+    PublishDefinition: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.PublishDefinitionRequest, _definition_service_pb2.PublishDefinitionResponse]
+    """Validates a text and stores it as a draft version of the caller's tenant (of the shared defaults, for the
+    platform tenant). FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem, storing
+    nothing; ALREADY_EXISTS when the name@version is published with another text.
+    """
+    ApproveDefinition: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.ApproveDefinitionRequest, _definition_service_pb2.ApproveDefinitionResponse]
+    """A second person (role `approver`, not the publisher) approves a draft."""
+    ActivateDefinition: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.ActivateDefinitionRequest, _definition_service_pb2.ActivateDefinitionResponse]
+    """Makes a version the one the tenant's new customers get, on every replica at once: one of the tenant's own
+    (approved first, unless the tenant needs no approval), or a shared one. The version it replaces is
+    retired; customers already created stay on theirs until migrated.
+    """
+    ListDefinitionVersions: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.ListDefinitionVersionsRequest, _definition_service_pb2.ListDefinitionVersionsResponse]
+    """Every version the tenant sees, with its status and who moved it when."""
+    DiffDefinitions: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.DiffDefinitionsRequest, _definition_service_pb2.DiffDefinitionsResponse]
+    """What changed between two versions, for a reviewer: states, transitions, guards, checklists, timers, facts
+    added, removed or changed.
+    """
     ValidateDefinition: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.ValidateDefinitionRequest, _definition_service_pb2.ValidateDefinitionResponse]
     """Checks a definition's text and returns every problem; never changes what is loaded."""
     ListDefinitions: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.ListDefinitionsRequest, _definition_service_pb2.ListDefinitionsResponse]
-    """Lists the loaded definitions, every version."""
+    """Lists the definitions the tenant sees, every version."""
     GetDefinition: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.GetDefinitionRequest, _definition_service_pb2.GetDefinitionResponse]
     """Reads one definition: its structure and its source text."""
     ReloadDefinitions: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.ReloadDefinitionsRequest, _definition_service_pb2.ReloadDefinitionsResponse]
-    """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
-    (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
+    """Publishes the definition folder again as the shared defaults (platform tenant only), all or nothing: with
+    any problem nothing is published (FAILED_PRECONDITION, with every problem). A published version whose text
+    changed is a problem. A name's newest version becomes the shared default when it is newer than the active.
     """
     GetDefinitionDiagram: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.GetDefinitionDiagramRequest, _definition_service_pb2.GetDefinitionDiagramResponse]
     """Draws a definition as Mermaid or Graphviz DOT text: every state with its labels and initial / final /
@@ -52,18 +77,43 @@ class DefinitionServiceStub:
 
 @_typing.type_check_only
 class DefinitionServiceAsyncStub(DefinitionServiceStub):
-    """Industry definitions: check one before publishing, see what is loaded, reload from disk."""
+    """Industry definitions, governed: check a text, publish it as a draft, have a second person approve it, activate
+    it for the tenant's new customers; list, read, draw and compare versions.
+
+    Versions live in a registry every replica shares: the shared defaults (the definitions a release ships,
+    changed only by the platform tenant's admins) and each tenant's own. A tenant sees both; its own of a
+    name come first. Publishing and activating need the `admin` role, approving the `approver` role.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    PublishDefinition: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.PublishDefinitionRequest, _definition_service_pb2.PublishDefinitionResponse]  # type: ignore[assignment]
+    """Validates a text and stores it as a draft version of the caller's tenant (of the shared defaults, for the
+    platform tenant). FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem, storing
+    nothing; ALREADY_EXISTS when the name@version is published with another text.
+    """
+    ApproveDefinition: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ApproveDefinitionRequest, _definition_service_pb2.ApproveDefinitionResponse]  # type: ignore[assignment]
+    """A second person (role `approver`, not the publisher) approves a draft."""
+    ActivateDefinition: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ActivateDefinitionRequest, _definition_service_pb2.ActivateDefinitionResponse]  # type: ignore[assignment]
+    """Makes a version the one the tenant's new customers get, on every replica at once: one of the tenant's own
+    (approved first, unless the tenant needs no approval), or a shared one. The version it replaces is
+    retired; customers already created stay on theirs until migrated.
+    """
+    ListDefinitionVersions: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ListDefinitionVersionsRequest, _definition_service_pb2.ListDefinitionVersionsResponse]  # type: ignore[assignment]
+    """Every version the tenant sees, with its status and who moved it when."""
+    DiffDefinitions: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.DiffDefinitionsRequest, _definition_service_pb2.DiffDefinitionsResponse]  # type: ignore[assignment]
+    """What changed between two versions, for a reviewer: states, transitions, guards, checklists, timers, facts
+    added, removed or changed.
+    """
     ValidateDefinition: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ValidateDefinitionRequest, _definition_service_pb2.ValidateDefinitionResponse]  # type: ignore[assignment]
     """Checks a definition's text and returns every problem; never changes what is loaded."""
     ListDefinitions: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ListDefinitionsRequest, _definition_service_pb2.ListDefinitionsResponse]  # type: ignore[assignment]
-    """Lists the loaded definitions, every version."""
+    """Lists the definitions the tenant sees, every version."""
     GetDefinition: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.GetDefinitionRequest, _definition_service_pb2.GetDefinitionResponse]  # type: ignore[assignment]
     """Reads one definition: its structure and its source text."""
     ReloadDefinitions: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.ReloadDefinitionsRequest, _definition_service_pb2.ReloadDefinitionsResponse]  # type: ignore[assignment]
-    """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
-    (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
+    """Publishes the definition folder again as the shared defaults (platform tenant only), all or nothing: with
+    any problem nothing is published (FAILED_PRECONDITION, with every problem). A published version whose text
+    changed is a problem. A name's newest version becomes the shared default when it is newer than the active.
     """
     GetDefinitionDiagram: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.GetDefinitionDiagramRequest, _definition_service_pb2.GetDefinitionDiagramResponse]  # type: ignore[assignment]
     """Draws a definition as Mermaid or Graphviz DOT text: every state with its labels and initial / final /
@@ -73,7 +123,61 @@ class DefinitionServiceAsyncStub(DefinitionServiceStub):
     """
 
 class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Industry definitions: check one before publishing, see what is loaded, reload from disk."""
+    """Industry definitions, governed: check a text, publish it as a draft, have a second person approve it, activate
+    it for the tenant's new customers; list, read, draw and compare versions.
+
+    Versions live in a registry every replica shares: the shared defaults (the definitions a release ships,
+    changed only by the platform tenant's admins) and each tenant's own. A tenant sees both; its own of a
+    name come first. Publishing and activating need the `admin` role, approving the `approver` role.
+    """
+
+    @_abc_1.abstractmethod
+    def PublishDefinition(
+        self,
+        request: _definition_service_pb2.PublishDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.PublishDefinitionResponse, _abc.Awaitable[_definition_service_pb2.PublishDefinitionResponse]]:
+        """Validates a text and stores it as a draft version of the caller's tenant (of the shared defaults, for the
+        platform tenant). FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem, storing
+        nothing; ALREADY_EXISTS when the name@version is published with another text.
+        """
+
+    @_abc_1.abstractmethod
+    def ApproveDefinition(
+        self,
+        request: _definition_service_pb2.ApproveDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.ApproveDefinitionResponse, _abc.Awaitable[_definition_service_pb2.ApproveDefinitionResponse]]:
+        """A second person (role `approver`, not the publisher) approves a draft."""
+
+    @_abc_1.abstractmethod
+    def ActivateDefinition(
+        self,
+        request: _definition_service_pb2.ActivateDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.ActivateDefinitionResponse, _abc.Awaitable[_definition_service_pb2.ActivateDefinitionResponse]]:
+        """Makes a version the one the tenant's new customers get, on every replica at once: one of the tenant's own
+        (approved first, unless the tenant needs no approval), or a shared one. The version it replaces is
+        retired; customers already created stay on theirs until migrated.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDefinitionVersions(
+        self,
+        request: _definition_service_pb2.ListDefinitionVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.ListDefinitionVersionsResponse, _abc.Awaitable[_definition_service_pb2.ListDefinitionVersionsResponse]]:
+        """Every version the tenant sees, with its status and who moved it when."""
+
+    @_abc_1.abstractmethod
+    def DiffDefinitions(
+        self,
+        request: _definition_service_pb2.DiffDefinitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.DiffDefinitionsResponse, _abc.Awaitable[_definition_service_pb2.DiffDefinitionsResponse]]:
+        """What changed between two versions, for a reviewer: states, transitions, guards, checklists, timers, facts
+        added, removed or changed.
+        """
 
     @_abc_1.abstractmethod
     def ValidateDefinition(
@@ -89,7 +193,7 @@ class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _definition_service_pb2.ListDefinitionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_definition_service_pb2.ListDefinitionsResponse, _abc.Awaitable[_definition_service_pb2.ListDefinitionsResponse]]:
-        """Lists the loaded definitions, every version."""
+        """Lists the definitions the tenant sees, every version."""
 
     @_abc_1.abstractmethod
     def GetDefinition(
@@ -105,8 +209,9 @@ class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _definition_service_pb2.ReloadDefinitionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_definition_service_pb2.ReloadDefinitionsResponse, _abc.Awaitable[_definition_service_pb2.ReloadDefinitionsResponse]]:
-        """Loads the definition folder again, all or nothing: with any problem, the running definitions stay
-        (FAILED_PRECONDITION, with every problem). A published version whose text changed is a problem.
+        """Publishes the definition folder again as the shared defaults (platform tenant only), all or nothing: with
+        any problem nothing is published (FAILED_PRECONDITION, with every problem). A published version whose text
+        changed is a problem. A name's newest version becomes the shared default when it is newer than the active.
         """
 
     @_abc_1.abstractmethod

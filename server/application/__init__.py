@@ -27,7 +27,9 @@ class Application:
         self.clock = clock
         self.commands = Commands(store, catalog, settings, clock)
         self.queries = Queries(store, catalog, clock)
-        self.definitions = Definitions(catalog, settings.config_dir, settings.platform_tenant)
+        self.definitions = Definitions(
+            catalog, clock, settings.config_dir, settings.platform_tenant, settings.approval_optional
+        )
         self.watch = Watch(store)
         self.analytics = Analytics(store, catalog)
         self.timers = TimerWorker(store, self.commands, self.queries, clock, interval=settings.timer_interval_seconds)

@@ -57,7 +57,7 @@ class Analytics:
         """The flow of one dimension of a definition (every version, or one) over the days start…end."""
         if not start <= end or (end - start).days >= MAX_DAYS:
             raise InvalidRequest(f"a report covers 1 to {MAX_DAYS} days, from its start date to its end date")
-        latest = self.catalog.get(definition, version)
+        latest = await self.catalog.resolve(caller.tenant, definition, version)
         spec = latest.dimensions.get(dimension)
         if spec is None:
             raise UnknownName(f"dimension of {latest.key}", dimension, latest.dimensions)

@@ -1,44 +1,54 @@
-"""The published definitions the service knows, by name and version, and each tenant's view of them.
+"""The definition versions a replica serves: compiled once each, from the registry every replica shares.
 
-Once connected to the versions shared in Redis (`share`), every replica serves the same ones: its own are
-added there at start and on a reload, and it takes up the others' within a refresh interval, or at once when
-a customer is pinned to a version it has not seen yet.
+The registry (store/registry.py) holds every published version, the shared defaults (the definitions this
+release ships in configs/, published at start) and each tenant's own, and which version each tenant's new
+customers get. A replica compiles a version the first time a customer or a call needs it, and reads the
+active version at every creation, so an activation through any replica counts at once on all of them.
+
+A tenant sees the shared versions and its own; its own of a name come first (a tenant's variant of a shared
+definition keeps the shared name, and never a number the shared versions had when it was published).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, InvalidDefinition
 from crmstatus.engine.loader import load_all, load_definition
-from crmstatus.server.store.codec import DefinitionText
-from crmstatus.server.store.definitions import SharedDefinitions
+from crmstatus.server.store.codec import VersionStatus, VersionText
+from crmstatus.server.store.registry import DefinitionRegistry, active_field, registry_id, split_id
 
 from .errors import DefinitionNotFound
 
 log = logging.getLogger(__name__)
+TEXTS_FRESH = 1.0  # seconds a replica lists the published versions it read
+RELEASE = "release"  # who publishes and approves the definitions a release ships
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A published version as a tenant sees it, with its lifecycle."""
+
+    text: VersionText
+    status: VersionStatus
+    in_use: bool  # the version the tenant's new customers get
 
 
 class Catalog:
-    def __init__(self, definitions: Iterable[Definition], claim_protection: Mapping[str, timedelta] | None = None):
+    def __init__(self, shipped: Iterable[Definition], claim_protection: Mapping[str, timedelta] | None = None):
         self.claim_protection = dict(claim_protection or {})
-        self.shared: SharedDefinitions | None = None
-        self._generation = -1
-        self._use(definitions)
-
-    def _use(self, definitions: Iterable[Definition]) -> None:
-        by_key = {d.key: d for d in definitions}
-        latest: dict[str, Definition] = {}
-        for definition in by_key.values():
-            known = latest.get(definition.name)
-            if known is None or known.version < definition.version:
-                latest[definition.name] = definition
+        self.registry: DefinitionRegistry | None = None
+        self._shipped_at = datetime.min
+        self.shipped = {d.key: d for d in shipped}
+        self._compiled: dict[str, Definition] = dict(self.shipped)  # by registry id
+        self._resolved: dict[tuple[str, str], str] = {}  # (tenant, name@version) → registry id
         self._tailored: dict[tuple[str, str], Definition] = {}
-        self._by_key, self._latest = by_key, latest
+        self._texts_read: tuple[float, list[VersionText]] | None = None
 
     @classmethod
     def load(cls, config_dir: str, claim_protection: Mapping[str, timedelta] | None = None) -> Catalog:
@@ -48,93 +58,162 @@ class Catalog:
         return cls(definitions, claim_protection)
 
     def __iter__(self) -> Iterator[Definition]:
-        return iter(sorted(self._by_key.values(), key=lambda d: (d.name, d.version)))
+        """The definitions compiled so far (the shipped ones, and those used since)."""
+        return iter(sorted(self._compiled.values(), key=lambda d: (d.name, d.version)))
 
     def get(self, name: str, version: int | None = None) -> Definition:
-        """The named definition at `version`, or its latest version."""
-        definition = self._latest.get(name) if version is None else self._by_key.get(f"{name}@{version}")
-        if definition is None:
-            known = list(self._latest) if version is None else list(self._by_key)
+        """A shipped definition, at `version` or its newest: for tools working without a registry."""
+        found = [d for d in self.shipped.values() if d.name == name and version in (None, d.version)]
+        if not found:
+            known = {d.name for d in self.shipped.values()} if version is None else self.shipped
             raise DefinitionNotFound(name if version is None else f"{name}@{version}", known)
+        return max(found, key=lambda d: d.version)
+
+    async def connect(self, registry: DefinitionRegistry, now: datetime) -> None:
+        """Serve the registry's versions, having published the shipped ones in it as shared defaults (refused
+        when a shipped version is there with another text)."""
+        await self._ship(registry, list(self.shipped.values()), now)
+        self.registry, self._shipped_at = registry, now
+
+    async def reload(self, config_dir: str, now: datetime) -> list[Definition]:
+        """Publish the definitions on disk now as shared defaults. All or nothing: any problem raises
+        InvalidDefinition and nothing is published. A published version whose text changed is a problem:
+        customers on it would silently get other rules."""
+        definitions, problems = load_all([config_dir])
+        problems += [
+            _changed(d) for d in definitions if d.key in self.shipped and self.shipped[d.key].digest != d.digest
+        ]
+        if problems:
+            raise InvalidDefinition(problems)
+        if self.registry is not None:
+            await self._ship(self.registry, definitions, now)
+        for definition in definitions:
+            self.shipped[definition.key] = self._compiled[definition.key] = definition
+        return definitions
+
+    @staticmethod
+    async def _ship(registry: DefinitionRegistry, definitions: list[Definition], now: datetime) -> None:
+        """Publish shipped versions (approved by the release), and make each name's newest the shared default
+        when it is newer than the one active."""
+        changed = []
+        for d in definitions:
+            text = VersionText(d.key, "", d.file, d.source, d.digest, RELEASE, now)
+            taken = await registry.publish(text, d.name, d.version, VersionStatus("approved", "", RELEASE, now))
+            if taken is not None and taken.existing.digest != d.digest:
+                changed.append(_changed(d))
+        if changed:
+            raise InvalidDefinition(changed)
+        newest: dict[str, Definition] = {}
+        for d in definitions:
+            if d.name not in newest or newest[d.name].version < d.version:
+                newest[d.name] = newest[d.name] = d
+        fields = [active_field("", name) for name in newest]
+        for d, active in zip(newest.values(), await registry.active(fields) if fields else [], strict=True):
+            if active is None or int(active.rpartition("@")[2]) < d.version:
+                await registry.activate(d.key, active_field("", d.name), RELEASE, now, approval_required=True)
+
+    async def active(self, tenant: str, name: str) -> Definition:
+        """The version the tenant's new customers of `name` get: its own activated one, else the shared one."""
+        if self.registry is None:
+            return self.for_tenant(tenant, self.get(name))
+        own, shared = await self.registry.active([active_field(tenant, name), active_field("", name)])
+        rid = own or shared
+        if rid is None and any(d.name == name for d in self.shipped.values()):  # a Redis that lost its data
+            await self._ship(self.registry, list(self.shipped.values()), self._shipped_at)
+            rid = (await self.registry.active([active_field("", name)]))[0]
+        if rid is None:
+            names = {split_id(visible)[1].partition("@")[0] for visible in await self._visible_ids(tenant)}
+            raise DefinitionNotFound(name, names)
+        return await self._compiled_or_loaded(tenant, rid)
+
+    async def resolve(self, tenant: str, name: str, version: int | None = None) -> Definition:
+        """The definition at `version` as the tenant sees it (its active version when None), loaded from the
+        registry the first time. One this release cannot compile (a newer release's language) is logged and
+        answered as not found."""
+        if version is None:
+            return await self.active(tenant, name)
+        key = f"{name}@{version}"
+        if self.registry is None:
+            if key not in self._compiled:
+                raise DefinitionNotFound(key, self._compiled)
+            return self.for_tenant(tenant, self._compiled[key])
+        rid = self._resolved.get((tenant, key))
+        if rid is not None:  # which version a tenant's name@version is never changes (see publish_definition.lua)
+            return self.for_tenant(tenant, self._compiled[rid])
+        text = await self.registry.first_text([registry_id(tenant, key), key])
+        if text is None:
+            raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
+        definition = await self._compiled_or_loaded(tenant, registry_id(text.scope, key), text)
+        self._resolved[(tenant, key)] = registry_id(text.scope, key)
         return definition
 
-    def for_tenant(self, tenant: str, name: str, version: int | None = None) -> Definition:
+    async def _compiled_or_loaded(self, tenant: str, rid: str, text: VersionText | None = None) -> Definition:
+        definition = self._compiled.get(rid)
+        if definition is None:
+            if text is None:
+                assert self.registry is not None
+                text = await self.registry.first_text([rid])
+            if text is None:
+                raise DefinitionNotFound(split_id(rid)[1], ())
+            try:
+                definition = self._compiled[rid] = load_definition(text.source, text.file)
+            except InvalidDefinition as error:
+                log.error("definition %s cannot be used by this release: %s", rid, error)
+                raise DefinitionNotFound(split_id(rid)[1], ()) from None
+        return self.for_tenant(tenant, definition)
+
+    async def compile(self, text: VersionText) -> Definition:
+        """A published version's definition, compiled once."""
+        rid = registry_id(text.scope, text.key)
+        return await self._compiled_or_loaded(text.scope, rid, text)
+
+    async def versions(self, tenant: str) -> list[Version]:
+        """Every version the tenant sees, shared and its own, oldest first, with its lifecycle."""
+        if self.registry is None:
+            return [Version(VersionText(d.key, "", d.file, d.source, d.digest, RELEASE, datetime.min),
+                            VersionStatus("active", ""), True) for d in self.shipped.values()]  # fmt: skip
+        texts, statuses, active = (
+            await self._texts(),
+            await self.registry.statuses(),
+            await self.registry.every_active(),
+        )
+        found = []
+        for text in texts:
+            if text.scope not in ("", tenant):
+                continue
+            rid, name = registry_id(text.scope, text.key), text.key.partition("@")[0]
+            in_use = (active.get(active_field(tenant, name)) or active.get(active_field("", name))) == rid
+            found.append(Version(text, statuses[rid], in_use))
+        return sorted(
+            found, key=lambda v: (v.text.key.partition("@")[0], int(v.text.key.rpartition("@")[2]), v.text.scope)
+        )
+
+    async def _texts(self) -> list[VersionText]:
+        """Every published version's document. They never change, only new ones come: re-read at most every
+        TEXTS_FRESH seconds, and at once when one is named that was not among them."""
+        assert self.registry is not None
+        if self._texts_read is None or time.monotonic() - self._texts_read[0] > TEXTS_FRESH:
+            self._texts_read = (time.monotonic(), await self.registry.texts())
+        return self._texts_read[1]
+
+    def forget_texts(self) -> None:
+        self._texts_read = None
+
+    async def _visible_ids(self, tenant: str) -> list[str]:
+        return [registry_id(v.text.scope, v.text.key) for v in await self.versions(tenant)]
+
+    def for_tenant(self, tenant: str, definition: Definition) -> Definition:
         """The definition as `tenant` runs it: with the tenant's own claim lease, when it has one."""
-        definition = self.get(name, version)
         protection = self.claim_protection.get(tenant)
         if protection is None or definition.claims is None:
             return definition
         key = (tenant, definition.key)
         tailored = self._tailored.get(key)
-        if tailored is None:
+        if tailored is None or tailored.digest != definition.digest:
             tailored = self._tailored[key] = replace(
                 definition, claims=replace(definition.claims, protection=protection)
             )
         return tailored
-
-    async def resolve(self, tenant: str, name: str, version: int | None = None) -> Definition:
-        """`for_tenant`, looking among the shared versions first when this replica has not seen `version`."""
-        try:
-            return self.for_tenant(tenant, name, version)
-        except DefinitionNotFound:
-            if self.shared is None or version is None:
-                raise
-            await self.refresh(force=True)
-            return self.for_tenant(tenant, name, version)
-
-    async def share(self, shared: SharedDefinitions) -> None:
-        """Serve the versions every replica serves: add ours to them (refused when one of ours has another
-        text there), and take up theirs."""
-        await self._publish(shared, list(self._by_key.values()))
-        self.shared = shared
-        await self.refresh(force=True)
-
-    async def refresh(self, *, force: bool = False) -> None:
-        """Take up the shared versions added since the last refresh. One this replica cannot compile (a
-        newer release's language) is logged and skipped: customers pinned to it answer DEFINITION_NOT_FOUND."""
-        if self.shared is None:
-            return
-        generation = await self.shared.generation()
-        if generation == self._generation and not force:
-            return
-        taken = []
-        for text in await self.shared.all():
-            if text.key in self._by_key:
-                continue
-            try:
-                taken.append(load_definition(text.source, text.file))
-            except InvalidDefinition as error:
-                log.error("shared definition %s cannot be used by this release: %s", text.key, error)
-        if taken:
-            log.info("definitions made available by other replicas: %s", ", ".join(d.key for d in taken))
-            self._use([*self._by_key.values(), *taken])
-        self._generation = generation
-
-    async def reload(self, config_dir: str) -> None:
-        """Use the definitions on disk now, plus versions no longer on disk (customers may be pinned to them),
-        and make them available to every replica.
-
-        All or nothing: any problem raises InvalidDefinition and this catalog stays as it is. A published
-        version whose text changed is a problem: customers on it would silently get other rules.
-        """
-        definitions, problems = load_all([config_dir])
-        for definition in definitions:
-            running = self._by_key.get(definition.key)
-            if running is not None and running.digest != definition.digest:
-                problems.append(_changed(definition))
-        if problems:
-            raise InvalidDefinition(problems)
-        if self.shared is not None:
-            await self._publish(self.shared, definitions)
-        fresh = {d.key for d in definitions}
-        self._use([*definitions, *(d for key, d in self._by_key.items() if key not in fresh)])
-
-    @staticmethod
-    async def _publish(shared: SharedDefinitions, definitions: list[Definition]) -> None:
-        texts = [DefinitionText(d.key, d.file, d.source, d.digest) for d in definitions]
-        differing = await shared.add(texts)
-        if differing:
-            raise InvalidDefinition([_changed(d) for d in definitions if d.key in differing])
 
 
 def _changed(definition: Definition) -> Diagnostic:

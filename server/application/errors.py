@@ -19,3 +19,18 @@ class DefinitionNotFound(ApplicationError):
 
 class Unauthenticated(ApplicationError):
     """The call carries no valid token for its tenant, or names no actor."""
+
+
+class VersionTaken(ApplicationError):
+    """A definition version is published already, with another text or by someone else: a new text needs a new
+    version number."""
+
+    def __init__(self, key: str, latest: int) -> None:
+        self.key = key
+        self.latest = latest
+        super().__init__(f"{key} is published already: give the new text version {latest + 1} (or later)")
+
+
+class LifecycleRefused(ApplicationError):
+    """A definition version cannot move on from where it stands (approving twice, activating a draft that
+    needs approval)."""

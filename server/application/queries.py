@@ -107,7 +107,7 @@ class Queries:
             per_part = [index(part, wanted.owner or wanted.queue) for part in range(keys.partitions)]
         else:
             per_part = [keys.in_state(part, d.key, wanted.dimension, wanted.state)
-                        for d in self._indexed(wanted) for part in range(keys.partitions)]  # fmt: skip
+                        for d in await self._indexed(caller, wanted) for part in range(keys.partitions)]  # fmt: skip
             if wanted.longer_than is not None:
                 try:
                     below = f"{ms(self.clock.now() - wanted.longer_than):013d}"
@@ -121,9 +121,9 @@ class Queries:
             return [(member, None) for member in members], token
         return [decode_index_member(member) for member in members], token
 
-    def _indexed(self, wanted: Listing) -> list[Definition]:
-        """The definition's versions whose `dimension` is indexed and has `state`."""
-        latest = self.catalog.get(wanted.definition)
+    async def _indexed(self, caller: Caller, wanted: Listing) -> list[Definition]:
+        """The tenant's versions of the definition whose `dimension` is indexed and has `state`."""
+        latest = await self.catalog.active(caller.tenant, wanted.definition)
         dimension = latest.dimensions.get(wanted.dimension)
         if dimension is None:
             raise UnknownName(f"dimension of {latest.key}", wanted.dimension, latest.dimensions)
@@ -132,7 +132,8 @@ class Queries:
                                  "marks it `indexed: true` to list its customers per state")  # fmt: skip
         if wanted.state not in dimension.states:
             raise UnknownName(f"state of {wanted.dimension}", wanted.state, dimension.states)
-        versions = [d for d in self.catalog if d.name == latest.name]
+        versions = [await self.catalog.compile(v.text) for v in await self.catalog.versions(caller.tenant)
+                    if v.text.key.startswith(f"{latest.name}@")]  # fmt: skip
         return [d for d in versions if (found := d.dimensions.get(wanted.dimension)) is not None and found.indexed
                 and wanted.state in found.states]  # fmt: skip
 
@@ -140,7 +141,8 @@ class Queries:
         """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when:
         those in no queue, or those in `queue` (which some definition of the tenant declares)."""
         if queue:
-            known = {name for definition in self.catalog for name in definition.queues}
+            known = {name for v in await self.catalog.versions(caller.tenant)
+                     for name in (await self.catalog.compile(v.text)).queues}  # fmt: skip
             if queue not in known:
                 raise UnknownName("queue", queue, known)
         free = await self.store.queries.pool(self.store.keys(caller.tenant), ms(self.clock.now()), limit, queue)

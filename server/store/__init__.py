@@ -11,12 +11,12 @@ from crmstatus.server.settings import Settings, SettingsError
 from .claims import Claims
 from .connection import Client
 from .customers import Customers
-from .definitions import SharedDefinitions
 from .errors import store_errors
 from .events import EventStreams
 from .identities import Identities
 from .keys import PARTITIONS, Keys
 from .queries import Queries
+from .registry import DefinitionRegistry
 from .scripts import Scripts
 from .timers import TimerQueue
 
@@ -35,7 +35,7 @@ class Store:
         self.timers = TimerQueue(scripts)
         self.queries = Queries(scripts)
         self.events = EventStreams(scripts, cluster=cluster)
-        self.definitions = SharedDefinitions(scripts)
+        self.registry = DefinitionRegistry(scripts)
 
     def keys(self, tenant: str) -> Keys:
         return Keys(tenant, self.partitions)

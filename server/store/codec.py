@@ -334,19 +334,55 @@ def decode_identity_reservation(value: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class DefinitionText:
-    """A published definition version as every replica shares it (store/definitions.py)."""
+class VersionText:
+    """A published definition version's document in the registry: written once, never changed."""
 
     key: str  # name@version
+    scope: str  # the tenant whose version it is; "" for the shared defaults
     file: str
     source: str
     digest: str
+    by: str  # who published it
+    at: datetime
 
 
-def encode_definition_text(version: DefinitionText) -> str:
-    return dumps({"file": version.file, "source": version.source, "digest": version.digest})
+@dataclass(frozen=True, slots=True)
+class VersionStatus:
+    """Where a version stands: draft → approved → active → retired, with who moved it and when."""
+
+    status: str
+    scope: str
+    approved_by: str = ""
+    approved_at: datetime | None = None
+    activated_by: str = ""
+    activated_at: datetime | None = None
+    retired_at: datetime | None = None
 
 
-def decode_definition_text(key: str, text: str) -> DefinitionText:
-    document = loads(text)
-    return DefinitionText(key, document["file"], document["source"], document["digest"])
+def encode_version_text(text: VersionText) -> str:
+    return dumps({"scope": text.scope, "file": text.file, "source": text.source, "digest": text.digest,
+                  "by": text.by, "at": ms(text.at)})  # fmt: skip
+
+
+def decode_version_text(key: str, text: str) -> VersionText:
+    d = loads(text)
+    return VersionText(key, d["scope"], d["file"], d["source"], d["digest"], d["by"], moment(d["at"]))
+
+
+def encode_version_status(status: VersionStatus) -> str:
+    """As the registry scripts read and write it (cjson): times in ms, absent ones left out."""
+    document: dict[str, Any] = {"status": status.status, "scope": status.scope}
+    for name in ("approved", "activated"):
+        if getattr(status, f"{name}_by"):
+            document[f"{name}_by"] = getattr(status, f"{name}_by")
+    for name in ("approved_at", "activated_at", "retired_at"):
+        if getattr(status, name) is not None:
+            document[name] = ms(getattr(status, name))
+    return dumps(document)
+
+
+def decode_version_status(text: str) -> VersionStatus:
+    d = loads(text)
+    at = {name: moment(int(d[name])) for name in ("approved_at", "activated_at", "retired_at") if name in d}
+    return VersionStatus(d["status"], d["scope"], d.get("approved_by", ""), activated_by=d.get("activated_by", ""),
+                         **at)  # fmt: skip

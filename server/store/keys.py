@@ -28,8 +28,17 @@ def partition(name: str, partitions: int) -> int:
 
 TENANTS = "crm:tenants"  # set of tenant names, so the timer worker knows whose timers to sweep
 PARTITIONS = "crm:partitions"  # the partition count the data was written with (see Store.check_partitions)
-DEFINITIONS = "crm:definitions"  # hash: name@version → the version's text (definitions.py)
-DEFINITIONS_GENERATION = "crm:definitions:generation"  # counter: moves when a version is added
+
+
+class Registry:
+    """The published definition versions (registry.py), every key in one slot so that one script changes
+    them together. A version's key, `name@version`, is unique across every tenant and the shared defaults."""
+
+    tag = "crm:{registry}"
+    texts = f"{tag}:texts"  # hash: name@version → the version's document, never changed (codec.VersionText)
+    status = f"{tag}:status"  # hash: name@version → its lifecycle record (codec.VersionStatus)
+    active = f"{tag}:active"  # hash: `<tenant>|<name>` (`|<name>` for the shared defaults) → name@version
+    latest = f"{tag}:latest"  # hash: name → the highest version number published
 
 
 @functools.lru_cache(maxsize=1024)

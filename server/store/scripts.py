@@ -229,6 +229,28 @@ class Erase(_Script):
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 
 
+class PublishDefinition(_Script):
+    """publish_definition.lua: store a version as a draft. Returns ('ok', '', '') or ('taken', document, latest)."""
+
+    name = "publish_definition"
+
+    async def __call__(self, texts: str, status: str, latest: str, rid: str, document: str, draft: str,
+                       latest_field: str, version: int, shared_rid: str) -> tuple[str, str, int]:  # fmt: skip
+        reply = await self._run([texts, status, latest], [rid, document, draft, latest_field, version, shared_rid])
+        return (str(reply[0]), str(reply[1]), int(reply[2])) if len(reply) > 1 else (str(reply[0]), "", 0)
+
+
+class PromoteDefinition(_Script):
+    """promote_definition.lua: approve or activate a version. Returns ('ok', replaced key) or ('refused', status)."""
+
+    name = "promote_definition"
+
+    async def __call__(self, status: str, active: str, op: str, key: str, by: str, at_ms: int, field: str = "",
+                       approval_required: bool = True) -> tuple[str, str]:  # fmt: skip
+        reply = await self._run([status, active], [op, key, by, at_ms, field, "1" if approval_required else "0"])
+        return str(reply[0]), str(reply[1])
+
+
 class Scripts:
     """Every script, registered on one client."""
 
@@ -243,3 +265,5 @@ class Scripts:
         self.claim_timers = ClaimTimers(client, timeout)
         self.settle_timer = SettleTimer(client, timeout)
         self.erase = Erase(client, timeout)
+        self.publish_definition = PublishDefinition(client, timeout)
+        self.promote_definition = PromoteDefinition(client, timeout)

@@ -11,11 +11,13 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from crmstatus.engine.commands import Denial, Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
+from crmstatus.engine.diff import Change as DefinitionChange
 from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason
 from crmstatus.engine.facts import to_json
 from crmstatus.engine.model import Label
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
 from crmstatus.server.application.analytics import FlowReport
+from crmstatus.server.application.catalog import Version
 from crmstatus.server.application.model import Change, Options
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
 
@@ -305,3 +307,28 @@ def duration(message: Any, field: str) -> timedelta:
         return message.ToTimedelta()  # type: ignore[no-any-return]
     except (OverflowError, ValueError):
         raise InvalidRequest(f"{field} is not a duration this service can use") from None
+
+
+_STATUS: dict[str, Any] = {
+    name: definition_service_pb2.VersionStatus.Value(f"VERSION_STATUS_{name.upper()}")
+    for name in ("draft", "approved", "active", "retired")
+}
+
+
+def version(found: Version, definition: Definition) -> definition_service_pb2.DefinitionVersion:
+    status, text = found.status, found.text
+    message = definition_service_pb2.DefinitionVersion(
+        definition=summary(definition), tenant=text.scope, status=_STATUS[status.status], published_by=text.by,
+        publish_time=timestamp(text.at), approved_by=status.approved_by, activated_by=status.activated_by,
+        in_use=found.in_use,
+    )  # fmt: skip
+    for field, moment in (("approve_time", status.approved_at), ("activate_time", status.activated_at),
+                          ("retire_time", status.retired_at)):  # fmt: skip
+        if moment is not None:
+            getattr(message, field).CopyFrom(timestamp(moment))
+    return message
+
+
+def changes(found: list[DefinitionChange]) -> list[definition_service_pb2.DefinitionChange]:
+    message = definition_service_pb2.DefinitionChange
+    return [message(change=c.change, kind=c.kind, path=c.path, before=c.before, after=c.after) for c in found]

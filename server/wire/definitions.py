@@ -1,4 +1,5 @@
-"""The crmstatus.v1 DefinitionService: validate, list, get, draw and reload definitions."""
+"""The crmstatus.v1 DefinitionService: validate, publish, approve, activate, list, get, compare, draw and reload
+definitions; plan and run migrations; the review report."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Any
 
 import grpc
 
+from crmstatus.engine.diff import render
 from crmstatus.server.application import Application
+from crmstatus.server.application.catalog import Version
 from crmstatus.v1 import definition_service_pb2 as ds
 from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 
@@ -20,6 +23,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class DefinitionService(ds_grpc.DefinitionServiceServicer):
     def __init__(self, app: Application) -> None:
         self.definitions = app.definitions
+        self.catalog = app.catalog
         self.queries = app.queries
 
     @rpc
@@ -32,13 +36,12 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
 
     @rpc
     async def ListDefinitions(self, request: ds.ListDefinitionsRequest, context: Context) -> Any:
-        caller(context)
-        return ds.ListDefinitionsResponse(definitions=[convert.summary(d) for d in self.definitions.published()])
+        published = await self.definitions.published(caller(context))
+        return ds.ListDefinitionsResponse(definitions=[convert.summary(d) for d in published])
 
     @rpc
     async def GetDefinition(self, request: ds.GetDefinitionRequest, context: Context) -> Any:
-        caller(context)
-        definition = self.definitions.get(request.name, request.version or None)
+        definition = await self.definitions.get(caller(context), request.name, request.version or None)
         return ds.GetDefinitionResponse(
             definition=convert.summary(definition), dimensions=convert.dimensions(definition), source=definition.source
         )
@@ -55,5 +58,35 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
         if request.customer_id:
             drawn = await self.queries.diagram(who, request.customer_id, request.dimension, form)
         else:
-            drawn = self.definitions.diagram(request.name, request.version or None, request.dimension, form)
+            drawn = await self.definitions.diagram(who, request.name, request.version or None, request.dimension, form)
         return ds.GetDefinitionDiagramResponse(format=request.format or ds.DIAGRAM_FORMAT_MERMAID, diagram=drawn)
+
+    @rpc
+    async def PublishDefinition(self, request: ds.PublishDefinitionRequest, context: Context) -> Any:
+        definition, published = await self.definitions.publish(caller(context), request.content, request.file_name)
+        return ds.PublishDefinitionResponse(version=convert.version(published, definition))
+
+    @rpc
+    async def ApproveDefinition(self, request: ds.ApproveDefinitionRequest, context: Context) -> Any:
+        approved = await self.definitions.approve(caller(context), request.name, request.version)
+        return ds.ApproveDefinitionResponse(version=await self._version(approved))
+
+    @rpc
+    async def ActivateDefinition(self, request: ds.ActivateDefinitionRequest, context: Context) -> Any:
+        activated = await self.definitions.activate(caller(context), request.name, request.version)
+        return ds.ActivateDefinitionResponse(version=await self._version(activated))
+
+    @rpc
+    async def ListDefinitionVersions(self, request: ds.ListDefinitionVersionsRequest, context: Context) -> Any:
+        found = await self.definitions.versions(caller(context), request.name)
+        return ds.ListDefinitionVersionsResponse(versions=[await self._version(v) for v in found])
+
+    @rpc
+    async def DiffDefinitions(self, request: ds.DiffDefinitionsRequest, context: Context) -> Any:
+        old, new, changes = await self.definitions.diff(
+            caller(context), request.name, request.old_version, request.new_version
+        )
+        return ds.DiffDefinitionsResponse(changes=convert.changes(changes), text=render(old, new, changes))
+
+    async def _version(self, found: Version) -> ds.DefinitionVersion:
+        return convert.version(found, await self.catalog.compile(found.text))

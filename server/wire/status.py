@@ -37,7 +37,7 @@ from crmstatus.engine.errors import (
     quote,
 )
 from crmstatus.server import metrics
-from crmstatus.server.application.errors import DefinitionNotFound, Unauthenticated
+from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused, Unauthenticated, VersionTaken
 from crmstatus.server.store.errors import (
     CustomerExists,
     CustomerNotFound,
@@ -63,6 +63,8 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
     (DefinitionNotFound, code_pb2.NOT_FOUND, "DEFINITION_NOT_FOUND"),
     (CustomerNotFound, code_pb2.NOT_FOUND, "CUSTOMER_NOT_FOUND"),
     (CustomerExists, code_pb2.ALREADY_EXISTS, "CUSTOMER_EXISTS"),
+    (VersionTaken, code_pb2.ALREADY_EXISTS, "DEFINITION_VERSION_EXISTS"),
+    (LifecycleRefused, code_pb2.FAILED_PRECONDITION, "DEFINITION_LIFECYCLE"),
     (TransitionNotAllowed, code_pb2.FAILED_PRECONDITION, "TRANSITION_NOT_ALLOWED"),
     (ClaimConflict, code_pb2.FAILED_PRECONDITION, "CUSTOMER_CLAIMED"),
     (FencedOut, code_pb2.FAILED_PRECONDITION, "STALE_FENCE_TOKEN"),

@@ -1,0 +1,52 @@
+-- promote_definition.lua: move a definition version on in its lifecycle, checked and written at once.
+--
+-- KEYS[1]  registry status hash     KEYS[2]  registry active hash
+-- ARGV[1]  'approve' | 'activate'
+-- ARGV[2]  name@version
+-- ARGV[3]  who                      ARGV[4]  when (ms)
+-- ARGV[5]  activate: the active field (`<tenant>|<name>`, `|<name>` for the shared defaults)
+-- ARGV[6]  activate: '1' when a draft must be approved first
+--
+-- approve:  a draft becomes approved.
+-- activate: the version becomes the one new customers of that scope get. When it is the scope's own, it is
+--           marked active (the version it replaces, when also the scope's own, retired); a tenant may also
+--           activate a shared version for itself, which leaves the shared version's status as it is.
+--
+-- Returns  {'ok', replaced name@version or ''} | {'refused', current status}
+local record = redis.call('HGET', KEYS[1], ARGV[2])
+if not record then
+  return {'refused', 'missing'}
+end
+local status = cjson.decode(record)
+
+if ARGV[1] == 'approve' then
+  if status.status ~= 'draft' then
+    return {'refused', status.status}
+  end
+  status.status, status.approved_by, status.approved_at = 'approved', ARGV[3], tonumber(ARGV[4])
+  redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(status))
+  return {'ok', ''}
+end
+
+local scope = string.sub(ARGV[5], 1, string.find(ARGV[5], '|', 1, true) - 1)
+if status.status == 'draft' and ARGV[6] == '1' then
+  return {'refused', 'draft'}
+end
+local replaced = redis.call('HGET', KEYS[2], ARGV[5]) or ''
+if replaced == ARGV[2] then
+  return {'ok', ''}
+end
+redis.call('HSET', KEYS[2], ARGV[5], ARGV[2])
+if status.scope == scope then
+  status.status, status.activated_by, status.activated_at, status.retired_at = 'active', ARGV[3], tonumber(ARGV[4]), nil
+  redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(status))
+  local old = replaced ~= '' and redis.call('HGET', KEYS[1], replaced)
+  if old then
+    old = cjson.decode(old)
+    if old.scope == scope then
+      old.status, old.retired_at = 'retired', tonumber(ARGV[4])
+      redis.call('HSET', KEYS[1], replaced, cjson.encode(old))
+    end
+  end
+end
+return {'ok', replaced}
