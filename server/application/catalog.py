@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, InvalidDefinition
@@ -26,6 +26,7 @@ from crmstatus.server.store.registry import DefinitionRegistry, active_field, re
 from .errors import DefinitionNotFound
 
 log = logging.getLogger(__name__)
+_EPOCH = datetime.fromtimestamp(0, UTC)  # when nothing better is known
 TEXTS_FRESH = 1.0  # seconds a replica lists the published versions it read
 RELEASE = "release"  # who publishes and approves the definitions a release ships
 
@@ -43,7 +44,7 @@ class Catalog:
     def __init__(self, shipped: Iterable[Definition], claim_protection: Mapping[str, timedelta] | None = None):
         self.claim_protection = dict(claim_protection or {})
         self.registry: DefinitionRegistry | None = None
-        self._shipped_at = datetime.min
+        self._shipped_at = _EPOCH
         self.shipped = {d.key: d for d in shipped}
         self._compiled: dict[str, Definition] = dict(self.shipped)  # by registry id
         self._resolved: dict[tuple[str, str], str] = {}  # (tenant, name@version) → registry id
@@ -106,7 +107,7 @@ class Catalog:
         newest: dict[str, Definition] = {}
         for d in definitions:
             if d.name not in newest or newest[d.name].version < d.version:
-                newest[d.name] = newest[d.name] = d
+                newest[d.name] = d
         fields = [active_field("", name) for name in newest]
         for d, active in zip(newest.values(), await registry.active(fields) if fields else [], strict=True):
             if active is None or int(active.rpartition("@")[2]) < d.version:
@@ -170,7 +171,7 @@ class Catalog:
     async def versions(self, tenant: str) -> list[Version]:
         """Every version the tenant sees, shared and its own, oldest first, with its lifecycle."""
         if self.registry is None:
-            return [Version(VersionText(d.key, "", d.file, d.source, d.digest, RELEASE, datetime.min),
+            return [Version(VersionText(d.key, "", d.file, d.source, d.digest, RELEASE, _EPOCH),
                             VersionStatus("active", ""), True) for d in self.shipped.values()]  # fmt: skip
         texts, statuses, active = (
             await self._texts(),
