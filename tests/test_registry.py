@@ -77,6 +77,9 @@ def test_a_version_activated_through_one_server_is_what_the_other_gives_new_cust
                                          metadata=ADMIN).version  # fmt: skip
     assert (published.tenant, published.status, published.published_by) == ("acme", ds.VERSION_STATUS_DRAFT, "ana")
     assert _create(customers_b, "s-draft").definition_version == 1  # a draft changes nothing yet
+    code, reason, _ = failure(lambda: customers_b.CreateCustomer(cs.CreateCustomerRequest(
+        customer_id="s-on-draft", definition="education", definition_version=2), metadata=who()))  # fmt: skip
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "DEFINITION_LIFECYCLE")
     defs_a.ApproveDefinition(ds.ApproveDefinitionRequest(name="education", version=2), metadata=APPROVER)
     activated = defs_a.ActivateDefinition(ds.ActivateDefinitionRequest(name="education", version=2), metadata=ADMIN)
     assert (activated.version.status, activated.version.approved_by) == (ds.VERSION_STATUS_ACTIVE, "bo")

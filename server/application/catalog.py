@@ -23,7 +23,7 @@ from crmstatus.engine.loader import load_all, load_definition
 from crmstatus.server.store.codec import VersionStatus, VersionText
 from crmstatus.server.store.registry import DefinitionRegistry, active_field, registry_id, split_id
 
-from .errors import DefinitionNotFound
+from .errors import DefinitionNotFound, LifecycleRefused
 
 log = logging.getLogger(__name__)
 _EPOCH = datetime.fromtimestamp(0, UTC)  # when nothing better is known
@@ -146,6 +146,17 @@ class Catalog:
             raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
         definition = await self._compiled_or_loaded(tenant, registry_id(text.scope, key), text)
         self._resolved[(tenant, key)] = registry_id(text.scope, key)
+        return definition
+
+    async def for_new_customers(self, tenant: str, name: str, version: int | None) -> Definition:
+        """The version a new customer gets: the active one, or one named that is approved, active or retired
+        (a draft's rules have not been approved; LifecycleRefused)."""
+        definition = await self.resolve(tenant, name, version)
+        if version is not None and self.registry is not None:
+            rid = self._resolved[(tenant, definition.key)]
+            status = await self.registry.status(rid)
+            if status is not None and status.status == "draft":
+                raise LifecycleRefused(f"{definition.key} is a draft: customers are created on it once it is approved")
         return definition
 
     async def _compiled_or_loaded(self, tenant: str, rid: str, text: VersionText | None = None) -> Definition:

@@ -57,7 +57,7 @@ class Commands:
         key (normalised phone, email, company registration number) is already taken in the tenant."""
         keys = self.store.keys(caller.tenant)
         check_customer_id(new.customer_id)
-        definition = await self.catalog.resolve(caller.tenant, new.definition, new.definition_version)
+        definition = await self.catalog.for_new_customers(caller.tenant, new.definition, new.definition_version)
         identities = identity_keys(new.identities)
         idempotency = self._idempotency(options.idempotency_key, lambda: {
             "op": "create", "definition": definition.key, "facts": dict(new.facts), "identities": identities
