@@ -144,8 +144,9 @@ class Catalog:
         text = await self.registry.first_text([registry_id(tenant, key), key])
         if text is None:
             raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
-        definition = await self._compiled_or_loaded(tenant, registry_id(text.scope, key), text)
-        self._resolved[(tenant, key)] = registry_id(text.scope, key)
+        rid = registry_id(text.scope, key)
+        definition = await self._compiled_or_loaded(tenant, rid, text)
+        self._resolved[(tenant, key)] = rid  # only once it compiled: the shortcut above reads _compiled
         return definition
 
     async def for_new_customers(self, tenant: str, name: str, version: int | None) -> Definition:
