@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from .definition import Definition
-from .errors import ClaimConflict, ClaimRefused, InvalidRequest, PermissionDenied, Reason, StaleTimer, UnknownName
-from .model import ADMIN_ROLE, ClaimPolicy, EffectKind, Label, RestrictionKind
+from .errors import (
+    ClaimConflict,
+    ClaimRefused,
+    InvalidRequest,
+    PermissionDenied,
+    Reason,
+    ReasonKind,
+    StaleTimer,
+    UnknownName,
+)
+from .model import ADMIN_ROLE, ClaimPolicy, EffectKind, Label, RestrictionKind, Transition
 from .rules import Run, hidden_from, locked_state, sees_locked, timers
 from .snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Outcome, Snapshot, StateEntry
 
@@ -92,6 +101,59 @@ def new_customer(
     states = {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
     blank = Snapshot(customer_id, definition.name, definition.version, 0, states, identities=dict(identities or {}))
     return decide(definition, blank, Create(facts or {}), actor, now)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Import(Command):
+    """A customer brought over from another system, in the states it is in there, with its facts."""
+
+    name: ClassVar[str] = "import"
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def apply(self, run: Run, actor: Actor) -> bool:
+        run.everything_changed = True
+        changed = run.set_facts(self.facts, actor)
+        run.record(actor, "import", facts_changed=changed)
+        run.recompute_scores()
+        return True
+
+
+def imported_states(
+    definition: Definition, states: Mapping[str, tuple[str, datetime | None]], now: datetime
+) -> dict[str, StateEntry]:
+    """A customer's states as another system gives them (dimension → state and when it entered it; unset: now),
+    checked; the dimensions not given start in their initial state now."""
+    for name in states:
+        if name not in definition.dimensions:
+            raise UnknownName("dimension", name, definition.dimensions)
+    entries = {}
+    for name, dimension in definition.dimensions.items():
+        state, since = states.get(name, (dimension.initial, now))
+        if state not in dimension.states:
+            raise UnknownName(f"state of {name}", state, dimension.states)
+        since = now if since is None else since
+        if not _EPOCH <= since <= now:
+            raise InvalidRequest(f"{name} {state} since {since.isoformat()}: a moment between 1970 and now")
+        entries[name] = StateEntry(state, since, 1)
+    return entries
+
+
+def imported_customer(
+    definition: Definition,
+    customer_id: str,
+    actor: Actor,
+    now: datetime,
+    states: Mapping[str, StateEntry],
+    facts: Mapping[str, Any] | None = None,
+    identities: Mapping[str, str] | None = None,
+) -> Outcome:
+    """A customer in the states it is in elsewhere (imported_states): its timers count from when it entered
+    them, and the automatic transitions its facts call for follow."""
+    blank = Snapshot(customer_id, definition.name, definition.version, 0, states, identities=dict(identities or {}))
+    return decide(definition, blank, Import(facts or {}), actor, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +392,22 @@ def list_transitions(definition: Definition, snapshot: Snapshot, actor: Actor, n
         )
         for dimension in definition.dimensions.values()
         for t in dimension.transitions
+    ]
+
+
+RULES = frozenset({ReasonKind.GUARD, ReasonKind.FACT_UNSET, ReasonKind.CHECKLIST, ReasonKind.REQUIRED_FACT})
+
+
+def blocked_by_rules(
+    definition: Definition, snapshot: Snapshot, event: str, actor: Actor, now: datetime
+) -> list[Transition]:
+    """The transitions of `event` out of the customer's current states that its rules refuse now (a guard, a
+    checklist, a required fact), as opposed to its state or the actor: for the review report."""
+    run = Run(definition, snapshot, now)
+    return [
+        t
+        for t in definition.event_transitions.get(event, ())
+        if snapshot.states[t.dimension].state in t.sources and any(r.kind in RULES for r in run.verdict(t, actor))
     ]
 
 

@@ -108,6 +108,13 @@ class Definition:
         """The actions other systems may ask about (see commands.authorize): those a restriction governs."""
         return tuple(sorted({action for r in self.restrictions.values() for action in r.actions}))
 
+    def transition_taken(self, dimension: str, event: str, before: str, after: str) -> Transition | None:
+        """The transition a history entry records: of `event` in `dimension`, from `before` to `after`."""
+        for transition in self.event_transitions.get(event, ()):
+            if transition.dimension == dimension and before in transition.sources and transition.target == after:
+                return transition
+        return None
+
     def _inputs(self, transition: Transition) -> frozenset[str]:
         """What a transition's verdict depends on: the names a command marks as changed (see rules.Run)."""
         names = {f"dimension:{transition.dimension}"}

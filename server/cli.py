@@ -69,9 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--actor", default="report", help="who asks (x-crm-actor)")
     report.add_argument("--token", default=os.environ.get("CRMSTATUS_TOKEN", ""), help="default: $CRMSTATUS_TOKEN")
     _registry_commands(commands)
+    _admin_commands(commands)
     args = parser.parse_args(argv)
     if args.command in REGISTRY_COMMANDS:
         return _registry(args)
+    if args.command in ADMIN_COMMANDS:
+        from . import admin  # gRPC and progress bars, loaded for these commands only
+
+        return admin.run(args)
     if args.command == "report":
         return _report(args)
     if args.command == "validate":
@@ -164,6 +169,36 @@ def _report(args: argparse.Namespace) -> int:
         for path in write_charts(answer, args.svg, f"{args.definition} {args.dimension} {args.start} … {args.end}"):
             print(f"wrote {path}")
     return 0
+
+
+ADMIN_COMMANDS = ("migrate", "import", "review")
+
+
+def _admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = commands.add_parser("migrate", help="plan (--plan) or run (--apply) a mapped migration of customers")
+    migrate.add_argument("address", help="HOST:PORT of a server")
+    migrate.add_argument("mapping", help="the mapping document (YAML): definition, from, to, states, facts …")
+    mode = migrate.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--plan", action="store_true", help="the dry run: what would happen, writing nothing")
+    mode.add_argument("--apply", action="store_true", help="migrate, each customer atomically; safe to run again")
+    migrate.add_argument("--state", action="append", default=[], metavar="DIMENSION=STATE",
+                         help="only customers in this state of the old version (repeatable)")  # fmt: skip
+    migrate.add_argument("--ids", metavar="FILE", help="only the customer ids in this file, one per line")
+    migrate.add_argument("--batch", type=int, default=500, help="customers per progress report (default 500)")
+    imports = commands.add_parser("import", help="bring customers over from a CSV or JSON Lines file")
+    imports.add_argument("address", help="HOST:PORT of a server")
+    imports.add_argument("file", help="customers.csv or customers.jsonl (see the format in the README)")
+    imports.add_argument("--definition", required=True, help="the definition every row is on (unless it names one)")
+    imports.add_argument("--version", type=int, default=0, help="its version (default: the active one)")
+    review = commands.add_parser("review", help="states never entered and transitions never fired of a version")
+    review.add_argument("address", help="HOST:PORT of a server")
+    review.add_argument("name", help="the definition")
+    review.add_argument("version", type=int, nargs="?", default=0, help="its version (default: the active one)")
+    for command in (migrate, imports, review):
+        command.add_argument("--tenant", required=True)
+        command.add_argument("--actor", required=True, help="who does it (x-crm-actor)")
+        command.add_argument("--roles", default="admin", help="x-crm-roles (default: admin)")
+        command.add_argument("--token", default=os.environ.get("CRMSTATUS_TOKEN", ""), help="default: $CRMSTATUS_TOKEN")
 
 
 REGISTRY_COMMANDS = ("publish", "approve", "activate", "versions", "diff")

@@ -19,10 +19,21 @@ class RestrictionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESTRICTION_KIND_LIMIT: _ClassVar[RestrictionKind]
     RESTRICTION_KIND_VERIFICATION: _ClassVar[RestrictionKind]
     RESTRICTION_KIND_BLOCK: _ClassVar[RestrictionKind]
+
+class ImportStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_STATUS_UNSPECIFIED: _ClassVar[ImportStatus]
+    IMPORT_STATUS_CREATED: _ClassVar[ImportStatus]
+    IMPORT_STATUS_EXISTS: _ClassVar[ImportStatus]
+    IMPORT_STATUS_REFUSED: _ClassVar[ImportStatus]
 RESTRICTION_KIND_UNSPECIFIED: RestrictionKind
 RESTRICTION_KIND_LIMIT: RestrictionKind
 RESTRICTION_KIND_VERIFICATION: RestrictionKind
 RESTRICTION_KIND_BLOCK: RestrictionKind
+IMPORT_STATUS_UNSPECIFIED: ImportStatus
+IMPORT_STATUS_CREATED: ImportStatus
+IMPORT_STATUS_EXISTS: ImportStatus
+IMPORT_STATUS_REFUSED: ImportStatus
 
 class CommandOptions(_message.Message):
     __slots__ = ("expected_version", "idempotency_key", "reason", "fence_token", "view")
@@ -516,3 +527,60 @@ class ListedCustomer(_message.Message):
     customer_id: str
     enter_time: _timestamp_pb2.Timestamp
     def __init__(self, customer_id: _Optional[str] = ..., enter_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ImportCustomersRequest(_message.Message):
+    __slots__ = ("customers",)
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    customers: _containers.RepeatedCompositeFieldContainer[ImportedCustomer]
+    def __init__(self, customers: _Optional[_Iterable[_Union[ImportedCustomer, _Mapping]]] = ...) -> None: ...
+
+class ImportedCustomer(_message.Message):
+    __slots__ = ("customer_id", "definition", "definition_version", "states", "facts", "identities")
+    class IdentitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITIES_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    definition: str
+    definition_version: int
+    states: _containers.RepeatedCompositeFieldContainer[ImportedState]
+    facts: _struct_pb2.Struct
+    identities: _containers.ScalarMap[str, str]
+    def __init__(self, customer_id: _Optional[str] = ..., definition: _Optional[str] = ..., definition_version: _Optional[int] = ..., states: _Optional[_Iterable[_Union[ImportedState, _Mapping]]] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., identities: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ImportedState(_message.Message):
+    __slots__ = ("dimension", "state", "since")
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    dimension: str
+    state: str
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, dimension: _Optional[str] = ..., state: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ImportResult(_message.Message):
+    __slots__ = ("customer_id", "status", "reason", "version")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    status: ImportStatus
+    reason: str
+    version: int
+    def __init__(self, customer_id: _Optional[str] = ..., status: _Optional[_Union[ImportStatus, str]] = ..., reason: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ImportCustomersResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ImportResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[ImportResult, _Mapping]]] = ...) -> None: ...

@@ -140,6 +140,11 @@ class CustomerStatusServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerResponse.FromString,
                 _registered_method=True)
+        self.ImportCustomers = channel.unary_unary(
+                '/crmstatus.v1.CustomerStatusService/ImportCustomers',
+                request_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ImportCustomersRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ImportCustomersResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerStatusServiceServicer:
@@ -304,6 +309,17 @@ class CustomerStatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportCustomers(self, request, context):
+        """Brings existing customers over from another system: each created in the given current states with the time
+        it entered each (timers and analytics count from those dates) and its facts, checked against the
+        definition. Every row gets its own result: created, already there (imported before: nothing changes), or
+        refused with the reason, and nothing of a refused row is written. At most 1,000 rows per call; needs the
+        `admin` role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerStatusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -406,6 +422,11 @@ def add_CustomerStatusServiceServicer_to_server(servicer, server):
                     servicer.DeleteCustomer,
                     request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerResponse.SerializeToString,
+            ),
+            'ImportCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportCustomers,
+                    request_deserializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ImportCustomersRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_customer__status__service__pb2.ImportCustomersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -954,6 +975,33 @@ class CustomerStatusService:
             '/crmstatus.v1.CustomerStatusService/DeleteCustomer',
             crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerRequest.SerializeToString,
             crmstatus_dot_v1_dot_customer__status__service__pb2.DeleteCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.CustomerStatusService/ImportCustomers',
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ImportCustomersRequest.SerializeToString,
+            crmstatus_dot_v1_dot_customer__status__service__pb2.ImportCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,6 +100,13 @@ class CustomerStatusServiceStub:
     records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
     get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
     """
+    ImportCustomers: _grpc.UnaryUnaryMultiCallable[_customer_status_service_pb2.ImportCustomersRequest, _customer_status_service_pb2.ImportCustomersResponse]
+    """Brings existing customers over from another system: each created in the given current states with the time
+    it entered each (timers and analytics count from those dates) and its facts, checked against the
+    definition. Every row gets its own result: created, already there (imported before: nothing changes), or
+    refused with the reason, and nothing of a refused row is written. At most 1,000 rows per call; needs the
+    `admin` role.
+    """
 
 @_typing.type_check_only
 class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
@@ -172,6 +179,13 @@ class CustomerStatusServiceAsyncStub(CustomerStatusServiceStub):
     """Erases a customer (GDPR-style): its snapshot, history, timers, pool entry, identity keys and idempotency
     records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
     get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
+    """
+    ImportCustomers: _aio.UnaryUnaryMultiCallable[_customer_status_service_pb2.ImportCustomersRequest, _customer_status_service_pb2.ImportCustomersResponse]  # type: ignore[assignment]
+    """Brings existing customers over from another system: each created in the given current states with the time
+    it entered each (timers and analytics count from those dates) and its facts, checked against the
+    definition. Every row gets its own result: created, already there (imported before: nothing changes), or
+    refused with the reason, and nothing of a refused row is written. At most 1,000 rows per call; needs the
+    `admin` role.
     """
 
 class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -362,6 +376,19 @@ class CustomerStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         """Erases a customer (GDPR-style): its snapshot, history, timers, pool entry, identity keys and idempotency
         records; its state counts move. What stays is an audit entry: who erased which id, when and why. Watchers
         get an `erase` entry. Needs the tenant's `admin` role and a reason; it cannot be undone.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportCustomers(
+        self,
+        request: _customer_status_service_pb2.ImportCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_status_service_pb2.ImportCustomersResponse, _abc.Awaitable[_customer_status_service_pb2.ImportCustomersResponse]]:
+        """Brings existing customers over from another system: each created in the given current states with the time
+        it entered each (timers and analytics count from those dates) and its facts, checked against the
+        definition. Every row gets its own result: created, already there (imported before: nothing changes), or
+        refused with the reason, and nothing of a refused row is written. At most 1,000 rows per call; needs the
+        `admin` role.
         """
 
 def add_CustomerStatusServiceServicer_to_server(servicer: CustomerStatusServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

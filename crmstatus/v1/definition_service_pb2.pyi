@@ -308,3 +308,151 @@ class DiffDefinitionsResponse(_message.Message):
     changes: _containers.RepeatedCompositeFieldContainer[DefinitionChange]
     text: str
     def __init__(self, changes: _Optional[_Iterable[_Union[DefinitionChange, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class MigrationSelection(_message.Message):
+    __slots__ = ("customer_ids", "states")
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    states: _containers.RepeatedCompositeFieldContainer[StateRef]
+    def __init__(self, customer_ids: _Optional[_Iterable[str]] = ..., states: _Optional[_Iterable[_Union[StateRef, _Mapping]]] = ...) -> None: ...
+
+class StateRef(_message.Message):
+    __slots__ = ("dimension", "state")
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    dimension: str
+    state: str
+    def __init__(self, dimension: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+
+class PlanMigrationRequest(_message.Message):
+    __slots__ = ("mapping", "file_name", "selection")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    file_name: str
+    selection: MigrationSelection
+    def __init__(self, mapping: _Optional[str] = ..., file_name: _Optional[str] = ..., selection: _Optional[_Union[MigrationSelection, _Mapping]] = ...) -> None: ...
+
+class PlanMigrationResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: MigrationReport
+    def __init__(self, report: _Optional[_Union[MigrationReport, _Mapping]] = ...) -> None: ...
+
+class MigrateCustomersRequest(_message.Message):
+    __slots__ = ("mapping", "file_name", "selection", "batch_size")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    file_name: str
+    selection: MigrationSelection
+    batch_size: int
+    def __init__(self, mapping: _Optional[str] = ..., file_name: _Optional[str] = ..., selection: _Optional[_Union[MigrationSelection, _Mapping]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+
+class MigrateCustomersResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: MigrationReport
+    def __init__(self, report: _Optional[_Union[MigrationReport, _Mapping]] = ...) -> None: ...
+
+class MigrationMove(_message.Message):
+    __slots__ = ("dimension", "from_state", "to_state", "customers")
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    dimension: str
+    from_state: str
+    to_state: str
+    customers: int
+    def __init__(self, dimension: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., customers: _Optional[int] = ...) -> None: ...
+
+class UnmappableCustomer(_message.Message):
+    __slots__ = ("customer_id", "reasons")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, customer_id: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MigrationReport(_message.Message):
+    __slots__ = ("migration", "selected", "migrated", "already_migrated", "unmappable", "moves", "timers_cancelled", "timers_scheduled", "timers_overdue", "unmapped", "done")
+    MIGRATION_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_FIELD_NUMBER: _ClassVar[int]
+    MIGRATED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_MIGRATED_FIELD_NUMBER: _ClassVar[int]
+    UNMAPPABLE_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    TIMERS_CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    TIMERS_SCHEDULED_FIELD_NUMBER: _ClassVar[int]
+    TIMERS_OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    UNMAPPED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    migration: str
+    selected: int
+    migrated: int
+    already_migrated: int
+    unmappable: int
+    moves: _containers.RepeatedCompositeFieldContainer[MigrationMove]
+    timers_cancelled: int
+    timers_scheduled: int
+    timers_overdue: int
+    unmapped: _containers.RepeatedCompositeFieldContainer[UnmappableCustomer]
+    done: bool
+    def __init__(self, migration: _Optional[str] = ..., selected: _Optional[int] = ..., migrated: _Optional[int] = ..., already_migrated: _Optional[int] = ..., unmappable: _Optional[int] = ..., moves: _Optional[_Iterable[_Union[MigrationMove, _Mapping]]] = ..., timers_cancelled: _Optional[int] = ..., timers_scheduled: _Optional[int] = ..., timers_overdue: _Optional[int] = ..., unmapped: _Optional[_Iterable[_Union[UnmappableCustomer, _Mapping]]] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class GetReviewReportRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class StateUse(_message.Message):
+    __slots__ = ("dimension", "state", "entered")
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ENTERED_FIELD_NUMBER: _ClassVar[int]
+    dimension: str
+    state: str
+    entered: int
+    def __init__(self, dimension: _Optional[str] = ..., state: _Optional[str] = ..., entered: _Optional[int] = ...) -> None: ...
+
+class TransitionUse(_message.Message):
+    __slots__ = ("dimension", "event", "from_states", "to_state", "fired", "blocked", "guard")
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATES_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    FIRED_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    GUARD_FIELD_NUMBER: _ClassVar[int]
+    dimension: str
+    event: str
+    from_states: _containers.RepeatedScalarFieldContainer[str]
+    to_state: str
+    fired: int
+    blocked: int
+    guard: str
+    def __init__(self, dimension: _Optional[str] = ..., event: _Optional[str] = ..., from_states: _Optional[_Iterable[str]] = ..., to_state: _Optional[str] = ..., fired: _Optional[int] = ..., blocked: _Optional[int] = ..., guard: _Optional[str] = ...) -> None: ...
+
+class GetReviewReportResponse(_message.Message):
+    __slots__ = ("definition", "states", "transitions", "unused_states", "unused_transitions", "text")
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    UNUSED_STATES_FIELD_NUMBER: _ClassVar[int]
+    UNUSED_TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    definition: DefinitionSummary
+    states: _containers.RepeatedCompositeFieldContainer[StateUse]
+    transitions: _containers.RepeatedCompositeFieldContainer[TransitionUse]
+    unused_states: _containers.RepeatedCompositeFieldContainer[StateRef]
+    unused_transitions: _containers.RepeatedCompositeFieldContainer[TransitionUse]
+    text: str
+    def __init__(self, definition: _Optional[_Union[DefinitionSummary, _Mapping]] = ..., states: _Optional[_Iterable[_Union[StateUse, _Mapping]]] = ..., transitions: _Optional[_Iterable[_Union[TransitionUse, _Mapping]]] = ..., unused_states: _Optional[_Iterable[_Union[StateRef, _Mapping]]] = ..., unused_transitions: _Optional[_Iterable[_Union[TransitionUse, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...

@@ -90,6 +90,21 @@ class DefinitionServiceStub:
                 request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramRequest.SerializeToString,
                 response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramResponse.FromString,
                 _registered_method=True)
+        self.PlanMigration = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/PlanMigration',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.PlanMigrationRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.PlanMigrationResponse.FromString,
+                _registered_method=True)
+        self.MigrateCustomers = channel.unary_stream(
+                '/crmstatus.v1.DefinitionService/MigrateCustomers',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.MigrateCustomersRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.MigrateCustomersResponse.FromString,
+                _registered_method=True)
+        self.GetReviewReport = channel.unary_unary(
+                '/crmstatus.v1.DefinitionService/GetReviewReport',
+                request_serializer=crmstatus_dot_v1_dot_definition__service__pb2.GetReviewReportRequest.SerializeToString,
+                response_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.GetReviewReportResponse.FromString,
+                _registered_method=True)
 
 
 class DefinitionServiceServicer:
@@ -181,6 +196,34 @@ class DefinitionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanMigration(self, request, context):
+        """The dry run of a migration: what MigrateCustomers would do to the selected customers now (counts per old →
+        new state, every customer that cannot be moved with its reasons, the timers rescheduled). Writes nothing.
+        Needs the `admin` role; FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem of the
+        mapping document.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MigrateCustomers(self, request, context):
+        """Moves the selected customers to the mapping's target version, each in one atomic write (a history entry
+        "migrated vN → vM", its timers recomputed), with a progress report after every batch. Customers already on
+        the target version are left alone: running it again changes nothing, and finishes a run that was stopped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReviewReport(self, request, context):
+        """How a definition version is used by the tenant's customers: how often each state was entered and each
+        transition fired (and refused by its guard), so a reviewer sees the states never entered and the
+        transitions never taken. From counters every change keeps, never a scan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DefinitionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +276,21 @@ def add_DefinitionServiceServicer_to_server(servicer, server):
                     servicer.GetDefinitionDiagram,
                     request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramRequest.FromString,
                     response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramResponse.SerializeToString,
+            ),
+            'PlanMigration': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanMigration,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.PlanMigrationRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.PlanMigrationResponse.SerializeToString,
+            ),
+            'MigrateCustomers': grpc.unary_stream_rpc_method_handler(
+                    servicer.MigrateCustomers,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.MigrateCustomersRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.MigrateCustomersResponse.SerializeToString,
+            ),
+            'GetReviewReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReviewReport,
+                    request_deserializer=crmstatus_dot_v1_dot_definition__service__pb2.GetReviewReportRequest.FromString,
+                    response_serializer=crmstatus_dot_v1_dot_definition__service__pb2.GetReviewReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -511,6 +569,87 @@ class DefinitionService:
             '/crmstatus.v1.DefinitionService/GetDefinitionDiagram',
             crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramRequest.SerializeToString,
             crmstatus_dot_v1_dot_definition__service__pb2.GetDefinitionDiagramResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanMigration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/PlanMigration',
+            crmstatus_dot_v1_dot_definition__service__pb2.PlanMigrationRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.PlanMigrationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MigrateCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/MigrateCustomers',
+            crmstatus_dot_v1_dot_definition__service__pb2.MigrateCustomersRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.MigrateCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReviewReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crmstatus.v1.DefinitionService/GetReviewReport',
+            crmstatus_dot_v1_dot_definition__service__pb2.GetReviewReportRequest.SerializeToString,
+            crmstatus_dot_v1_dot_definition__service__pb2.GetReviewReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,22 @@ class DefinitionServiceStub:
     For a customer: its current states highlighted, and each transition out of them marked allowed or
     blocked with the reasons, as the caller sees them.
     """
+    PlanMigration: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.PlanMigrationRequest, _definition_service_pb2.PlanMigrationResponse]
+    """The dry run of a migration: what MigrateCustomers would do to the selected customers now (counts per old →
+    new state, every customer that cannot be moved with its reasons, the timers rescheduled). Writes nothing.
+    Needs the `admin` role; FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem of the
+    mapping document.
+    """
+    MigrateCustomers: _grpc.UnaryStreamMultiCallable[_definition_service_pb2.MigrateCustomersRequest, _definition_service_pb2.MigrateCustomersResponse]
+    """Moves the selected customers to the mapping's target version, each in one atomic write (a history entry
+    "migrated vN → vM", its timers recomputed), with a progress report after every batch. Customers already on
+    the target version are left alone: running it again changes nothing, and finishes a run that was stopped.
+    """
+    GetReviewReport: _grpc.UnaryUnaryMultiCallable[_definition_service_pb2.GetReviewReportRequest, _definition_service_pb2.GetReviewReportResponse]
+    """How a definition version is used by the tenant's customers: how often each state was entered and each
+    transition fired (and refused by its guard), so a reviewer sees the states never entered and the
+    transitions never taken. From counters every change keeps, never a scan.
+    """
 
 @_typing.type_check_only
 class DefinitionServiceAsyncStub(DefinitionServiceStub):
@@ -120,6 +136,22 @@ class DefinitionServiceAsyncStub(DefinitionServiceStub):
     locked marks, every transition with its event, guard, checklist, roles and automatic / timer marks.
     For a customer: its current states highlighted, and each transition out of them marked allowed or
     blocked with the reasons, as the caller sees them.
+    """
+    PlanMigration: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.PlanMigrationRequest, _definition_service_pb2.PlanMigrationResponse]  # type: ignore[assignment]
+    """The dry run of a migration: what MigrateCustomers would do to the selected customers now (counts per old →
+    new state, every customer that cannot be moved with its reasons, the timers rescheduled). Writes nothing.
+    Needs the `admin` role; FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem of the
+    mapping document.
+    """
+    MigrateCustomers: _aio.UnaryStreamMultiCallable[_definition_service_pb2.MigrateCustomersRequest, _definition_service_pb2.MigrateCustomersResponse]  # type: ignore[assignment]
+    """Moves the selected customers to the mapping's target version, each in one atomic write (a history entry
+    "migrated vN → vM", its timers recomputed), with a progress report after every batch. Customers already on
+    the target version are left alone: running it again changes nothing, and finishes a run that was stopped.
+    """
+    GetReviewReport: _aio.UnaryUnaryMultiCallable[_definition_service_pb2.GetReviewReportRequest, _definition_service_pb2.GetReviewReportResponse]  # type: ignore[assignment]
+    """How a definition version is used by the tenant's customers: how often each state was entered and each
+    transition fired (and refused by its guard), so a reviewer sees the states never entered and the
+    transitions never taken. From counters every change keeps, never a scan.
     """
 
 class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -224,6 +256,40 @@ class DefinitionServiceServicer(metaclass=_abc_1.ABCMeta):
         locked marks, every transition with its event, guard, checklist, roles and automatic / timer marks.
         For a customer: its current states highlighted, and each transition out of them marked allowed or
         blocked with the reasons, as the caller sees them.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanMigration(
+        self,
+        request: _definition_service_pb2.PlanMigrationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.PlanMigrationResponse, _abc.Awaitable[_definition_service_pb2.PlanMigrationResponse]]:
+        """The dry run of a migration: what MigrateCustomers would do to the selected customers now (counts per old →
+        new state, every customer that cannot be moved with its reasons, the timers rescheduled). Writes nothing.
+        Needs the `admin` role; FAILED_PRECONDITION (INVALID_DEFINITION) with every file:line:col problem of the
+        mapping document.
+        """
+
+    @_abc_1.abstractmethod
+    def MigrateCustomers(
+        self,
+        request: _definition_service_pb2.MigrateCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_definition_service_pb2.MigrateCustomersResponse], _abc.AsyncIterator[_definition_service_pb2.MigrateCustomersResponse]]:
+        """Moves the selected customers to the mapping's target version, each in one atomic write (a history entry
+        "migrated vN → vM", its timers recomputed), with a progress report after every batch. Customers already on
+        the target version are left alone: running it again changes nothing, and finishes a run that was stopped.
+        """
+
+    @_abc_1.abstractmethod
+    def GetReviewReport(
+        self,
+        request: _definition_service_pb2.GetReviewReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_definition_service_pb2.GetReviewReportResponse, _abc.Awaitable[_definition_service_pb2.GetReviewReportResponse]]:
+        """How a definition version is used by the tenant's customers: how often each state was entered and each
+        transition fired (and refused by its guard), so a reviewer sees the states never entered and the
+        transitions never taken. From counters every change keeps, never a scan.
         """
 
 def add_DefinitionServiceServicer_to_server(servicer: DefinitionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -15,6 +15,7 @@ from .analytics import Analytics
 from .catalog import Catalog
 from .commands import Commands
 from .definitions import Definitions
+from .migration import Migrations
 from .queries import Queries
 from .timers import TimerWorker
 from .watch import Watch
@@ -30,6 +31,7 @@ class Application:
         self.definitions = Definitions(
             catalog, clock, settings.config_dir, settings.platform_tenant, settings.approval_optional
         )
+        self.migrations = Migrations(store, catalog, clock)
         self.watch = Watch(store)
         self.analytics = Analytics(store, catalog)
         self.timers = TimerWorker(store, self.commands, self.queries, clock, interval=settings.timer_interval_seconds)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import InvalidRequest, UnknownName, quote
-from crmstatus.engine.model import Label
+from crmstatus.engine.model import Label, Transition
 from crmstatus.server.store import Store
 from crmstatus.server.store.codec import DWELL_HOURS
 
@@ -44,6 +45,40 @@ class FlowReport:
         """The share of the moves out of `source` that went to `target` (None: nothing left `source`)."""
         left = sum(count for (start, _), count in self.moves.items() if start == source)
         return self.moves.get((source, target), 0) / left if left else None
+
+
+@dataclass(frozen=True)
+class ReviewReport:
+    """How a definition version is used: states entered and transitions fired and refused by their rules."""
+
+    definition: Definition
+    entered: dict[tuple[str, str], int]  # (dimension, state) → times entered
+    fired: dict[Transition, int]
+    blocked: dict[Transition, int]  # a caller's event refused by the transition's guard, checklist or facts
+
+    @property
+    def unused_states(self) -> list[tuple[str, str]]:
+        return [key for key, count in self.entered.items() if not count]
+
+    @property
+    def unused_transitions(self) -> list[Transition]:
+        return [t for t, count in self.fired.items() if not count]
+
+    def text(self) -> str:
+        lines = [f"{self.definition.key}: how its customers used it"]
+        unused = self.unused_states
+        lines.append("States never entered: " + (", ".join(f"{d}.{s}" for d, s in unused) if unused else "none"))
+        never = self.unused_transitions
+        lines.append("Transitions never fired: " + (", ".join(map(_shown, never)) if never else "none"))
+        blocked = sorted(((n, t) for t, n in self.blocked.items() if n), key=lambda pair: -pair[0])
+        for count, transition in blocked:
+            rule = transition.when.source if transition.when else transition.checklist or "required facts"
+            lines.append(f"Refused {count}× by its rules: {_shown(transition)} ({rule})")
+        return "\n".join(lines)
+
+
+def _shown(transition: Transition) -> str:
+    return f"{transition.dimension}.{transition.event} ({', '.join(sorted(transition.sources))} → {transition.target})"
 
 
 class Analytics:
@@ -88,6 +123,19 @@ class Analytics:
             for name, state in spec.states.items()
         )  # fmt: skip
         return FlowReport(latest.name, dimension, start, end, states, moves, reasons)
+
+    async def review(self, caller: Caller, name: str, version: int | None = None) -> ReviewReport:
+        """The review report of a version (the tenant's active one when None), from the usage counters every
+        change keeps: one read per partition, whatever the number of customers."""
+        definition = await self.catalog.resolve(caller.tenant, name, version)
+        counters = await self.store.queries.usage(self.store.keys(caller.tenant), definition.key)
+        transitions = [t for d in definition.dimensions.values() for t in d.transitions]
+        return ReviewReport(
+            definition,
+            {(d.name, s): counters.get(("s", d.name, s), 0) for d in definition.dimensions.values() for s in d.states},
+            {t: counters.get(("t", t.dimension, str(t.index)), 0) for t in transitions},
+            {t: counters.get(("g", t.dimension, str(t.index)), 0) for t in transitions},
+        )
 
 
 def _of(key: str, definition: str, version: int | None) -> bool:

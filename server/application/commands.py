@@ -8,18 +8,19 @@ applying it twice.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from crmstatus.engine.clock import Clock
-from crmstatus.engine.commands import Command, new_customer
+from crmstatus.engine.commands import Command, Fire, blocked_by_rules, imported_customer, imported_states, new_customer
 from crmstatus.engine.commands import decide as engine_decide
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import InvalidRequest, PermissionDenied
+from crmstatus.engine.errors import CrmStatusError, InvalidRequest, PermissionDenied, TransitionNotAllowed
 from crmstatus.engine.facts import MAX_TEXT
 from crmstatus.engine.identity import identity_keys
 from crmstatus.engine.ids import check_customer_id
@@ -30,18 +31,20 @@ from crmstatus.server import metrics
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
 from crmstatus.server.store.claims import NewClaim
-from crmstatus.server.store.codec import Result, as_stored, ms, replay, request_digest
+from crmstatus.server.store.codec import Result, as_stored, ms, replay, request_digest, usage_field
 from crmstatus.server.store.customers import Idempotency, Stored, Write
-from crmstatus.server.store.errors import CustomerNotFound, VersionConflict
+from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, StoreUnavailable, VersionConflict
 from crmstatus.server.store.keys import Keys
 
 from .catalog import Catalog
-from .model import Caller, Change, NewCustomer, Options
+from .model import Caller, Change, Imported, ImportRow, NewCustomer, Options
 
 NO_OPTIONS = Options()
 
 _PROCESS, _OWN = secrets.token_hex(6), itertools.count()  # own keys: unique across the fleet
 CONFLICT_RETRIES = 8  # re-read and re-decide this often when the caller did not pin a version
+MAX_IMPORT = 1000  # rows per import call
+IMPORT_PARALLEL = 32  # rows of one call written at once
 OWN_KEY_TTL_SECONDS = 30  # longer than redis-py spends retrying one call
 
 
@@ -71,6 +74,46 @@ class Commands:
         write = Write(definition, None, outcome, idempotency, now, _new_claim(definition, None, outcome.snapshot, now))
         return _change(definition, await self.store.customers.create(keys, write, identities))
 
+    async def import_customers(self, caller: Caller, rows: Sequence[ImportRow]) -> list[Imported]:
+        """Create customers brought over from another system, each in its given states and checked like a
+        creation; one result per row. A row taken already (imported before) changes nothing; a refused one
+        writes nothing. Needs the admin role."""
+        if ADMIN_ROLE not in caller.actor.roles:
+            raise PermissionDenied(f"importing customers needs the {ADMIN_ROLE} role")
+        if len(rows) > MAX_IMPORT:
+            raise InvalidRequest(f"an import call carries at most {MAX_IMPORT:,} customers, not {len(rows):,}")
+        gate = asyncio.Semaphore(IMPORT_PARALLEL)
+
+        async def one(row: ImportRow) -> Imported:
+            async with gate:
+                try:
+                    return await self._import(caller, row)
+                except StoreUnavailable:
+                    raise
+                except CustomerExists as taken:
+                    if taken.identity:
+                        return Imported(row.customer_id, "refused", str(taken))
+                    found = await self.store.customers.read(self.store.keys(caller.tenant), row.customer_id)
+                    return Imported(row.customer_id, "exists", version=found.version if found else 0)
+                except CrmStatusError as refused:
+                    return Imported(row.customer_id, "refused", str(refused))
+
+        return list(await asyncio.gather(*(one(row) for row in rows)))
+
+    async def _import(self, caller: Caller, row: ImportRow) -> Imported:
+        keys = self.store.keys(caller.tenant)
+        check_customer_id(row.customer_id)
+        definition = await self.catalog.for_new_customers(caller.tenant, row.definition, row.definition_version)
+        identities = identity_keys(row.identities)
+        now = as_stored(self.clock.now())
+        given = {name: (state, as_stored(since) if since else None) for name, (state, since) in row.states.items()}
+        states = imported_states(definition, given, now)
+        outcome = imported_customer(definition, row.customer_id, caller.actor, now, states, row.facts, identities)
+        await self.store.queries.add_tenant(caller.tenant)
+        write = Write(definition, None, outcome, own_idempotency(), now, arrived=states)
+        result = await self.store.customers.create(keys, write, identities)
+        return Imported(row.customer_id, "created", version=result.snapshot.version)
+
     async def run(self, caller: Caller, customer_id: str, command: Command, options: Options = NO_OPTIONS) -> Change:
         """Carry out `command` on the customer for the caller."""
         keys = self.store.keys(caller.tenant)
@@ -85,7 +128,15 @@ class Commands:
                 return self._replayed(definition, found, idempotency)
             snapshot = _at_version(found.snapshot(definition), options.expected_version)
             now = as_stored(self.clock.now())
-            outcome = engine_decide(definition, snapshot, command, caller.actor, now)
+            try:
+                outcome = engine_decide(definition, snapshot, command, caller.actor, now)
+            except TransitionNotAllowed:
+                if isinstance(command, Fire):
+                    blocked = blocked_by_rules(definition, snapshot, command.event, caller.actor, now)
+                    await self.store.queries.count_usage(keys, customer_id, [
+                        usage_field(definition.key, "g", t.dimension, t.index) for t in blocked
+                    ])  # fmt: skip
+                raise
             if not outcome.history:
                 return Change(definition, snapshot)
             write = Write(
@@ -127,7 +178,7 @@ class Commands:
         """The command's idempotency record: the caller's key with the digest of its request, or a short-lived
         key of our own (used by this one request only, so it needs no digest)."""
         if not key:
-            return Idempotency(f"own-{_PROCESS}-{next(_OWN)}", "own", OWN_KEY_TTL_SECONDS)
+            return own_idempotency()
         if len(key) > 128 or any(c.isspace() for c in key):
             raise InvalidRequest("an idempotency key is 1-128 characters without spaces")
         return Idempotency(key, request_digest(request()), self.settings.idempotency_ttl_seconds)
@@ -137,6 +188,11 @@ class Commands:
         assert found.record is not None
         return _change(definition, replay(definition, found.customer_id, found.record, idempotency.digest,
                                           idempotency.key))  # fmt: skip
+
+
+def own_idempotency() -> Idempotency:
+    """A short-lived key of our own, for a write whose caller gave none (used by that one write only)."""
+    return Idempotency(f"own-{_PROCESS}-{next(_OWN)}", "own", OWN_KEY_TTL_SECONDS)
 
 
 def _at_version(snapshot: Snapshot, expected: int | None) -> Snapshot:

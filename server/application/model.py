@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from crmstatus.engine.definition import Definition
@@ -38,6 +38,28 @@ class NewCustomer:
     definition_version: int | None = None  # None: the latest
     facts: Mapping[str, Any] = field(default_factory=dict)
     identities: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """A customer brought over from another system: its current states (dimension → state, since when)."""
+
+    customer_id: str
+    definition: str
+    definition_version: int | None = None
+    states: Mapping[str, tuple[str, datetime | None]] = field(default_factory=dict)
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    identities: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What became of one row: 'created', 'exists' (taken already: nothing changed) or 'refused' (why)."""
+
+    customer_id: str
+    status: str
+    reason: str = ""
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,13 @@ def _state(definition: Definition, dimension: str, entry: StateEntry, common: tu
 _HEADER = re.compile(r'\d+\n\{"d":"([a-z][a-z0-9_]*)","dv":(\d+),')
 
 
+def is_snapshot(stored: str) -> bool:
+    """A customer's snapshot (`<version>\n{…}`), not an idempotency record under the same key prefix (whose
+    first line is a request digest or `own`)."""
+    version, _, rest = stored[:24].partition("\n")
+    return version.isdigit() and len(version) < 16 and rest.startswith("{")
+
+
 def stored_definition(stored: str) -> tuple[str, int]:
     """The definition name and version a stored snapshot is pinned to (read from its first fields, which
     encode_snapshot always writes first, so the document is parsed once, by decode_snapshot)."""
@@ -289,6 +296,17 @@ def flow_field(kind: str, *parts: str) -> str:
     """`m|day|definition@version|dimension|from|to` (a move), `d|…|dimension|state|bucket` (time in the state
     left), `r|…|dimension|event|code` (a reason code)."""
     return "|".join((kind, *parts))
+
+
+def usage_field(definition_key: str, kind: str, dimension: str, name: str | int) -> str:
+    """`definition@version|s|dimension|state` (entered), `…|t|dimension|transition position` (fired) or
+    `…|g|dimension|transition position` (a caller's event refused by that transition's rules)."""
+    return f"{definition_key}|{kind}|{dimension}|{name}"
+
+
+def decode_usage_field(field: str) -> tuple[str, str, str, str]:
+    definition, kind, dimension, name = field.split("|", 3)
+    return definition, kind, dimension, name
 
 
 def index_member(customer_id: str, entered: datetime) -> str:

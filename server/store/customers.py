@@ -7,12 +7,12 @@ stores the idempotency record. A concurrent change makes it refuse (VersionConfl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.snapshot import HistoryEntry, Outcome, Snapshot
+from crmstatus.engine.snapshot import HistoryEntry, Outcome, Snapshot, StateEntry
 
 from . import codec
 from .claims import Claims, NewClaim
@@ -29,6 +29,10 @@ class Stored:
     customer_id: str
     text: str
     record: str | None  # the command's idempotency record, when it has one already
+
+    @property
+    def version(self) -> int:
+        return int(self.text.partition("\n")[0])
 
     @property
     def pinned(self) -> tuple[str, int]:
@@ -56,6 +60,12 @@ class Write:
     idempotency: Idempotency
     now: datetime
     claim: NewClaim | None = None  # a change of hands, counted against the new owner's caps first
+    before_definition: Definition | None = None  # the version `before` is on, when a migration moves it
+    arrived: Mapping[str, StateEntry] | None = None  # a new customer's states (None: the initial ones, now)
+
+    @property
+    def old_definition(self) -> Definition:
+        return self.before_definition or self.definition
 
 
 class Customers:
@@ -69,6 +79,23 @@ class Customers:
         record_key = keys.idempotency(customer_id, idempotency_key) if idempotency_key else None
         text, record = await self.scripts.read(keys.customer(customer_id), record_key)
         return None if text is None else Stored(customer_id, text, record)
+
+    async def every(self, keys: Keys, batch: int = 500) -> AsyncIterator[list[Stored]]:
+        """Every customer of the tenant as stored, a partition at a time in batches: SCAN over each partition's
+        customer keys (idempotency records share the prefix and are told apart by their text), then one MGET per
+        batch (a partition's keys share a slot). A customer changed meanwhile is read as it is then."""
+        for part in range(keys.partitions):
+            found: list[str] = []
+            async with store_errors(self.scripts.timeout):
+                async for key in self.scripts.client.scan_iter(match=keys.customers(part), count=1000, _type="string"):
+                    found.append(key)
+            for start in range(0, len(found), batch):
+                chunk = found[start : start + batch]
+                async with store_errors(self.scripts.timeout):
+                    texts: list[str | None] = await self.scripts.client.mget(chunk)  # type: ignore[assignment]
+                prefix = len(keys.customers(part)) - 1
+                yield [Stored(key[prefix:], text, None) for key, text in zip(chunk, texts, strict=True)
+                       if text is not None and codec.is_snapshot(text)]  # fmt: skip
 
     async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
         """Write a new customer, its identity keys reserved first (they live in slots of their own) and
@@ -119,14 +146,15 @@ class Customers:
         customer_id = after.customer_id
         part = keys.part(customer_id)
         reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
-        changes = _index_changes(keys, write.definition, before, after)
+        changes = _index_changes(keys, write, before, after)
         try:
             status, value = await self.scripts.commit(
                 CommitKeys(
                     keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
                     keys.events(part), keys.idempotency(customer_id, write.idempotency.key),
                     keys.pool(part, after.queue), keys.pool(part, before.queue if before else None),
-                    keys.flow(part, codec.day(write.definition, write.now)), [key for key, _, _ in changes],
+                    keys.flow(part, codec.day(write.definition, write.now)), keys.usage(part),
+                    [key for key, _, _ in changes],
                 ),
                 _commit_args(write, self.stream_maxlen, changes),
             )  # fmt: skip
@@ -161,12 +189,10 @@ def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[
     return found
 
 
-def _index_changes(
-    keys: Keys, definition: Definition, before: Snapshot | None, after: Snapshot
-) -> list[tuple[str, str, str]]:
+def _index_changes(keys: Keys, write: Write, before: Snapshot | None, after: Snapshot) -> list[tuple[str, str, str]]:
     """(key, 'add' | 'rem', member): the index entries to take out and to put in."""
-    old = memberships(keys, definition, before) if before is not None else {}
-    new = memberships(keys, definition, after)
+    old = memberships(keys, write.old_definition, before) if before is not None else {}
+    new = memberships(keys, write.definition, after)
     changes = [(key, "rem", member) for key, member in old.items() if new.get(key) != member]
     return changes + [(key, "add", member) for key, member in new.items() if old.get(key) != member]
 
@@ -189,11 +215,12 @@ def _commit_args(write: Write, stream_maxlen: int, changes: Sequence[tuple[str, 
         customer_id=customer_id,
         event=codec.event_document(outcome.history[0].actor, history_array, effects),
         history=history,
-        counts=_count_changes(definition, before, after),
+        counts=_count_changes(write.old_definition, definition, before, after),
         cancel=[codec.timer_member(customer_id, key) for key in outcome.cancelled],
         schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],
         pool=_pool_change(after, write.now),
         flow=_flow_fields(write),
+        usage=_usage_fields(write),
         index_changes=[(at, op, member) for at, (_, op, member) in enumerate(changes)],
     )
 
@@ -205,19 +232,39 @@ def _flow_fields(write: Write) -> list[str]:
     day, key = codec.day(definition, now), definition.key
     fields = []
     if before is None:
-        entered = dict.fromkeys(definition.dimensions, now)
-        fields += [codec.flow_field("m", day, key, name, "", d.initial) for name, d in definition.dimensions.items()]
+        arrived = write.arrived or {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
+        entered = {name: entry.since for name, entry in arrived.items()}
+        fields += [codec.flow_field("m", day, key, name, "", entry.state) for name, entry in arrived.items()]
     else:
         entered = {name: entry.since for name, entry in before.states.items()}
     for entry in write.outcome.history:
         if not entry.dimension or entry.from_state == entry.to_state:
             continue
-        stayed = codec.dwell_bucket(entry.at - entered[entry.dimension])
+        stayed = codec.dwell_bucket(entry.at - entered.get(entry.dimension, now))
         entered[entry.dimension] = entry.at
         fields.append(codec.flow_field("m", day, key, entry.dimension, entry.from_state, entry.to_state))
         fields.append(codec.flow_field("d", day, key, entry.dimension, entry.from_state, str(stayed)))
         if any(entry.reason in t.reasons for t in definition.event_transitions.get(entry.event, ())):
             fields.append(codec.flow_field("r", day, key, entry.dimension, entry.event, entry.reason))
+    return fields
+
+
+def _usage_fields(write: Write) -> list[str]:
+    """The states the change entered and the transitions it fired, for the review report: a new or migrated
+    customer enters every state it is in."""
+    definition, outcome = write.definition, write.outcome
+    key, fields = definition.key, []
+    if write.before is None or write.before_definition is not None:
+        arrived = write.arrived or outcome.snapshot.states
+        fields += [codec.usage_field(key, "s", name, entry.state) for name, entry in arrived.items()]
+    for entry in outcome.history:
+        if not entry.event or not entry.dimension:
+            continue
+        transition = definition.transition_taken(entry.dimension, entry.event, entry.from_state, entry.to_state)
+        if transition is not None:
+            fields.append(codec.usage_field(key, "t", entry.dimension, transition.index))
+        if entry.from_state != entry.to_state:
+            fields.append(codec.usage_field(key, "s", entry.dimension, entry.to_state))
     return fields
 
 
@@ -230,15 +277,14 @@ def _pool_change(after: Snapshot, now: datetime) -> tuple[str, int]:
     return "owned", 0
 
 
-def _count_changes(definition: Definition, before: Snapshot | None, after: Snapshot) -> list[tuple[str, int]]:
+def _count_changes(old: Definition, new: Definition, before: Snapshot | None, after: Snapshot) -> list[tuple[str, int]]:
+    """State count deltas: every dimension's count moves when a migration changes the version."""
     changes: dict[str, int] = {}
-    for dimension, entry in after.states.items():
-        old = before.states[dimension].state if before else None
-        if old == entry.state:
-            continue
-        if old is not None:
-            field = codec.count_field(definition.key, dimension, old)
+    if before is not None:
+        for dimension, entry in before.states.items():
+            field = codec.count_field(old.key, dimension, entry.state)
             changes[field] = changes.get(field, 0) - 1
-        field = codec.count_field(definition.key, dimension, entry.state)
+    for dimension, entry in after.states.items():
+        field = codec.count_field(new.key, dimension, entry.state)
         changes[field] = changes.get(field, 0) + 1
-    return list(changes.items())
+    return [(field, delta) for field, delta in changes.items() if delta]

@@ -107,6 +107,11 @@ class Keys:
         state left, reason codes (see codec.flow_field)."""
         return f"{self._tags[part]}:flow:{day}"
 
+    def usage(self, part: int) -> str:
+        """Hash of this partition's usage counters, per definition version: states entered, transitions fired
+        and refused by their rules (see codec.usage_field)."""
+        return f"{self._tags[part]}:usage"
+
     def in_state(self, part: int, definition_key: str, dimension: str, state: str) -> str:
         """Sorted set (by member, scores 0) of this partition's customers in a state of an indexed dimension:
         `<entered ms, 13 digits>|<customer id>` (codec.index_member), so oldest first and ranges by time."""

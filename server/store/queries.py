@@ -106,6 +106,33 @@ class Queries:
                 totals[field] = totals.get(field, 0) + int(value)
         return totals
 
+    async def count_usage(self, keys: Keys, customer_id: str, fields: Sequence[str]) -> None:
+        """Count these usage fields once each, in the customer's partition (a refusal writes nothing else)."""
+        if not fields:
+            return
+        usage = keys.usage(keys.part(customer_id))
+        async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
+            for field in fields:
+                pipeline.hincrby(usage, field, 1)
+            await pipeline.execute()
+
+    async def usage(self, keys: Keys, definition_key: str) -> dict[tuple[str, str, str], int]:
+        """A definition version's usage counters, (kind, dimension, name) → count, summed over the partitions."""
+        async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                pipeline.hgetall(keys.usage(part))  # a few fields per state and transition of each version
+            shares = await pipeline.execute()
+        totals: dict[tuple[str, str, str], int] = {}
+        for share in shares:
+            for field, value in share.items():
+                definition, kind, dimension, name = codec.decode_usage_field(field)
+                if definition != definition_key:
+                    continue
+                totals[(kind, dimension, name)] = totals.get((kind, dimension, name), 0) + int(value)
+        return totals
+
     async def state_counts(self, keys: Keys) -> dict[tuple[str, str, str], int]:
         """(definition@version, dimension, state) → number of customers, summed over the tenant's partitions."""
         async with store_errors(self.scripts.timeout):

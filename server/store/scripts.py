@@ -64,6 +64,7 @@ class CommitKeys:
     pool: str  # the pool (public, or a queue's) the customer is in after the change
     pool_before: str  # the one it was in before
     flow: str  # the partition's flow counters of the day (analytics)
+    usage: str  # the partition's usage counters (the review report)
     indexes: Sequence[str] = ()  # the index keys the change adds the customer to or removes it from
 
 
@@ -84,6 +85,7 @@ class CommitArgs:
     schedule: Sequence[tuple[str, int]]  # timer member, due ms
     pool: tuple[str, int]  # 'free' | 'lease' | 'owned', ms
     flow: Sequence[str] = ()  # flow counter fields to increment (analytics)
+    usage: Sequence[str] = ()  # usage counter fields to increment (the review report)
     index_changes: Sequence[tuple[int, str, str]] = ()  # (position in CommitKeys.indexes, 'add' | 'rem', member)
 
 
@@ -109,10 +111,11 @@ class Commit(_Script):
             len(a.schedule), *[x for member, due in a.schedule for x in (due, member)],
             *a.pool,
             len(a.flow), *a.flow,
-            len(a.index_changes), *[x for at, op, member in a.index_changes for x in (10 + at, op, member)],
+            len(a.usage), *a.usage,
+            len(a.index_changes), *[x for at, op, member in a.index_changes for x in (11 + at, op, member)],
         ]  # fmt: skip
         every = [keys.customer, keys.history, keys.counts, keys.timers, keys.events, keys.idempotency, keys.pool,
-                 keys.pool_before, keys.flow, *keys.indexes]  # fmt: skip
+                 keys.pool_before, keys.flow, keys.usage, *keys.indexes]  # fmt: skip
         reply = await (self._run_durably(every, args) if self.replicas else self._run(every, args))
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 

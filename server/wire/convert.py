@@ -14,11 +14,12 @@ from crmstatus.engine.definition import Definition
 from crmstatus.engine.diff import Change as DefinitionChange
 from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason
 from crmstatus.engine.facts import to_json
-from crmstatus.engine.model import Label
+from crmstatus.engine.model import Label, Transition
 from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
-from crmstatus.server.application.analytics import FlowReport
+from crmstatus.server.application.analytics import FlowReport, ReviewReport
 from crmstatus.server.application.catalog import Version
-from crmstatus.server.application.model import Change, Options
+from crmstatus.server.application.migration import Report, Selection
+from crmstatus.server.application.model import Change, Imported, ImportRow, Options
 from crmstatus.v1 import customer_pb2, customer_status_service_pb2, definition_service_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -332,3 +333,68 @@ def version(found: Version, definition: Definition) -> definition_service_pb2.De
 def changes(found: list[DefinitionChange]) -> list[definition_service_pb2.DefinitionChange]:
     message = definition_service_pb2.DefinitionChange
     return [message(change=c.change, kind=c.kind, path=c.path, before=c.before, after=c.after) for c in found]
+
+
+def selection(message: definition_service_pb2.MigrationSelection) -> Selection:
+    return Selection(tuple(message.customer_ids), tuple((s.dimension, s.state) for s in message.states))
+
+
+def migration_report(report: Report, *, listed: bool = True) -> definition_service_pb2.MigrationReport:
+    """A migration's report; `listed` with the unmappable customers by name (the last report of a run)."""
+    return definition_service_pb2.MigrationReport(
+        migration=report.label, selected=report.selected, migrated=report.migrated, already_migrated=report.already,
+        unmappable=report.unmappable, timers_cancelled=report.timers_cancelled,
+        timers_scheduled=report.timers_scheduled, timers_overdue=report.timers_overdue, done=report.done,
+        moves=[definition_service_pb2.MigrationMove(dimension=d, from_state=a, to_state=b, customers=n)
+               for (d, a, b), n in sorted(report.moves.items())],
+        unmapped=[definition_service_pb2.UnmappableCustomer(customer_id=u.customer_id, reasons=u.reasons)
+                  for u in report.unmapped] if listed else [],
+    )  # fmt: skip
+
+
+def import_row(message: customer_status_service_pb2.ImportedCustomer) -> ImportRow:
+    states = {s.dimension: (s.state, _moment(s.since) if s.HasField("since") else None) for s in message.states}
+    return ImportRow(message.customer_id, message.definition, message.definition_version or None, states,
+                     plain(message.facts), dict(message.identities))  # fmt: skip
+
+
+def _moment(message: timestamp_pb2.Timestamp) -> datetime:
+    """The moment, or the earliest or latest a datetime holds when it lies beyond them (refused downstream, as
+    every moment outside 1970 … now is)."""
+    try:
+        return message.ToDatetime(tzinfo=UTC)
+    except (OverflowError, ValueError, OSError):
+        return (datetime.min if message.seconds < 0 else datetime.max).replace(tzinfo=UTC)
+
+
+_IMPORT_STATUS = {
+    "created": customer_status_service_pb2.IMPORT_STATUS_CREATED,
+    "exists": customer_status_service_pb2.IMPORT_STATUS_EXISTS,
+    "refused": customer_status_service_pb2.IMPORT_STATUS_REFUSED,
+}
+
+
+def imported(result: Imported) -> customer_status_service_pb2.ImportResult:
+    return customer_status_service_pb2.ImportResult(
+        customer_id=result.customer_id, status=_IMPORT_STATUS[result.status], reason=result.reason,
+        version=result.version,
+    )  # fmt: skip
+
+
+def review_report(report: ReviewReport) -> definition_service_pb2.GetReviewReportResponse:
+    def use(t: Transition) -> definition_service_pb2.TransitionUse:
+        return definition_service_pb2.TransitionUse(
+            dimension=t.dimension, event=t.event, from_states=sorted(t.sources), to_state=t.target,
+            fired=report.fired[t], blocked=report.blocked[t], guard=t.when.source if t.when else "",
+        )  # fmt: skip
+
+    return definition_service_pb2.GetReviewReportResponse(
+        definition=summary(report.definition),
+        states=[
+            definition_service_pb2.StateUse(dimension=d, state=s, entered=n) for (d, s), n in report.entered.items()
+        ],
+        transitions=[use(t) for t in report.fired],
+        unused_states=[definition_service_pb2.StateRef(dimension=d, state=s) for d, s in report.unused_states],
+        unused_transitions=[use(t) for t in report.unused_transitions],
+        text=report.text(),
+    )

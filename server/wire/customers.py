@@ -64,6 +64,12 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         return response
 
     @rpc
+    async def ImportCustomers(self, request: cs.ImportCustomersRequest, context: Context) -> Any:
+        rows = [convert.import_row(row) for row in request.customers]
+        results = await self.commands.import_customers(caller(context), rows)
+        return cs.ImportCustomersResponse(results=[convert.imported(result) for result in results])
+
+    @rpc
     async def FireEvent(self, request: cs.FireEventRequest, context: Context) -> Any:
         fire = Fire(request.event, request.options.reason, convert.evidence(request.evidence))
         return await self._run(context, request.customer_id, fire, request.options, cs.FireEventResponse())

@@ -3,6 +3,7 @@ definitions; plan and run migrations; the review report."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -15,7 +16,7 @@ from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 
 from . import convert
 from .auth import caller
-from .status import rpc
+from .status import rpc, streaming_rpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -25,6 +26,8 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
         self.definitions = app.definitions
         self.catalog = app.catalog
         self.queries = app.queries
+        self.migrations = app.migrations
+        self.analytics = app.analytics
 
     @rpc
     async def ValidateDefinition(self, request: ds.ValidateDefinitionRequest, context: Context) -> Any:
@@ -87,6 +90,25 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
             caller(context), request.name, request.old_version, request.new_version
         )
         return ds.DiffDefinitionsResponse(changes=convert.changes(changes), text=render(old, new, changes))
+
+    @rpc
+    async def PlanMigration(self, request: ds.PlanMigrationRequest, context: Context) -> Any:
+        report = await self.migrations.plan(
+            caller(context), request.mapping, convert.selection(request.selection), request.file_name
+        )
+        return ds.PlanMigrationResponse(report=convert.migration_report(report))
+
+    @streaming_rpc
+    async def MigrateCustomers(self, request: ds.MigrateCustomersRequest, context: Context) -> AsyncIterator[Any]:
+        run = self.migrations.apply(caller(context), request.mapping, convert.selection(request.selection),
+                                    request.file_name, request.batch_size or 500)  # fmt: skip
+        async for report in run:
+            yield ds.MigrateCustomersResponse(report=convert.migration_report(report, listed=report.done))
+
+    @rpc
+    async def GetReviewReport(self, request: ds.GetReviewReportRequest, context: Context) -> Any:
+        report = await self.analytics.review(caller(context), request.name, request.version or None)
+        return convert.review_report(report)
 
     async def _version(self, found: Version) -> ds.DefinitionVersion:
         return convert.version(found, await self.catalog.compile(found.text))

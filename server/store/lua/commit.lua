@@ -9,7 +9,8 @@
 -- KEYS[7]  partition's pool of claimable customers: the public pool, or the queue the customer is in
 -- KEYS[8]  the pool it was in before (another queue's, when the change moved it; else KEYS[7])
 -- KEYS[9]  partition's flow counters of the day: moves, time-in-state buckets, reason codes (analytics)
--- KEYS[10…] the indexes the change moves the customer in or out of (state, owner and queue lists)
+-- KEYS[10] partition's usage counters of every definition version: states entered, transitions fired
+-- KEYS[11…] the indexes the change moves the customer in or out of (state, owner and queue lists)
 --
 -- ARGV[1]  expected version ('0': the customer must not exist yet)
 -- ARGV[2]  new version
@@ -27,6 +28,7 @@
 -- then     pool change: 'free' (unowned: in the pool since now, ms next), 'lease' (claimable when the
 --          lease ends, ms next) or 'owned' (held without a lease: not in the pool), then that ms
 -- then     n, followed by n flow counter fields, each incremented by one
+-- then     n, followed by n usage counter fields, each incremented by one
 -- then     n, followed by n (KEYS position, 'add' | 'rem', member) index changes
 --
 -- Returns  {'ok'} | {'replay', stored result} | {'mismatch'} | {'conflict', current version}
@@ -94,6 +96,12 @@ at = at + 2
 n = tonumber(ARGV[at])
 for i = 1, n do
   redis.call('HINCRBY', KEYS[9], ARGV[at + i], 1)
+end
+at = at + n + 1
+
+n = tonumber(ARGV[at])
+for i = 1, n do
+  redis.call('HINCRBY', KEYS[10], ARGV[at + i], 1)
 end
 at = at + n + 1
 
