@@ -76,6 +76,7 @@ class Migrated:
 
     outcome: Outcome
     moves: tuple[tuple[str, str, str], ...]  # (dimension, old state, new state) for every dimension
+    arrived: Mapping[str, StateEntry]  # the states it is mapped to, before the new rules' automation
 
 
 def mapping_versions(text: str, file: str = "mapping.yaml") -> tuple[str, int, int]:
@@ -266,7 +267,8 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
     run.settle()
     outcome = run.outcome()
     cancelled = tuple(t.key for t in timers(old, snapshot))
-    return Migrated(replace(outcome, cancelled=cancelled, scheduled=tuple(timers(new, outcome.snapshot))), tuple(moves))
+    scheduled = tuple(timers(new, outcome.snapshot))
+    return Migrated(replace(outcome, cancelled=cancelled, scheduled=scheduled), tuple(moves), states)
 
 
 def _new_facts_value(mapping: MigrationMap, snapshot: Snapshot, name: str) -> Any:

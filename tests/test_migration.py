@@ -16,6 +16,7 @@ from crmstatus.server.application.catalog import Catalog
 from crmstatus.server.application.migration import Selection
 from crmstatus.server.application.model import Caller
 from crmstatus.server.settings import Settings
+from crmstatus.server.store.keys import Keys
 from tests.conftest import CONFIGS, PARTITIONS
 from tests.service import Service
 
@@ -153,3 +154,122 @@ def test_the_engine_cancels_every_old_timer_and_schedules_the_new_ones(versions,
         t.key: t.due for t in timers(new, result.outcome.snapshot)
     }
     assert result.outcome.snapshot.version == customer.version + 1
+
+
+def _contents(client) -> dict[str, bytes]:
+    """Every key of the Redis and its serialised value; the short-lived idempotency records of the
+    writes that created the customers are left out (they expire on their own while the test runs)."""
+    keys = sorted(k for k in client.scan_iter(count=10_000) if b":idem:own-" not in k)
+    pipeline = client.pipeline(transaction=False)
+    for key in keys:
+        pipeline.dump(key)
+    return dict(zip(keys, pipeline.execute(), strict=True))
+
+
+async def _populate(port: int, definitions, clock, customers: int) -> list[str]:
+    """Customers of acme on b2b v1, written in-process on the servers' Redis: most in 潜在, 4% in 意向, 1% in 重点."""
+    catalog = Catalog(list(definitions.values()))
+    service = await Service.connect(Settings(redis_url=f"redis://127.0.0.1:{port}", partitions=PARTITIONS),
+                                    catalog, clock)  # fmt: skip
+    import asyncio
+
+    gate = asyncio.Semaphore(64)
+
+    async def one(n: int) -> None:
+        async with gate:
+            contacts = 5 if n % 100 < 5 else 0
+            await _create(service, "acme", f"k-{n}", "b2b", SALES, facts={"effective_contacts": contacts})
+            if n % 100 == 0:
+                await service.fire("acme", f"k-{n}", "promote", SALES)
+
+    await asyncio.gather(*(one(n) for n in range(customers)))
+    await service.close()
+    return [f"k-{n}" for n in range(customers) if n % 100 == 0]
+
+
+@pytest.mark.single_redis
+def test_ten_thousand_customers_planned_then_migrated_through_a_crash_once_each(own_redis, definitions, clock):
+    import asyncio
+
+    import grpc
+    import redis
+
+    from crmstatus.v1 import definition_service_pb2 as ds
+    from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+    from tests.test_grpc import who
+    from tests.test_registry import _serve
+
+    key_customers = asyncio.run(_populate(own_redis.port, definitions, clock, 10_000))
+    client = redis.Redis(port=own_redis.port)
+    first, port = _serve(own_redis.port)
+    admin = who("ana", "admin")
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        api = ds_grpc.DefinitionServiceStub(channel)
+        api.PublishDefinition(ds.PublishDefinitionRequest(content=B2B_V2, file_name="b2b.yaml"), metadata=admin)
+        api.ApproveDefinition(ds.ApproveDefinitionRequest(name="b2b", version=2), metadata=who("bo", "approver"))
+        before = _contents(client)
+        plan = api.PlanMigration(ds.PlanMigrationRequest(mapping=UNMAPPED), metadata=admin, timeout=300).report
+        assert _contents(client) == before  # the dry run wrote nothing
+        assert (plan.selected, plan.migrated, plan.unmappable, plan.already_migrated) == (10_000, 9_900, 100, 0)
+        assert sorted(u.customer_id for u in plan.unmapped) == sorted(key_customers)
+        assert plan.timers_cancelled > 9_900 and plan.timers_scheduled > 9_900
+        stream = api.MigrateCustomers(ds.MigrateCustomersRequest(mapping=UNMAPPED, batch_size=500), metadata=admin)
+        assert not next(stream).report.done
+        first.kill()  # half-way: the process is gone, not stopped
+        first.wait(30)
+    on_v2 = sum(1 for key in client.scan_iter(match=b"crm:{acme:*:c:k-*", _type="string")
+                if b'"dv":2' in client.get(key)[:60])  # fmt: skip
+    assert 0 < on_v2 < 9_900
+
+    second, port = _serve(own_redis.port)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        api = ds_grpc.DefinitionServiceStub(channel)
+        request = ds.MigrateCustomersRequest(mapping=UNMAPPED, batch_size=2000)
+        reports = [answer.report for answer in api.MigrateCustomers(request, metadata=admin, timeout=300)]
+        final = reports[-1]
+        assert final.done and len(reports) > 2
+        assert (final.migrated + final.already_migrated, final.unmappable) == (plan.migrated, plan.unmappable)
+        assert final.already_migrated == on_v2
+        counts = {(m.dimension, m.from_state, m.to_state): m.customers for m in plan.moves}
+        assert counts[("lifecycle", "潜在", "潜在")] == 9_500 and counts[("lifecycle", "意向", "意向")] == 400
+
+        settled = _contents(client)
+        again = [answer.report for answer in api.MigrateCustomers(request, metadata=admin, timeout=300)][-1]
+        assert (again.migrated, again.already_migrated, again.unmappable) == (0, 9_900, 100)
+        assert _contents(client) == settled  # a second run changes nothing
+    second.terminate()
+    assert second.wait(30) == 0
+
+    keys = Keys("acme", PARTITIONS)
+    pipeline = client.pipeline(transaction=False)
+    for n in range(10_000):
+        pipeline.xrange(keys.history(f"k-{n}"))
+    histories = pipeline.execute()
+    migrated = [sum(1 for _, fields in h if b'"t":"migrate"' in fields[b"e"]) for h in histories]
+    assert [migrated[n] for n in range(10_000) if n % 100] == [1] * 9_900  # once each, through the crash
+    assert [migrated[n] for n in range(10_000) if not n % 100] == [0] * 100  # the unmappable, untouched
+    for customer in key_customers:
+        assert before[keys.customer(customer).encode()] == client.dump(keys.customer(customer))
+
+
+async def test_the_review_report_names_what_a_workload_never_used_and_what_its_rules_refused(service, tenant):
+    from crmstatus.engine.errors import TransitionNotAllowed
+
+    for n in range(3):
+        await _create(service, tenant, f"r-{n}", "b2b", SALES, facts={"effective_contacts": 5 if n == 0 else 0})
+    await service.fire(tenant, "r-0", "promote", SALES)
+    for _ in range(2):
+        with pytest.raises(TransitionNotAllowed):  # the signing checklist is open
+            await service.fire(tenant, "r-0", "sign", SALES)
+    report = await service.app.analytics.review(Caller(tenant, ADMIN), "b2b", 1)
+    lifecycle = {state: n for (dimension, state), n in report.entered.items() if dimension == "lifecycle"}
+    assert lifecycle == {"潜在": 3, "意向": 1, "重点": 1, "签约": 0, "流失": 0}
+    assert {("lifecycle", "签约"), ("lifecycle", "流失")} <= set(report.unused_states)
+    fired = {t.event: n for t, n in report.fired.items() if t.dimension == "lifecycle"}
+    assert (fired["qualify"], fired["promote"], fired["sign"], fired["lose"]) == (1, 1, 0, 0)
+    unused = {t.event for t in report.unused_transitions if t.dimension == "lifecycle"}
+    assert {"sign", "lose"} <= unused and not {"qualify", "promote"} & unused
+    assert {t.event: n for t, n in report.blocked.items() if n} == {"sign": 2}
+    text = report.text()
+    assert "lifecycle.签约" in text and "lifecycle.sign (重点 → 签约)" in text
+    assert "Refused 2× by its rules: lifecycle.sign (重点 → 签约) (signing)" in text

@@ -122,7 +122,8 @@ class Migrations:
             result = migrate(mapping, before, caller.actor, now)
             if isinstance(result, Unmappable):
                 return result
-            write = Write(mapping.new, before, result.outcome, own_idempotency(), now, before_definition=mapping.old)
+            write = Write(mapping.new, before, result.outcome, own_idempotency(), now, before_definition=mapping.old,
+                          arrived=result.arrived)  # fmt: skip
             try:
                 await self.store.customers.write(keys, write)
                 return result

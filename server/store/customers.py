@@ -61,7 +61,7 @@ class Write:
     now: datetime
     claim: NewClaim | None = None  # a change of hands, counted against the new owner's caps first
     before_definition: Definition | None = None  # the version `before` is on, when a migration moves it
-    arrived: Mapping[str, StateEntry] | None = None  # a new customer's states (None: the initial ones, now)
+    arrived: Mapping[str, StateEntry] | None = None  # states entered before automation: imported or migrated
 
     @property
     def old_definition(self) -> Definition:
@@ -232,7 +232,7 @@ def _flow_fields(write: Write) -> list[str]:
     day, key = codec.day(definition, now), definition.key
     fields = []
     if before is None:
-        arrived = write.arrived or {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
+        arrived = write.arrived or _initial(definition, now)
         entered = {name: entry.since for name, entry in arrived.items()}
         fields += [codec.flow_field("m", day, key, name, "", entry.state) for name, entry in arrived.items()]
     else:
@@ -255,7 +255,7 @@ def _usage_fields(write: Write) -> list[str]:
     definition, outcome = write.definition, write.outcome
     key, fields = definition.key, []
     if write.before is None or write.before_definition is not None:
-        arrived = write.arrived or outcome.snapshot.states
+        arrived = write.arrived or _initial(definition, write.now)
         fields += [codec.usage_field(key, "s", name, entry.state) for name, entry in arrived.items()]
     for entry in outcome.history:
         if not entry.event or not entry.dimension:
@@ -266,6 +266,10 @@ def _usage_fields(write: Write) -> list[str]:
         if entry.from_state != entry.to_state:
             fields.append(codec.usage_field(key, "s", entry.dimension, entry.to_state))
     return fields
+
+
+def _initial(definition: Definition, now: datetime) -> dict[str, StateEntry]:
+    return {name: StateEntry(d.initial, now, 1) for name, d in definition.dimensions.items()}
 
 
 def _pool_change(after: Snapshot, now: datetime) -> tuple[str, int]:
