@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.analytics_bench
 	$(BIN)/python -m bench.timer_bench
 	$(BIN)/python -m bench.fleet_bench
+	$(BIN)/python -m bench.migration_bench
 
 validate: $(STAMP)
 	$(BIN)/crmstatus validate configs

@@ -84,7 +84,7 @@ class Create(Command):
     def apply(self, run: Run, actor: Actor) -> bool:
         run.everything_changed = True
         changed = run.set_facts(self.facts, actor)
-        run.record(actor, "create", facts_changed=changed)
+        run.record(actor, self.name, facts_changed=changed)
         run.recompute_scores()
         return True
 
@@ -107,18 +107,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
-class Import(Command):
+class Import(Create):
     """A customer brought over from another system, in the states it is in there, with its facts."""
 
     name: ClassVar[str] = "import"
-    facts: Mapping[str, Any] = field(default_factory=dict)
-
-    def apply(self, run: Run, actor: Actor) -> bool:
-        run.everything_changed = True
-        changed = run.set_facts(self.facts, actor)
-        run.record(actor, "import", facts_changed=changed)
-        run.recompute_scores()
-        return True
 
 
 def imported_states(

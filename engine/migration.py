@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from .definition import Definition
-from .errors import Diagnostic, InvalidDefinition, InvalidFactValue
+from .errors import Diagnostic, EngineError, InvalidDefinition, InvalidFactValue
 from .facts import coerce
 from .rules import Run, timers
 from .snapshot import Actor, Outcome, Snapshot, StateEntry
@@ -262,9 +262,12 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
     run = Run(new, moved, now)
     run.everything_changed = True
     shown = "; ".join(f"{d} {a} → {b}" for d, a, b in moves if a != b)
-    run.record(actor, TRIGGER, reason=f"migrated v{old.version} → v{new.version}" + (f": {shown}" if shown else ""))
-    run.recompute_scores()
-    run.settle()
+    try:
+        run.record(actor, TRIGGER, reason=f"migrated v{old.version} → v{new.version}" + (f": {shown}" if shown else ""))
+        run.recompute_scores()
+        run.settle()
+    except EngineError as error:  # the new rules cannot settle this customer (e.g. automation that loops)
+        return Unmappable(snapshot.customer_id, (str(error),))
     outcome = run.outcome()
     cancelled = tuple(t.key for t in timers(old, snapshot))
     scheduled = tuple(timers(new, outcome.snapshot))

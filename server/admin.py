@@ -46,14 +46,15 @@ def run(args: argparse.Namespace) -> int:
                 return _import(cs_grpc.CustomerStatusServiceStub(channel), args, metadata)
             return _review(ds_grpc.DefinitionServiceStub(channel), args, metadata)
         except grpc.RpcError as error:
-            _refused(args.address, error)
+            refused(args.address, error)
             return 1
         except (OSError, ValueError) as error:
             print(f"crmstatus {args.command}: {error}", file=sys.stderr)
             return 1
 
 
-def _refused(address: str, error: grpc.RpcError) -> None:
+def refused(address: str, error: grpc.RpcError) -> None:
+    """The server's refusal on stderr, with every violation it names (a definition's file:line:col problems)."""
     print(f"{address}: {error.code().name}: {error.details()}", file=sys.stderr)
     status = rpc_status.from_call(error)
     for packed in status.details if status else ():

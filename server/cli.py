@@ -233,11 +233,11 @@ def _registry_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
 def _registry(args: argparse.Namespace) -> int:
     """One DefinitionService call for a registry command; exit 1 when the server refuses, with its reasons."""
     import grpc
-    from google.rpc import error_details_pb2
-    from grpc_status import rpc_status
 
     from crmstatus.v1 import definition_service_pb2 as ds
     from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+
+    from .admin import refused
 
     metadata: tuple[tuple[str, str | bytes], ...] = (
         ("x-crm-tenant", args.tenant), ("x-crm-actor", args.actor), ("x-crm-roles", args.roles),
@@ -260,13 +260,7 @@ def _registry(args: argparse.Namespace) -> int:
         try:
             answer: Any = calls[args.command]()
         except grpc.RpcError as error:
-            print(f"{args.address}: {error.code().name}: {error.details()}", file=sys.stderr)
-            status = rpc_status.from_call(error)
-            for packed in status.details if status else ():
-                failure = error_details_pb2.PreconditionFailure()
-                if packed.Unpack(failure):
-                    for violation in failure.violations:
-                        print(f"  {violation.description}", file=sys.stderr)
+            refused(args.address, error)
             return 1
     if args.command == "diff":
         print(answer.text)

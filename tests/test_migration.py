@@ -273,3 +273,54 @@ async def test_the_review_report_names_what_a_workload_never_used_and_what_its_r
     text = report.text()
     assert "lifecycle.签约" in text and "lifecycle.sign (重点 → 签约)" in text
     assert "Refused 2× by its rules: lifecycle.sign (重点 → 签约) (signing)" in text
+
+
+def test_the_command_line_plans_applies_and_reviews(own_redis, tmp_path):
+    import subprocess
+    import sys
+
+    import grpc
+
+    from crmstatus.v1 import customer_status_service_pb2 as cs
+    from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+    from crmstatus.v1 import definition_service_pb2 as ds
+    from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
+    from tests.conftest import ROOT, TOKENS, clean_env
+    from tests.test_grpc import who
+    from tests.test_registry import _serve
+
+    server, port = _serve(own_redis.port)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        definitions, customers = ds_grpc.DefinitionServiceStub(channel), cs_grpc.CustomerStatusServiceStub(channel)
+        definitions.PublishDefinition(ds.PublishDefinitionRequest(content=B2B_V2), metadata=who("ana", "admin"))
+        definitions.ApproveDefinition(
+            ds.ApproveDefinitionRequest(name="b2b", version=2), metadata=who("bo", "approver")
+        )
+        for n, contacts in enumerate((0, 5)):
+            customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=f"cl-{n}", definition="b2b",
+                                     facts={"effective_contacts": contacts}), metadata=who("rep", "sales"))  # fmt: skip
+        customers.FireEvent(cs.FireEventRequest(customer_id="cl-1", event="promote"), metadata=who("rep", "sales"))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING, "utf-8")
+    tenant = ["--tenant", "acme", "--actor", "ana", "--token", TOKENS["acme"]]
+
+    def crmstatus(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "crmstatus.server.cli", *args, *tenant]
+        return subprocess.run(command, cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120)
+
+    plan = crmstatus("migrate", f"127.0.0.1:{port}", str(mapping), "--plan")
+    assert plan.returncode == 0, plan.stderr
+    assert "b2b v1 → v2: 2 selected, would migrate 2, 0 cannot be moved" in plan.stdout
+    assert "  lifecycle: 重点 → 关键: 1" in plan.stdout
+    applied = crmstatus("migrate", f"127.0.0.1:{port}", str(mapping), "--apply", "--state", "lifecycle=重点")
+    assert applied.returncode == 0, applied.stderr
+    assert "1 selected, migrated 1" in applied.stdout and "migrating" in applied.stderr  # the progress bar
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(MAPPING.replace("关键", "要点"), "utf-8")
+    refused = crmstatus("migrate", f"127.0.0.1:{port}", str(broken), "--plan")
+    assert refused.returncode == 1 and "broken.yaml:6:" in refused.stderr and "'要点' is not a state" in refused.stderr
+    review = crmstatus("review", f"127.0.0.1:{port}", "b2b", "2")
+    assert review.returncode == 0, review.stderr
+    assert review.stdout.startswith("b2b@2: how its customers used it") and "lifecycle.流失" in review.stdout
+    server.terminate()
+    assert server.wait(30) == 0
