@@ -74,11 +74,12 @@ class Minimal(cs_grpc.CustomerStatusServiceServicer):
         _spin(self.spins)
         new = f"{version + 1}\n{DOCUMENT}"
         result = f'{{"doc":{new!r},"h":[{HISTORY}],"fx":[]}}'
-        keys = [customer, f"{customer}:history", f"crm:{tag}:counts", f"crm:{tag}:timers", f"crm:{tag}:events",
-                idem, f"crm:{tag}:pool", f"crm:{tag}:pool", f"crm:{tag}:flow:2026-01-01"]  # fmt: skip
+        keys = [customer, f"{customer}:history", f"crm:{tag}:counts", f"crm:{tag}:timers", f"crm:{tag}:events", idem,
+                f"crm:{tag}:pool", f"crm:{tag}:pool", f"crm:{tag}:flow:2026-01-01", f"crm:{tag}:usage"]  # fmt: skip
         args = [version, version + 1, new, "d" * 32, 30, result, 100_000, request.customer_id,
                 f'{{"by":"rep-1","h":[{HISTORY}],"fx":[]}}', 1, HISTORY, 0, 0, 0, "owned", 0,
-                2, "m|2026-01-01|b2b@1|team|跟进中|需要协作", "d|2026-01-01|b2b@1|team|跟进中|0", 0]  # fmt: skip
+                2, "m|2026-01-01|b2b@1|team|跟进中|需要协作", "d|2026-01-01|b2b@1|team|跟进中|0",
+                2, "b2b@1|t|team|3", "b2b@1|s|team|需要协作", 0]  # fmt: skip
         reply = await self.script(self.commit_sha, keys, args)
         assert reply[0] == "ok", reply
         states = [
