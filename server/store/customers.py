@@ -81,21 +81,31 @@ class Customers:
         return None if text is None else Stored(customer_id, text, record)
 
     async def every(self, keys: Keys, batch: int = 500) -> AsyncIterator[list[Stored]]:
-        """Every customer of the tenant as stored, a partition at a time in batches: SCAN over each partition's
-        customer keys (idempotency records share the prefix and are told apart by their text), then one MGET per
-        batch (a partition's keys share a slot). A customer changed meanwhile is read as it is then."""
+        """Every customer of the tenant as stored, in batches: a SCAN over each partition's customer keys
+        (idempotency records share the prefix and are told apart by their text), and one MGET per batch (a
+        partition's keys share a slot). Each round trip is bounded on its own, whatever the tenant's size. A
+        customer changed meanwhile is read as it is then; one that SCAN returns twice is given once."""
         for part in range(keys.partitions):
+            prefix = len(keys.customers(part)) - 1
+            scan = self.scripts.client.scan_iter(match=keys.customers(part), count=1000, _type="string")
             found: list[str] = []
-            async with store_errors(self.scripts.timeout):
-                async for key in self.scripts.client.scan_iter(match=keys.customers(part), count=1000, _type="string"):
-                    found.append(key)
-            for start in range(0, len(found), batch):
-                chunk = found[start : start + batch]
+            seen: set[str] = set()
+            more = True
+            while more:
                 async with store_errors(self.scripts.timeout):
-                    texts: list[str | None] = await self.scripts.client.mget(chunk)  # type: ignore[assignment]
-                prefix = len(keys.customers(part)) - 1
-                yield [Stored(key[prefix:], text, None) for key, text in zip(chunk, texts, strict=True)
-                       if text is not None and codec.is_snapshot(text)]  # fmt: skip
+                    try:
+                        key = await anext(scan)
+                    except StopAsyncIteration:
+                        more = False
+                if more and key not in seen:
+                    seen.add(key)
+                    found.append(key)
+                if found and (len(found) == batch or not more):
+                    async with store_errors(self.scripts.timeout):
+                        texts: list[str | None] = await self.scripts.client.mget(found)  # type: ignore[assignment]
+                    yield [Stored(key[prefix:], text, None) for key, text in zip(found, texts, strict=True)
+                           if text is not None and codec.is_snapshot(text)]  # fmt: skip
+                    found = []
 
     async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
         """Write a new customer, its identity keys reserved first (they live in slots of their own) and
