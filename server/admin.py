@@ -13,7 +13,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,8 @@ def _rows(path: Path, definition: str, version: int) -> Iterator[tuple[int, cs.I
     call, naming its line."""
     with path.open(encoding="utf-8-sig", newline="") as file:
         csv_rows = csv.DictReader(file) if path.suffix.lower() == ".csv" else None
+        if csv_rows is not None:
+            _check_columns(path, csv_rows.fieldnames or [])
         records: Iterator[Any] = iter(csv_rows) if csv_rows is not None else (line for line in file)
         number = 0
         for record in records:
@@ -141,6 +143,20 @@ def _rows(path: Path, definition: str, version: int) -> Iterator[tuple[int, cs.I
                     yield number, _from_json(json.loads(record), definition, version)
             except (ValueError, AttributeError, TypeError) as error:
                 raise ValueError(f"{path.name}:{number}: this row cannot be read: {error}") from None
+
+
+COLUMNS = ("state", "since", "fact", "identity")  # prefixes of the columns besides customer_id
+
+
+def _check_columns(path: Path, columns: Sequence[str]) -> None:
+    """A column the import would not read is a mistake in the file, not something to skip quietly."""
+    if "customer_id" not in columns:
+        raise ValueError(f"{path.name}:1: the first line names the columns, and one of them is customer_id")
+    for column in columns:
+        kind, _, name = column.partition(":")
+        if column != "customer_id" and (kind not in COLUMNS or not name):
+            raise ValueError(f"{path.name}:1: column {column!r} is not customer_id, state:<dimension>, "
+                             "since:<dimension>, fact:<name> or identity:<kind>")  # fmt: skip
 
 
 def _from_csv(record: dict[str, str], definition: str, version: int) -> cs.ImportedCustomer:

@@ -118,3 +118,7 @@ def test_the_command_line_imports_csv_and_json_lines_and_names_the_lines_refused
     assert "customers.csv: 1 created, 0 there already, 1 refused" in done.stdout
     done = subprocess.run([*command, str(lines)], cwd=ROOT, env=clean_env(), capture_output=True, text=True)
     assert (done.returncode, done.stdout.strip()) == (0, "customers.jsonl: 1 created, 0 there already, 0 refused")
+    typo = tmp_path / "typo.csv"
+    typo.write_text("customer_id,State:lifecycle\nc-4,潜在\n", "utf-8")
+    done = subprocess.run([*command, str(typo)], cwd=ROOT, env=clean_env(), capture_output=True, text=True)
+    assert done.returncode == 1 and "typo.csv:1: column 'State:lifecycle' is not customer_id" in done.stderr
