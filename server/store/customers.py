@@ -156,7 +156,7 @@ class Customers:
         customer_id = after.customer_id
         part = keys.part(customer_id)
         reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
-        changes = _index_changes(keys, write, before, after)
+        changes = _index_changes(keys, write)
         try:
             status, value = await self.scripts.commit(
                 CommitKeys(
@@ -199,10 +199,11 @@ def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[
     return found
 
 
-def _index_changes(keys: Keys, write: Write, before: Snapshot | None, after: Snapshot) -> list[tuple[str, str, str]]:
+def _index_changes(keys: Keys, write: Write) -> list[tuple[str, str, str]]:
     """(key, 'add' | 'rem', member): the index entries to take out and to put in."""
+    before = write.before
     old = memberships(keys, write.old_definition, before) if before is not None else {}
-    new = memberships(keys, write.definition, after)
+    new = memberships(keys, write.definition, write.outcome.snapshot)
     changes = [(key, "rem", member) for key, member in old.items() if new.get(key) != member]
     return changes + [(key, "add", member) for key, member in new.items() if old.get(key) != member]
 
@@ -292,13 +293,22 @@ def _pool_change(after: Snapshot, now: datetime) -> tuple[str, int]:
 
 
 def _count_changes(old: Definition, new: Definition, before: Snapshot | None, after: Snapshot) -> list[tuple[str, int]]:
-    """State count deltas: every dimension's count moves when a migration changes the version."""
+    """State count deltas of the dimensions whose state changed; every dimension's, when a migration changes
+    the version (from `old` to `new`)."""
     changes: dict[str, int] = {}
-    if before is not None:
-        for dimension, entry in before.states.items():
-            field = codec.count_field(old.key, dimension, entry.state)
-            changes[field] = changes.get(field, 0) - 1
+    moved = old is not new
     for dimension, entry in after.states.items():
+        left = before.states.get(dimension) if before else None
+        if left is not None and left.state == entry.state and not moved:
+            continue
+        if left is not None:
+            field = codec.count_field(old.key, dimension, left.state)
+            changes[field] = changes.get(field, 0) - 1
         field = codec.count_field(new.key, dimension, entry.state)
         changes[field] = changes.get(field, 0) + 1
+    if moved and before is not None:  # dimensions the new version no longer has
+        for dimension, entry in before.states.items():
+            if dimension not in after.states:
+                field = codec.count_field(old.key, dimension, entry.state)
+                changes[field] = changes.get(field, 0) - 1
     return [(field, delta) for field, delta in changes.items() if delta]
