@@ -13,7 +13,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,17 @@ from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 IMPORT_BATCH = 500  # rows per ImportCustomers call
 
 
-def run(args: argparse.Namespace) -> int:
-    """Carry out one admin command; exit 1 when the server refuses (with its reasons) or rows were refused."""
-    metadata: tuple[tuple[str, str], ...] = (
+def call_metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """Who calls: the command line's --tenant, --actor, --roles and --token."""
+    return (
         ("x-crm-tenant", args.tenant), ("x-crm-actor", args.actor), ("x-crm-roles", args.roles),
         *((("authorization", f"Bearer {args.token}"),) if args.token else ()),
     )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out one admin command; exit 1 when the server refuses (with its reasons) or rows were refused."""
+    metadata = call_metadata(args)
     with grpc.insecure_channel(args.address) as channel:
         try:
             if args.command == "migrate":
@@ -129,18 +134,17 @@ def _rows(path: Path, definition: str, version: int) -> Iterator[tuple[int, cs.I
     """(line number, row) of a CSV or JSON Lines file; a row that cannot be read stops the import before any
     call, naming its line."""
     with path.open(encoding="utf-8-sig", newline="") as file:
-        csv_rows = csv.DictReader(file) if path.suffix.lower() == ".csv" else None
-        if csv_rows is not None:
-            _check_columns(path, csv_rows.fieldnames or [])
-        records: Iterator[Any] = iter(csv_rows) if csv_rows is not None else (line for line in file)
-        number = 0
-        for record in records:
-            number = csv_rows.line_num if csv_rows is not None else number + 1
+        records: Iterator[tuple[int, Any]]
+        convert: Callable[[Any, str, int], cs.ImportedCustomer]
+        if path.suffix.lower() == ".csv":
+            reader = csv.DictReader(file)
+            _check_columns(path, reader.fieldnames or [])
+            records, convert = ((reader.line_num, record) for record in reader), _from_csv
+        else:
+            records, convert = ((n, line) for n, line in enumerate(file, 1) if line.strip()), _from_json_line
+        for number, record in records:
             try:
-                if csv_rows is not None:
-                    yield number, _from_csv(record, definition, version)
-                elif record.strip():
-                    yield number, _from_json(json.loads(record), definition, version)
+                yield number, convert(record, definition, version)
             except (ValueError, AttributeError, TypeError) as error:
                 raise ValueError(f"{path.name}:{number}: this row cannot be read: {error}") from None
 
@@ -183,6 +187,10 @@ def _cell(value: str) -> Any:
             else value  # fmt: skip
     except json.JSONDecodeError:
         return value
+
+
+def _from_json_line(line: str, definition: str, version: int) -> cs.ImportedCustomer:
+    return _from_json(json.loads(line), definition, version)
 
 
 def _from_json(row: dict[str, Any], definition: str, version: int) -> cs.ImportedCustomer:

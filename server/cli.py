@@ -237,12 +237,9 @@ def _registry(args: argparse.Namespace) -> int:
     from crmstatus.v1 import definition_service_pb2 as ds
     from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 
-    from .admin import refused
+    from .admin import call_metadata, refused
 
-    metadata: tuple[tuple[str, str | bytes], ...] = (
-        ("x-crm-tenant", args.tenant), ("x-crm-actor", args.actor), ("x-crm-roles", args.roles),
-        *((("authorization", f"Bearer {args.token}"),) if args.token else ()),
-    )  # fmt: skip
+    metadata = call_metadata(args)
     with grpc.insecure_channel(args.address) as channel:
         api = ds_grpc.DefinitionServiceStub(channel)
         calls: dict[str, Callable[[], Any]] = {
