@@ -82,7 +82,7 @@ def redis_usec(nodes: list[redis.Redis]) -> float:
 async def application(url: str, partitions: int, **options: object) -> tuple[RedisConnection, Application]:
     settings = Settings(redis_url=url, partitions=partitions, **options)  # type: ignore[arg-type]
     connection = await RedisConnection.open(settings)
-    store = Store(connection.client, settings, cluster=connection.cluster)
+    store = Store(connection.client, settings, cluster=connection.cluster, pipe=connection.pipe)
     catalog = Catalog(load_all([CONFIGS])[0])
     return connection, Application(store, catalog, settings, ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
 

@@ -60,7 +60,7 @@ async def open_application(settings: Settings, clock: Clock | None = None) -> tu
     except StoreError as error:
         raise StartupError(str(error)) from None
     try:
-        store = Store(connection.client, settings, cluster=connection.cluster)
+        store = Store(connection.client, settings, cluster=connection.cluster, pipe=connection.pipe)
         await store.check_partitions()
         await catalog.connect(store.registry, clock.now())
     except (StoreError, InvalidDefinition) as error:  # Redis gone, or a shared version with another text

@@ -41,7 +41,7 @@ class Service:
     async def connect(cls, settings: Settings, catalog: Catalog, clock: Clock) -> Service:
         """An application of its own (its own Redis client) on the settings' Redis."""
         connection = await RedisConnection.open(settings)
-        store = Store(connection.client, settings, cluster=connection.cluster)
+        store = Store(connection.client, settings, cluster=connection.cluster, pipe=connection.pipe)
         service = cls(Application(store, catalog, settings, clock), settings)
         service.connection = connection
         return service

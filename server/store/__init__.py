@@ -15,6 +15,7 @@ from .errors import store_errors
 from .events import EventStreams
 from .identities import Identities
 from .keys import PARTITIONS, Keys
+from .pipe import Pipe
 from .queries import Queries
 from .registry import DefinitionRegistry
 from .scripts import Scripts
@@ -26,11 +27,11 @@ class PartitionsMismatch(SettingsError):
 
 
 class Store:
-    def __init__(self, client: Client, settings: Settings, *, cluster: bool = False) -> None:
+    def __init__(self, client: Client, settings: Settings, *, cluster: bool = False, pipe: Pipe | None = None) -> None:
         self.client = client
         self.partitions = settings.partitions
         self.timeout = settings.redis_timeout_seconds
-        scripts = Scripts(client, settings.redis_timeout_seconds, settings.durable_replicas)
+        scripts = Scripts(client, settings.redis_timeout_seconds, settings.durable_replicas, pipe)
         self.customers = Customers(scripts, Claims(scripts), Identities(scripts), settings.event_stream_maxlen)
         self.timers = TimerQueue(scripts)
         self.queries = Queries(scripts)

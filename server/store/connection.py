@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError, TimeoutError
 from crmstatus.server.settings import Settings, SettingsError
 
 from .errors import REDIS_FAILURES, StoreUnavailable, unavailable
+from .pipe import Pipe
 
 log = logging.getLogger(__name__)
 Client = redis.Redis | RedisCluster
@@ -28,8 +29,8 @@ class NoRedisConfigured(SettingsError):
 
 
 class RedisConnection:
-    """An asyncio client with timeouts and retry-with-backoff from redis-py's own options, and what to stop
-    on close. Build it with `open`."""
+    """An asyncio client with timeouts and retry-with-backoff from redis-py's own options, the scripts' pipe
+    beside it on a single Redis (pipe.py), and what to stop on close. Build it with `open`."""
 
     def __init__(self, settings: Settings) -> None:
         self._embedded: Any = None
@@ -50,6 +51,7 @@ class RedisConnection:
             log.info("no REDIS_URL: started an embedded Redis at %s (data is not kept)", url)
         self.url = url
         self.client: Client = client_for(url, settings)
+        self.pipe = Pipe.for_client(self.client, settings.redis_retries)
         self.cluster = False
 
     @classmethod
@@ -59,6 +61,7 @@ class RedisConnection:
         try:
             connection.cluster = await _is_cluster(connection.client, settings)
             if connection.cluster:
+                connection.pipe = None
                 await connection.client.aclose()
                 connection.client = cluster_client_for(connection.url, settings)
                 try:
@@ -72,6 +75,8 @@ class RedisConnection:
         return connection
 
     async def close(self) -> None:
+        if self.pipe is not None:
+            self.pipe.reset()
         await self.client.aclose()
         if self._embedded is not None:
             self._embedded.shutdown()

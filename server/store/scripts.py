@@ -15,6 +15,7 @@ from redis.exceptions import NoScriptError
 
 from .connection import Client
 from .errors import REDIS_FAILURES, StoreUnavailable, unavailable
+from .pipe import Pipe
 
 
 def _source(name: str) -> str:
@@ -24,9 +25,10 @@ def _source(name: str) -> str:
 class _Script:
     name: str
 
-    def __init__(self, client: Client, timeout: float) -> None:
+    def __init__(self, client: Client, timeout: float, pipe: Pipe | None = None) -> None:
         self.client = client
-        self._call: Callable[..., Awaitable[Any]] = client.execute_command
+        self.pipe = pipe
+        self._call: Callable[..., Awaitable[Any]] = pipe.call if pipe else client.execute_command
         self.timeout = timeout
         self.source = _source(self.name)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
@@ -40,6 +42,8 @@ class _Script:
                     await self.client.script_load(self.source)
                     return await self._call("EVALSHA", self.sha, len(keys), *keys, *args)
         except REDIS_FAILURES as error:
+            if self.pipe is not None and isinstance(error, TimeoutError):
+                self.pipe.reset()  # unanswered in time: its connection may be dead without a word
             raise unavailable(error) from error
 
 
@@ -97,8 +101,8 @@ class Commit(_Script):
 
     name = "commit"
 
-    def __init__(self, client: Client, timeout: float, replicas: int) -> None:
-        super().__init__(client, timeout)
+    def __init__(self, client: Client, timeout: float, pipe: Pipe | None, replicas: int) -> None:
+        super().__init__(client, timeout, pipe)
         self.replicas = replicas
 
     async def __call__(self, keys: CommitKeys, a: CommitArgs) -> tuple[str, str]:
@@ -255,18 +259,19 @@ class PromoteDefinition(_Script):
 
 
 class Scripts:
-    """Every script, registered on one client."""
+    """Every script, registered on one client (and sent through its pipe, when it has one: pipe.py)."""
 
-    def __init__(self, client: Client, timeout: float, durable_replicas: int = 0) -> None:
+    def __init__(self, client: Client, timeout: float, durable_replicas: int = 0, pipe: Pipe | None = None) -> None:
         self.client = client
+        self.pipe = pipe
         self.timeout = timeout  # seconds one store call may take in all (CRMSTATUS_REDIS_TIMEOUT)
-        self.read = Read(client, timeout)
-        self.commit = Commit(client, timeout, durable_replicas)
-        self.reserve_claim = ReserveClaim(client, timeout)
-        self.unreserve_claim = UnreserveClaim(client, timeout)
-        self.release_identity = ReleaseIdentity(client, timeout)
-        self.claim_timers = ClaimTimers(client, timeout)
-        self.settle_timer = SettleTimer(client, timeout)
-        self.erase = Erase(client, timeout)
-        self.publish_definition = PublishDefinition(client, timeout)
-        self.promote_definition = PromoteDefinition(client, timeout)
+        self.read = Read(client, timeout, pipe)
+        self.commit = Commit(client, timeout, pipe, durable_replicas)
+        self.reserve_claim = ReserveClaim(client, timeout, pipe)
+        self.unreserve_claim = UnreserveClaim(client, timeout, pipe)
+        self.release_identity = ReleaseIdentity(client, timeout, pipe)
+        self.claim_timers = ClaimTimers(client, timeout, pipe)
+        self.settle_timer = SettleTimer(client, timeout, pipe)
+        self.erase = Erase(client, timeout, pipe)
+        self.publish_definition = PublishDefinition(client, timeout, pipe)
+        self.promote_definition = PromoteDefinition(client, timeout, pipe)

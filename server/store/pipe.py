@@ -1,0 +1,147 @@
+"""The scripts' own path to a single Redis: one connection that every command in flight shares, pipelined.
+
+A call writes its packed command and waits for its reply; Redis answers one connection's commands in order,
+so replies are matched to callers first in, first out as they arrive (hiredis parses them). That skips what
+redis-py's pooled call does around each command (pool lock, retry wrapper, per-call bookkeeping) and lets
+one read from the socket answer several callers. A caller that gives up (its time bound passed, or it was
+cancelled) leaves its place in the queue: its reply is read and dropped, so later replies stay matched.
+
+A lost connection fails the calls waiting on it with ConnectionError; the next call connects again, up to
+`retries` times with backoff, as redis-py's own retry does (a retried commit finds its idempotency record,
+see application/commands.py). Only for plain TCP and unix sockets without a credential provider: TLS and
+Redis Cluster go through redis-py (connection.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+import hiredis
+import redis.asyncio as redis
+from redis._parsers.base import BaseParser
+from redis.exceptions import ConnectionError, InvalidResponse
+
+BACKOFF_SECONDS = (0.02, 0.04, 0.08, 0.16, 0.32, 0.5)  # before reconnect attempt n (as connection.py's Retry)
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection: packed commands out, replies in, each to the oldest caller still waiting."""
+
+    def __init__(self) -> None:
+        self.reader = hiredis.Reader(encoding="utf-8", replyError=BaseParser.parse_error, protocolError=InvalidResponse)
+        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.transport: asyncio.Transport | None = None
+        self.lost: ConnectionError | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        try:
+            while (reply := self.reader.gets()) is not False:
+                waiter = self.waiting.popleft()
+                if waiter.done():  # its caller gave up
+                    continue
+                if isinstance(reply, Exception):
+                    waiter.set_exception(reply)
+                else:
+                    waiter.set_result(reply)
+        except InvalidResponse as error:  # not RESP: nothing after it can be matched
+            self._fail(ConnectionError(f"Redis sent what is not a reply: {error}"))
+            assert self.transport is not None
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(ConnectionError(f"the connection to Redis was lost{f': {exc}' if exc else ''}"))
+
+    def _fail(self, error: ConnectionError) -> None:
+        self.lost = self.lost or error
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        if self.lost is not None:
+            raise self.lost
+        assert self.transport is not None
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        self.transport.write(packed)
+        return waiter
+
+
+class Pipe:
+    """The shared connection of one process (one event loop), opened on first use."""
+
+    def __init__(self, options: dict[str, Any], unix: bool, retries: int) -> None:
+        self.options = options
+        self.unix = unix
+        self.retries = retries
+        self._protocol: _Protocol | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connecting: asyncio.Task[_Protocol] | None = None
+
+    @classmethod
+    def for_client(cls, client: redis.Redis, retries: int) -> Pipe | None:
+        """A pipe to the Redis `client` connects to, when it is one the pipe can reach (see the module)."""
+        pool = client.connection_pool
+        options = pool.connection_kwargs
+        kind = pool.connection_class
+        if issubclass(kind, redis.SSLConnection) or options.get("credential_provider") is not None:
+            return None
+        unix = issubclass(kind, redis.UnixDomainSocketConnection)
+        return cls(options, unix, retries)
+
+    async def call(self, *args: Any) -> Any:
+        packed = hiredis.pack_command(args)
+        for attempt in range(self.retries + 1):
+            try:
+                protocol = self._protocol
+                if protocol is None or protocol.lost is not None or self._loop is not asyncio.get_running_loop():
+                    protocol = await self._connect()
+                return await protocol.send(packed)
+            except (ConnectionError, OSError) as error:
+                if attempt == self.retries:
+                    raise error if isinstance(error, ConnectionError) else ConnectionError(str(error)) from error
+                await asyncio.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
+        raise AssertionError("unreachable")
+
+    def reset(self) -> None:
+        """Drop the connection (a call on it went unanswered in time: it may be dead without a word)."""
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.abort()
+        self._protocol = None
+
+    async def _connect(self) -> _Protocol:
+        """One connection attempt at a time, however many callers find the pipe closed."""
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.get_running_loop().create_task(self._open())
+        return await asyncio.shield(self._connecting)
+
+    async def _open(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        o = self.options
+        async with asyncio.timeout(o.get("socket_connect_timeout") or 5):
+            if self.unix:
+                _, protocol = await loop.create_unix_connection(_Protocol, o["path"])
+            else:
+                _, protocol = await loop.create_connection(_Protocol, o.get("host", "localhost"), o.get("port", 6379))
+            handshake: list[tuple[Any, ...]] = []
+            if o.get("password"):
+                handshake.append(("AUTH", *([o["username"]] if o.get("username") else []), o["password"]))
+            if o.get("db"):
+                handshake.append(("SELECT", o["db"]))
+            try:
+                for command in handshake:
+                    await protocol.send(hiredis.pack_command(command))
+            except BaseException:
+                assert protocol.transport is not None
+                protocol.transport.abort()
+                raise
+        self.reset()
+        self._protocol, self._loop = protocol, loop
+        return protocol

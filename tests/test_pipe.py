@@ -1,0 +1,104 @@
+"""The scripts' shared, pipelined connection (store/pipe.py) against a real Redis: every reply reaches the caller
+that sent its command, whatever the others do meanwhile (fail, give up, lose the connection)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError
+
+from crmstatus.server.store.pipe import Pipe
+
+ECHO = "return ARGV[1]"
+REFUSE = "return redis.error_reply('refused ' .. ARGV[1])"
+
+
+@pytest.fixture
+async def client(own_redis):
+    client = redis.Redis(host="127.0.0.1", port=own_redis.port, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def pipe(client):
+    pipe = Pipe.for_client(client, retries=2)
+    assert pipe is not None
+    yield pipe
+    pipe.reset()
+
+
+async def test_many_callers_in_flight_each_get_their_own_reply(pipe):
+    async def one(n: int) -> object:
+        try:
+            return await pipe.call("EVAL", REFUSE if n % 7 == 0 else ECHO, 0, str(n))
+        except ResponseError as error:
+            return error
+
+    replies = await asyncio.gather(*(one(n) for n in range(500)))
+
+    for n, reply in enumerate(replies):
+        if n % 7 == 0:
+            assert isinstance(reply, ResponseError) and str(reply) == f"refused {n}"
+        else:
+            assert reply == str(n)
+
+
+async def test_a_caller_that_gives_up_leaves_the_next_reply_to_the_next_caller(pipe):
+    assert await pipe.call("PING") == "PONG"  # connected: the next call writes at once
+    abandoned = asyncio.create_task(pipe.call("EVAL", ECHO, 0, "first"))
+    await asyncio.sleep(0)  # it has written its command and waits for the reply
+    abandoned.cancel()
+
+    assert await pipe.call("EVAL", ECHO, 0, "second") == "second"
+    assert abandoned.cancelled()
+
+
+async def test_errors_keep_their_redis_py_types(pipe):
+    with pytest.raises(NoScriptError):
+        await pipe.call("EVALSHA", "0" * 40, 0)
+    with pytest.raises(ResponseError, match="unknown command"):
+        await pipe.call("NO-SUCH-COMMAND")
+    assert await pipe.call("EVAL", "return {1, 'two', {3}}", 0) == [1, "two", [3]]
+
+
+async def test_a_connection_redis_drops_is_opened_again_by_the_next_call(pipe, client):
+    first = await pipe.call("CLIENT", "ID")
+    assert await client.client_kill_filter(_id=first) == 1
+
+    assert await pipe.call("EVAL", ECHO, 0, "after") == "after"
+    assert await pipe.call("CLIENT", "ID") != first
+
+
+async def test_a_redis_that_is_gone_is_a_connection_error_after_the_retries(own_redis, client):
+    pipe = Pipe.for_client(client, retries=1)
+    assert pipe is not None
+    own_redis.stop()
+
+    with pytest.raises(ConnectionError):
+        await pipe.call("PING")
+
+    own_redis.start()  # back on the same port: the same pipe works again
+    assert await pipe.call("PING") == "PONG"
+    pipe.reset()
+
+
+async def test_it_logs_in_and_selects_the_database_the_url_names(own_redis, client):
+    await client.config_set("requirepass", "s3cret")
+    url = f"redis://default:s3cret@127.0.0.1:{own_redis.port}/2"
+    other = redis.Redis.from_url(url, decode_responses=True)
+    pipe = Pipe.for_client(other, retries=0)
+    assert pipe is not None
+
+    await pipe.call("SET", "written", "through the pipe")
+
+    assert await other.get("written") == "through the pipe"  # database 2, as the URL says
+    assert await client.execute_command("AUTH", "s3cret") and await client.get("written") is None  # not 0
+    pipe.reset()
+    await other.aclose()
+
+
+def test_tls_goes_through_redis_py():
+    assert Pipe.for_client(redis.Redis.from_url("rediss://127.0.0.1:6390"), retries=0) is None
