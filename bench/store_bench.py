@@ -26,7 +26,7 @@ from crmstatus.server.application.catalog import Catalog
 from crmstatus.server.application.model import Caller, NewCustomer
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
-from crmstatus.server.store.codec import decode_snapshot
+from crmstatus.server.store.codec import day, decode_snapshot
 from crmstatus.server.store.connection import client_for
 from crmstatus.server.store.customers import Idempotency, Write, _commit_args
 
@@ -55,7 +55,9 @@ async def naive_update(app: Application, tenant: str, customer_id: str, value: i
                 outcome = decide(definition, before, UpdateFacts({"web_visits_30d": value}), REP, now)
                 if not outcome.history:
                     return  # nothing changed, as the store would also decide
-                plan = _commit_args(Write(definition, before, outcome, NAIVE_RECORD, now), maxlen)
+                plan = _commit_args(
+                    Write(definition, before, outcome, NAIVE_RECORD, now), maxlen, day(definition, now), []
+                )
                 pipe.multi()
                 pipe.set(key, plan.stored)
                 for n, entry in enumerate(plan.history):

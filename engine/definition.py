@@ -58,7 +58,9 @@ class Definition:
     state_positions: Mapping[str, Mapping[str, int]] = field(init=False)  # dimension → state → position
     state_names: Mapping[str, tuple[str, ...]] = field(init=False)  # dimension → states, by position
     timer_dimensions: Mapping[str, frozenset[str]] = field(init=False)  # date fact → dimensions timing on it
+    indexed: tuple[str, ...] = field(init=False)  # dimensions whose customers are listed per state
     digest: str = field(init=False)
+    key: str = field(init=False)  # name@version
 
     def __post_init__(self) -> None:
         by_event: dict[str, list[Transition]] = {}
@@ -93,11 +95,9 @@ class Definition:
                     for fact in timer.facts:
                         timed.setdefault(fact, set()).add(d.name)
         setter(self, "timer_dimensions", {fact: frozenset(names) for fact, names in timed.items()})
+        setter(self, "indexed", tuple(d.name for d in self.dimensions.values() if d.indexed))
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}@{self.version}"
+        setter(self, "key", f"{self.name}@{self.version}")
 
     @property
     def events(self) -> tuple[str, ...]:

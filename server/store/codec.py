@@ -5,6 +5,7 @@ count fields and timer members. JSON, compact; times are integer milliseconds si
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import secrets
@@ -283,8 +284,10 @@ DWELL_HOURS = (1, 24, 72, 168, 336, 720, 1440, 2160, 4380, 8760)  # bucket n: un
 
 
 def dwell_bucket(stayed: timedelta) -> int:
-    hours = stayed / timedelta(hours=1)
-    return next((n for n, bound in enumerate(DWELL_HOURS) if hours < bound), len(DWELL_HOURS))
+    return bisect.bisect_right(DWELL_HOURS, stayed / _HOUR)  # the first bound above the hours stayed
+
+
+_HOUR = timedelta(hours=1)
 
 
 def day(definition: Definition, moment_: datetime) -> str:

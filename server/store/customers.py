@@ -157,16 +157,16 @@ class Customers:
         part = keys.part(customer_id)
         reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
         changes = _index_changes(keys, write)
+        day = codec.day(write.definition, write.now)
         try:
             status, value = await self.scripts.commit(
                 CommitKeys(
                     keys.customer(customer_id), keys.history(customer_id), keys.counts(part), keys.timers(part),
                     keys.events(part), keys.idempotency(customer_id, write.idempotency.key),
                     keys.pool(part, after.queue), keys.pool(part, before.queue if before else None),
-                    keys.flow(part, codec.day(write.definition, write.now)), keys.usage(part),
-                    [key for key, _, _ in changes],
+                    keys.flow(part, day), keys.usage(part), [key for key, _, _ in changes],
                 ),
-                _commit_args(write, self.stream_maxlen, changes),
+                _commit_args(write, self.stream_maxlen, day, changes),
             )  # fmt: skip
         except BaseException:
             await self.claims.undo(reserved)
@@ -187,10 +187,12 @@ class Customers:
 def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[str, str]:
     """The index entries a snapshot has: key → member (its state in each indexed dimension, its owner, its queue)."""
     customer_id, part = snapshot.customer_id, keys.part(snapshot.customer_id)
+    states = snapshot.states
     found = {
-        keys.in_state(part, definition.key, name, entry.state): codec.index_member(customer_id, entry.since)
-        for name, entry in snapshot.states.items()
-        if definition.dimensions[name].indexed
+        keys.in_state(part, definition.key, name, states[name].state): codec.index_member(
+            customer_id, states[name].since
+        )
+        for name in definition.indexed
     }
     if snapshot.owner is not None:
         found[keys.owned_by(part, snapshot.owner)] = customer_id
@@ -208,7 +210,7 @@ def _index_changes(keys: Keys, write: Write) -> list[tuple[str, str, str]]:
     return changes + [(key, "add", member) for key, member in new.items() if old.get(key) != member]
 
 
-def _commit_args(write: Write, stream_maxlen: int, changes: Sequence[tuple[str, str, str]] = ()) -> CommitArgs:
+def _commit_args(write: Write, stream_maxlen: int, day: str, changes: Sequence[tuple[str, str, str]]) -> CommitArgs:
     definition, before, outcome = write.definition, write.before, write.outcome
     after = outcome.snapshot
     customer_id = after.customer_id
@@ -230,17 +232,17 @@ def _commit_args(write: Write, stream_maxlen: int, changes: Sequence[tuple[str, 
         cancel=[codec.timer_member(customer_id, key) for key in outcome.cancelled],
         schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],
         pool=_pool_change(after, write.now),
-        flow=_flow_fields(write),
+        flow=_flow_fields(write, day),
         usage=_usage_fields(write),
         index_changes=[(at, op, member) for at, (_, op, member) in enumerate(changes)],
     )
 
 
-def _flow_fields(write: Write) -> list[str]:
-    """The command's flow counters: each move between two states (a creation enters the initial states), the
-    time spent in the state left, in fixed buckets, and the reason code a move was given."""
+def _flow_fields(write: Write, day: str) -> list[str]:
+    """The command's flow counters of `day`: each move between two states (a creation enters the initial
+    states), the time spent in the state left, in fixed buckets, and the reason code a move was given."""
     definition, before, now = write.definition, write.before, write.now
-    day, key = codec.day(definition, now), definition.key
+    key = definition.key
     fields = []
     if before is None:
         arrived = write.arrived or _initial(definition, now)

@@ -4,6 +4,7 @@ against the tenant's bearer token."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import hmac
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -33,14 +34,19 @@ def caller(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
 
 
 def caller_of(metadata: Iterable[tuple[str, Any]]) -> Caller:
-    values = {key: str(value) for key, value in metadata}
-    tenant = check_tenant(values.get(TENANT, ""))
-    actor_id = values.get(ACTOR, "").strip()
+    values = {key: value for key, value in metadata}
+    return _caller(str(values.get(TENANT, "")), str(values.get(ACTOR, "")), str(values.get(ROLES, "")))
+
+
+@functools.lru_cache(maxsize=4096)  # a tenant's reps call again and again: each (tenant, actor, roles) checked once
+def _caller(tenant_name: str, actor: str, role_list: str) -> Caller:
+    tenant = check_tenant(tenant_name)
+    actor_id = actor.strip()
     if not actor_id:
         raise Unauthenticated(f"metadata {ACTOR} names no actor")
     if len(actor_id) > 128:
         raise InvalidRequest(f"metadata {ACTOR} is at most 128 characters")
-    roles = frozenset(role.strip() for role in values.get(ROLES, "").split(",") if role.strip())
+    roles = frozenset(role.strip() for role in role_list.split(",") if role.strip())
     if len(roles) > 32 or any(len(role) > 64 for role in roles):
         raise InvalidRequest(f"metadata {ROLES} names at most 32 roles of at most 64 characters")
     if "system" in roles or actor_id == "system":
