@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.snapshot import Actor, EffectRecord, HistoryEntry, Snapshot
@@ -62,8 +62,7 @@ class Imported:
     version: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """What a command did, with the definition the customer is pinned to (as its tenant runs it)."""
 
     definition: Definition

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -23,8 +23,7 @@ from crmstatus.engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry,
 from .errors import IdempotencyMismatch, StoredDataError
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """What a command wrote (or, replayed, what it wrote the first time)."""
 
     snapshot: Snapshot

@@ -8,8 +8,8 @@ stores the idempotency record. A concurrent change makes it refuse (VersionConfl
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.snapshot import HistoryEntry, Outcome, Snapshot, StateEntry
@@ -22,8 +22,7 @@ from .keys import Keys
 from .scripts import CommitArgs, CommitKeys, EraseArgs, EraseKeys, Scripts
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(NamedTuple):
     """A customer as read: the stored text, decoded against the definition the caller picks."""
 
     customer_id: str
@@ -43,15 +42,13 @@ class Stored:
         return codec.decode_snapshot(definition, self.customer_id, self.text)
 
 
-@dataclass(frozen=True, slots=True)
-class Idempotency:
+class Idempotency(NamedTuple):
     key: str  # the caller's key, or one of our own
     digest: str  # of the request
     ttl_seconds: int
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):
     """One decided command, as the store writes it."""
 
     definition: Definition

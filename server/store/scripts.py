@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
@@ -57,8 +57,7 @@ class Read(_Script):
         return document or None, found or None
 
 
-@dataclass(frozen=True, slots=True)
-class CommitKeys:
+class CommitKeys(NamedTuple):
     customer: str
     history: str
     counts: str
@@ -72,8 +71,7 @@ class CommitKeys:
     indexes: Sequence[str] = ()  # the index keys the change adds the customer to or removes it from
 
 
-@dataclass(frozen=True, slots=True)
-class CommitArgs:
+class CommitArgs(NamedTuple):
     expected_version: int
     version: int
     stored: str  # the new snapshot
