@@ -239,7 +239,7 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
             reasons.append(f"{name} is {entry.state}, which v{new.version} does not have: map it under "
                            f"states.{name}")  # fmt: skip
             continue
-        states[name] = replace(entry, state=target)
+        states[name] = entry._replace(state=target)
         moves.append((name, entry.state, target))
         for fact in new.dimensions[name].states[target].requires:
             if _new_facts_value(mapping, snapshot, fact) is None:
@@ -271,7 +271,7 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
     outcome = run.outcome()
     cancelled = tuple(t.key for t in timers(old, snapshot))
     scheduled = tuple(timers(new, outcome.snapshot))
-    return Migrated(replace(outcome, cancelled=cancelled, scheduled=scheduled), tuple(moves), states)
+    return Migrated(outcome._replace(cancelled=cancelled, scheduled=scheduled), tuple(moves), states)
 
 
 def _new_facts_value(mapping: MigrationMap, snapshot: Snapshot, name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .model import SYSTEM_ROLE
 
@@ -24,9 +24,9 @@ class Actor:
 SYSTEM = Actor("system", frozenset({SYSTEM_ROLE}))
 
 
-@dataclass(frozen=True, slots=True)
-class StateEntry:
-    """The state a dimension is in, since when, and the customer version that entered it."""
+class StateEntry(NamedTuple):
+    """The state a dimension is in, since when, and the customer version that entered it. (NamedTuples here
+    are values built on every command, a dozen at a time: immutable, at a third of a frozen dataclass's cost.)"""
 
     state: str
     since: datetime
@@ -108,8 +108,7 @@ class HistoryEntry:
     facts_changed: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a command decided: the new snapshot, its effects and history, and how its timers change."""
 
     snapshot: Snapshot
