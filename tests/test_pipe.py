@@ -24,7 +24,7 @@ async def client(own_redis):
 
 @pytest.fixture
 async def pipe(client):
-    pipe = Pipe.for_client(client, retries=2)
+    pipe = Pipe.for_client(client, retries=2, timeout=5)
     assert pipe is not None
     yield pipe
     pipe.reset()
@@ -73,7 +73,7 @@ async def test_a_connection_redis_drops_is_opened_again_by_the_next_call(pipe, c
 
 
 async def test_a_redis_that_is_gone_is_a_connection_error_after_the_retries(own_redis, client):
-    pipe = Pipe.for_client(client, retries=1)
+    pipe = Pipe.for_client(client, retries=1, timeout=5)
     assert pipe is not None
     own_redis.stop()
 
@@ -89,7 +89,7 @@ async def test_it_logs_in_and_selects_the_database_the_url_names(own_redis, clie
     await client.config_set("requirepass", "s3cret")
     url = f"redis://default:s3cret@127.0.0.1:{own_redis.port}/2"
     other = redis.Redis.from_url(url, decode_responses=True)
-    pipe = Pipe.for_client(other, retries=0)
+    pipe = Pipe.for_client(other, retries=0, timeout=5)
     assert pipe is not None
 
     await pipe.call("SET", "written", "through the pipe")
@@ -101,4 +101,21 @@ async def test_it_logs_in_and_selects_the_database_the_url_names(own_redis, clie
 
 
 def test_tls_goes_through_redis_py():
-    assert Pipe.for_client(redis.Redis.from_url("rediss://127.0.0.1:6390"), retries=0) is None
+    assert Pipe.for_client(redis.Redis.from_url("rediss://127.0.0.1:6390"), retries=0, timeout=5) is None
+
+
+async def test_calls_unanswered_in_time_fail_and_the_next_call_goes_on_a_new_connection(client):
+    pipe = Pipe.for_client(client, retries=2, timeout=0.3)
+    assert pipe is not None
+    first = await pipe.call("CLIENT", "ID")
+    stuck = asyncio.create_task(pipe.call("DEBUG", "SLEEP", "0.6"))  # Redis answers nothing for 0.6 s
+    await asyncio.sleep(0)
+    behind = asyncio.create_task(pipe.call("EVAL", ECHO, 0, "behind"))
+
+    for call in (stuck, behind):
+        with pytest.raises(TimeoutError):
+            await call
+    assert not pipe._protocol or pipe._protocol.lost  # the silent connection was dropped
+    assert await pipe.call("EVAL", ECHO, 0, "after") == "after"
+    assert await pipe.call("CLIENT", "ID") != first
+    pipe.reset()

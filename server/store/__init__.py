@@ -6,6 +6,8 @@ Layout of every key: keys.py. Every stored format: codec.py. Every script's argu
 
 from __future__ import annotations
 
+import functools
+
 from crmstatus.server.settings import Settings, SettingsError
 
 from .claims import Claims
@@ -20,6 +22,11 @@ from .queries import Queries
 from .registry import DefinitionRegistry
 from .scripts import Scripts
 from .timers import TimerQueue
+
+
+@functools.lru_cache(maxsize=1024)  # one per tenant, built on its first call
+def _keys(tenant: str, partitions: int) -> Keys:
+    return Keys(tenant, partitions)
 
 
 class PartitionsMismatch(SettingsError):
@@ -39,7 +46,7 @@ class Store:
         self.registry = DefinitionRegistry(scripts)
 
     def keys(self, tenant: str) -> Keys:
-        return Keys(tenant, self.partitions)
+        return _keys(tenant, self.partitions)
 
     async def check_partitions(self) -> None:
         """Record the partition count on first start; refuse one that differs from what the data was written

@@ -51,7 +51,7 @@ class RedisConnection:
             log.info("no REDIS_URL: started an embedded Redis at %s (data is not kept)", url)
         self.url = url
         self.client: Client = client_for(url, settings)
-        self.pipe = Pipe.for_client(self.client, settings.redis_retries)
+        self.pipe = Pipe.for_client(self.client, settings.redis_retries, settings.redis_timeout_seconds)
         self.cluster = False
 
     @classmethod

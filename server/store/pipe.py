@@ -6,6 +6,11 @@ redis-py's pooled call does around each command (pool lock, retry wrapper, per-c
 one read from the socket answer several callers. A caller that gives up (its time bound passed, or it was
 cancelled) leaves its place in the queue: its reply is read and dropped, so later replies stay matched.
 
+Every call is bounded as a whole (`timeout`, retries included) without a timer of its own: replies come in
+order, so the oldest call waiting is the first to run out of time, and one timer, set for its deadline, is
+all a connection needs (an `asyncio.timeout` per call cost about 12 µs, two per command). A call unanswered
+by its deadline fails with TimeoutError and the connection is dropped (it may be dead without a word).
+
 A lost connection fails the calls waiting on it with ConnectionError; the next call connects again, up to
 `retries` times with backoff, as redis-py's own retry does (a retried commit finds its idempotency record,
 see application/commands.py). Only for plain TCP and unix sockets without a credential provider: TLS and
@@ -31,9 +36,11 @@ class _Protocol(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8", replyError=BaseParser.parse_error, protocolError=InvalidResponse)
-        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()  # with deadlines
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.lost: ConnectionError | None = None
+        self.watch: asyncio.TimerHandle | None = None  # set for the oldest waiting call's deadline
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -42,7 +49,7 @@ class _Protocol(asyncio.Protocol):
         self.reader.feed(data)
         try:
             while (reply := self.reader.gets()) is not False:
-                waiter = self.waiting.popleft()
+                waiter = self.waiting.popleft()[0]
                 if waiter.done():  # its caller gave up
                     continue
                 if isinstance(reply, Exception):
@@ -51,8 +58,7 @@ class _Protocol(asyncio.Protocol):
                     waiter.set_result(reply)
         except InvalidResponse as error:  # not RESP: nothing after it can be matched
             self._fail(ConnectionError(f"Redis sent what is not a reply: {error}"))
-            assert self.transport is not None
-            self.transport.abort()
+            self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(ConnectionError(f"the connection to Redis was lost{f': {exc}' if exc else ''}"))
@@ -60,33 +66,56 @@ class _Protocol(asyncio.Protocol):
     def _fail(self, error: ConnectionError) -> None:
         self.lost = self.lost or error
         while self.waiting:
-            waiter = self.waiting.popleft()
+            waiter = self.waiting.popleft()[0]
             if not waiter.done():
                 waiter.set_exception(error)
+        if self.watch is not None:
+            self.watch.cancel()
+            self.watch = None
 
-    def send(self, packed: bytes) -> asyncio.Future[Any]:
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def send(self, packed: bytes, deadline: float) -> asyncio.Future[Any]:
         if self.lost is not None:
             raise self.lost
         assert self.transport is not None
-        waiter = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
+        waiter = self.loop.create_future()
+        self.waiting.append((waiter, deadline))
         self.transport.write(packed)
+        if self.watch is None:
+            self.watch = self.loop.call_at(deadline, self._check)
         return waiter
+
+    def _check(self) -> None:
+        """The oldest call's deadline came: fail it if it is still unanswered, else wait for the next one's."""
+        self.watch = None
+        if not self.waiting:
+            return
+        waiter, deadline = self.waiting[0]
+        if deadline > self.loop.time():
+            self.watch = self.loop.call_at(deadline, self._check)
+            return
+        if not waiter.done():
+            waiter.set_exception(TimeoutError("Redis did not answer in time"))
+        self.abort()  # the calls behind it fail with ConnectionError and try again on a new connection
 
 
 class Pipe:
     """The shared connection of one process (one event loop), opened on first use."""
 
-    def __init__(self, options: dict[str, Any], unix: bool, retries: int) -> None:
+    def __init__(self, options: dict[str, Any], unix: bool, retries: int, timeout: float) -> None:
         self.options = options
         self.unix = unix
         self.retries = retries
+        self.timeout = timeout  # seconds for a whole call, retries included
         self._protocol: _Protocol | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Task[_Protocol] | None = None
 
     @classmethod
-    def for_client(cls, client: redis.Redis, retries: int) -> Pipe | None:
+    def for_client(cls, client: redis.Redis, retries: int, timeout: float) -> Pipe | None:
         """A pipe to the Redis `client` connects to, when it is one the pipe can reach (see the module)."""
         pool = client.connection_pool
         options = pool.connection_kwargs
@@ -94,26 +123,35 @@ class Pipe:
         if issubclass(kind, redis.SSLConnection) or options.get("credential_provider") is not None:
             return None
         unix = issubclass(kind, redis.UnixDomainSocketConnection)
-        return cls(options, unix, retries)
+        return cls(options, unix, retries, timeout)
 
     async def call(self, *args: Any) -> Any:
+        """Send one command and return its reply; TimeoutError past `timeout`, ConnectionError after `retries`."""
         packed = hiredis.pack_command(args)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         for attempt in range(self.retries + 1):
             try:
                 protocol = self._protocol
-                if protocol is None or protocol.lost is not None or self._loop is not asyncio.get_running_loop():
-                    protocol = await self._connect()
-                return await protocol.send(packed)
+                if protocol is None or protocol.lost is not None or self._loop is not loop:
+                    async with asyncio.timeout_at(deadline):
+                        protocol = await self._connect()
+                return await protocol.send(packed, deadline)
+            except TimeoutError:  # out of time (an OSError too): no retry
+                raise
             except (ConnectionError, OSError) as error:
                 if attempt == self.retries:
                     raise error if isinstance(error, ConnectionError) else ConnectionError(str(error)) from error
-                await asyncio.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
+                pause = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                if loop.time() + pause >= deadline:
+                    raise TimeoutError("Redis did not answer in time") from error
+                await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
     def reset(self) -> None:
         """Drop the connection (a call on it went unanswered in time: it may be dead without a word)."""
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.abort()
+        if self._protocol is not None:
+            self._protocol.abort()
         self._protocol = None
 
     async def _connect(self) -> _Protocol:
@@ -137,10 +175,9 @@ class Pipe:
                 handshake.append(("SELECT", o["db"]))
             try:
                 for command in handshake:
-                    await protocol.send(hiredis.pack_command(command))
+                    await protocol.send(hiredis.pack_command(command), loop.time() + self.timeout)
             except BaseException:
-                assert protocol.transport is not None
-                protocol.transport.abort()
+                protocol.abort()
                 raise
         self.reset()
         self._protocol, self._loop = protocol, loop

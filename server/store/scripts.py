@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, NamedTuple
@@ -28,23 +28,27 @@ class _Script:
     def __init__(self, client: Client, timeout: float, pipe: Pipe | None = None) -> None:
         self.client = client
         self.pipe = pipe
-        self._call: Callable[..., Awaitable[Any]] = pipe.call if pipe else client.execute_command
         self.timeout = timeout
         self.source = _source(self.name)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     async def _run(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            async with asyncio.timeout(self.timeout):  # the whole call, retries included
-                try:
-                    return await self._call("EVALSHA", self.sha, len(keys), *keys, *args)
-                except NoScriptError:  # a Redis that has not seen it yet (restarted, or another node): load it
+            try:
+                return await self._evalsha(keys, args)
+            except NoScriptError:  # a Redis that has not seen it yet (restarted, or another node): load it
+                async with asyncio.timeout(self.timeout):
                     await self.client.script_load(self.source)
-                    return await self._call("EVALSHA", self.sha, len(keys), *keys, *args)
+                return await self._evalsha(keys, args)
         except REDIS_FAILURES as error:
-            if self.pipe is not None and isinstance(error, TimeoutError):
-                self.pipe.reset()  # unanswered in time: its connection may be dead without a word
             raise unavailable(error) from error
+
+    async def _evalsha(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One call, bounded as a whole (retries included): by the pipe itself, or here around redis-py."""
+        if self.pipe is not None:
+            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
+        async with asyncio.timeout(self.timeout):
+            return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 class Read(_Script):
