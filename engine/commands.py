@@ -8,7 +8,7 @@ automatic transitions, and return the new snapshot with its effects, history and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -452,8 +452,8 @@ def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
     """The customer as `actor` may see it: while it is locked, others see its states and owner only."""
     if not is_hidden(definition, snapshot, actor):
         return snapshot
-    return replace(
-        snapshot, facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, identities={},
+    return snapshot._replace(
+        facts={}, scores={}, checklists={}, restrictions={}, work=(), former={}, queue=None, identities={},
         redacted=True,
     )  # fmt: skip
 
@@ -461,14 +461,14 @@ def view(definition: Definition, snapshot: Snapshot, actor: Actor) -> Snapshot:
 def redacted_history(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
     """History as a caller who may not see the customer's details reads it: the moves, not the facts written
     nor the free-text reasons given."""
-    return [replace(entry, facts_changed={}, reason="") for entry in entries]
+    return [entry._replace(facts_changed={}, reason="") for entry in entries]
 
 
 def redacted_effects(effects: Sequence[EffectRecord]) -> list[EffectRecord]:
     """Effects as a caller who may not see the customer's details reads them: which restrictions were set,
     not their values (a limit is the customer's own)."""
     return [
-        replace(e, detail={"restricted": sorted(e.detail)}) if e.kind == EffectKind.RESTRICT.value else e
+        e._replace(detail={"restricted": sorted(e.detail)}) if e.kind == EffectKind.RESTRICT.value else e
         for e in effects
     ]
 

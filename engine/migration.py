@@ -23,7 +23,7 @@ A migrated customer keeps how long it has been in each state: its timers are rec
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -249,8 +249,7 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
         reasons.append(f"the customer is in queue {snapshot.queue}, which v{new.version} does not have")
     if reasons:
         return Unmappable(snapshot.customer_id, tuple(reasons))
-    moved = replace(
-        snapshot,
+    moved = snapshot._replace(
         definition_version=new.version,
         states=states,
         facts=facts,
@@ -321,7 +320,7 @@ def _work(mapping: MigrationMap, snapshot: Snapshot, states: Mapping[str, StateE
     for item in snapshot.work:
         entry = states.get(item.dimension)
         if entry is not None and mapping.target(item.dimension, item.state) == entry.state:
-            kept.append(replace(item, state=entry.state))
+            kept.append(item._replace(state=entry.state))
     return kept
 
 

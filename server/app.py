@@ -6,6 +6,7 @@ The composition root: it builds store → application → wire and nothing else 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -222,6 +223,11 @@ async def serve(settings: Settings) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stopping.set)
     await server.start()
+    # What start built (definitions and their compiled rules, message descriptors, gRPC) lives as long as the
+    # process: left out of the collector's passes, which otherwise walk it all again at every full collection
+    # (about 30 us of every call's CPU under load, measured in process).
+    gc.collect()
+    gc.freeze()
     if settings.metrics_listen:
         metrics.serve(settings.metrics_listen)
         log.info("metrics on http://%s/metrics", settings.metrics_listen)

@@ -70,14 +70,19 @@ loads = orjson.loads
 def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
     """`<version>\n<json>`. States are positions in the pinned definition version (its digest is kept to
     catch a published file edited in place); a state entered with most others is just its position."""
-    entries = [snapshot.states[name] for name in definition.dimensions]
-    common = _most_common([(e.since, e.seq) for e in entries])
+    states, positions = snapshot.states, definition.state_positions
+    entries = [(name, states[name]) for name in definition.dimensions]
+    moments = [(e.since, e.seq) for _, e in entries]
+    common = max(dict.fromkeys(moments), key=moments.count)  # the (entry time, version) most states share
     document: dict[str, Any] = {
         "d": snapshot.definition,
         "dv": snapshot.definition_version,
         "dg": definition.digest[:8],
         "t0": [ms(common[0]), common[1]],
-        "s": [_state(definition, name, e, common) for name, e in zip(definition.dimensions, entries, strict=True)],
+        "s": [
+            positions[name][e.state] if moment_ == common else [positions[name][e.state], ms(e.since), e.seq]
+            for (name, e), moment_ in zip(entries, moments, strict=True)
+        ],
     }
     if snapshot.facts:
         document["f"] = {n: to_json(definition.facts[n].type, v) for n, v in snapshot.facts.items()}
@@ -112,18 +117,6 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
             for w in snapshot.work
         ]  # fmt: skip
     return f"{snapshot.version}\n{dumps(document)}"
-
-
-def _most_common(moments: list[tuple[datetime, int]]) -> tuple[datetime, int]:
-    counts: dict[tuple[datetime, int], int] = {}
-    for moment_ in moments:
-        counts[moment_] = counts.get(moment_, 0) + 1
-    return max(counts, key=counts.__getitem__)
-
-
-def _state(definition: Definition, dimension: str, entry: StateEntry, common: tuple[datetime, int]) -> Any:
-    position = definition.state_positions[dimension][entry.state]
-    return position if (entry.since, entry.seq) == common else [position, ms(entry.since), entry.seq]
 
 
 _HEADER = re.compile(r'\d+\n\{"d":"([a-z][a-z0-9_]*)","dv":(\d+),')

@@ -200,9 +200,14 @@ def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[
 
 def _index_changes(keys: Keys, write: Write) -> list[tuple[str, str, str]]:
     """(key, 'add' | 'rem', member): the index entries to take out and to put in."""
-    before = write.before
+    before, after = write.before, write.outcome.snapshot
+    if (
+        before is not None and write.before_definition is None and before.owner == after.owner
+        and before.queue == after.queue and all(before.states[n] == after.states[n] for n in write.definition.indexed)
+    ):  # fmt: skip
+        return []  # no indexed state entered anew, the same owner and queue: every entry stays
     old = memberships(keys, write.old_definition, before) if before is not None else {}
-    new = memberships(keys, write.definition, write.outcome.snapshot)
+    new = memberships(keys, write.definition, after)
     changes = [(key, "rem", member) for key, member in old.items() if new.get(key) != member]
     return changes + [(key, "add", member) for key, member in new.items() if old.get(key) != member]
 
@@ -246,11 +251,15 @@ def _flow_fields(write: Write, day: str) -> list[str]:
         entered = {name: entry.since for name, entry in arrived.items()}
         fields += [codec.flow_field("m", day, key, name, "", entry.state) for name, entry in arrived.items()]
     else:
-        entered = {name: entry.since for name, entry in before.states.items()}
+        entered = {}  # as the command moves a dimension; before that, since its entry in `before`
     for entry in write.outcome.history:
         if not entry.dimension or entry.from_state == entry.to_state:
             continue
-        stayed = codec.dwell_bucket(entry.at - entered.get(entry.dimension, now))
+        since = entered.get(entry.dimension)
+        if since is None:
+            left = before.states.get(entry.dimension) if before is not None else None
+            since = left.since if left is not None else now
+        stayed = codec.dwell_bucket(entry.at - since)
         entered[entry.dimension] = entry.at
         fields.append(codec.flow_field("m", day, key, entry.dimension, entry.from_state, entry.to_state))
         fields.append(codec.flow_field("d", day, key, entry.dimension, entry.from_state, str(stayed)))
