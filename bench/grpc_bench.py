@@ -3,8 +3,9 @@
 Three servers, each in its own process on its own embedded Redis:
 - the service (`crmstatus serve`), with call logs off and no metrics endpoint,
 - the same with metrics counted (an endpoint) and one JSON log line per call, for their overhead, and
-- bench/minimal_server.py: the same grpc.aio server and redis.asyncio client doing the same two Lua calls
-  (read.lua, a successful commit.lua with payloads of the real sizes) and a reply of the real shape.
+- bench/minimal_server.py: the same grpc.aio server doing the same two Lua calls (read.lua, a successful
+  commit.lua with payloads of the real sizes) on the path the service's scripts take to Redis (the shared
+  pipe of store/pipe.py), 40 µs of Python, and a reply of the real shape.
 Server CPU per call is read from /proc/<pid>/stat (the server process alone; Redis is another process),
 so a busy machine changes it far less than it changes latency. Clients are asyncio tasks in this process.
 

@@ -349,7 +349,7 @@ class FireTimer(Command):
         if timer.due > run.now:
             raise StaleTimer(f"timer {self.key} ({timer.event}) is not due before {timer.due.isoformat()}")
         run.recompute_scores()  # time has passed: scores that read the clock (RFM recency) move on
-        reminder = run.definition.dimensions[timer.dimension].states[timer.state].timers[timer.index].effect
+        reminder = run.definition.dimensions[timer.dimension].states[timer.state].timers[timer.position].effect
         run.fired.add(timer.key)  # once per stay: a transition that stays in the state does not re-arm it
         if reminder is None:
             run.fire_event(timer.event, SYSTEM, "timer", f"timer due {timer.due.isoformat()}")

@@ -42,6 +42,7 @@ from .snapshot import (
     Snapshot,
     StateEntry,
     WorkItem,
+    timer_key,
 )
 
 MAX_STEPS = 32  # transitions one command may cause (its own, emitted and automatic) before it is a cycle
@@ -75,9 +76,9 @@ def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str]
                 if not moments:
                     continue
                 due = max(moments) + timer.offset
-            due_timer = DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due)
-            if due_timer.key not in snapshot.fired:
-                found.append(due_timer)
+            key = timer_key(name, entry.seq, timer.index)
+            if key not in snapshot.fired:
+                found.append(DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due, key))
     return sorted(found, key=lambda t: (t.due, t.key))
 
 

@@ -118,18 +118,17 @@ class Outcome(NamedTuple):
     scheduled: tuple[DueTimer, ...] = ()  # timers that are new or due at another time
 
 
-@dataclass(frozen=True, slots=True)
-class DueTimer:
+class DueTimer(NamedTuple):
     """A timer a snapshot should have: when it is due and which state entry it belongs to."""
 
     dimension: str
     state: str
     entry_seq: int
-    index: int
+    position: int  # of the timer among its state's timers
     event: str
     due: datetime
+    key: str  # stable identity, `dimension:entry_seq:position`: the same timer of the same state entry
 
-    @property
-    def key(self) -> str:
-        """Stable identity: the same timer of the same state entry has the same key."""
-        return f"{self.dimension}:{self.entry_seq}:{self.index}"
+
+def timer_key(dimension: str, entry_seq: int, position: int) -> str:
+    return f"{dimension}:{entry_seq}:{position}"

@@ -72,16 +72,21 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
     catch a published file edited in place); a state entered with most others is just its position."""
     states, positions = snapshot.states, definition.state_positions
     entries = [(name, states[name]) for name in definition.dimensions]
-    moments = [(e.since, e.seq) for _, e in entries]
-    common = max(dict.fromkeys(moments), key=moments.count)  # the (entry time, version) most states share
+    # The entry most states share: the version most states were entered with (one command enters its states at
+    # one moment), and the moment of its first entry. Counted on the versions: hashing aware datetimes is dear.
+    seqs = [e.seq for _, e in entries]
+    seq = max(dict.fromkeys(seqs), key=seqs.count)
+    since = entries[seqs.index(seq)][1].since
     document: dict[str, Any] = {
         "d": snapshot.definition,
         "dv": snapshot.definition_version,
         "dg": definition.digest[:8],
-        "t0": [ms(common[0]), common[1]],
+        "t0": [ms(since), seq],
         "s": [
-            positions[name][e.state] if moment_ == common else [positions[name][e.state], ms(e.since), e.seq]
-            for (name, e), moment_ in zip(entries, moments, strict=True)
+            positions[name][e.state]
+            if e.seq == seq and e.since == since
+            else [positions[name][e.state], ms(e.since), e.seq]
+            for name, e in entries
         ],
     }
     if snapshot.facts:

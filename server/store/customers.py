@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.snapshot import HistoryEntry, Outcome, Snapshot, StateEntry
@@ -84,25 +84,34 @@ class Customers:
         customer changed meanwhile is read as it is then; one that SCAN returns twice is given once."""
         for part in range(keys.partitions):
             prefix = len(keys.customers(part)) - 1
-            scan = self.scripts.client.scan_iter(match=keys.customers(part), count=1000, _type="string")
             found: list[str] = []
             seen: set[str] = set()
-            more = True
-            while more:
-                async with store_errors(self.scripts.timeout):
-                    try:
-                        key = await anext(scan)
-                    except StopAsyncIteration:
-                        more = False
-                if more and key not in seen:
+            async for key in self._scan(keys.customers(part), _type="string"):
+                if key not in seen:
                     seen.add(key)
                     found.append(key)
-                if found and (len(found) == batch or not more):
-                    async with store_errors(self.scripts.timeout):
-                        texts: list[str | None] = await self.scripts.client.mget(found)  # type: ignore[assignment]
-                    yield [Stored(key[prefix:], text, None) for key, text in zip(found, texts, strict=True)
-                           if text is not None and codec.is_snapshot(text)]  # fmt: skip
+                if len(found) == batch:
+                    yield await self._texts(found, prefix)
                     found = []
+            if found:
+                yield await self._texts(found, prefix)
+
+    async def _texts(self, found: list[str], prefix: int) -> list[Stored]:
+        async with store_errors(self.scripts.timeout):
+            texts: list[str | None] = await self.scripts.client.mget(found)  # type: ignore[assignment]
+        return [Stored(key[prefix:], text, None) for key, text in zip(found, texts, strict=True)
+                if text is not None and codec.is_snapshot(text)]  # fmt: skip
+
+    async def _scan(self, pattern: str, **options: Any) -> AsyncIterator[str]:
+        """The keys matching `pattern`, each SCAN round trip bounded on its own, however large the keyspace."""
+        scan = self.scripts.client.scan_iter(match=pattern, count=1000, **options)
+        while True:
+            async with store_errors(self.scripts.timeout):
+                try:
+                    key = await anext(scan)
+                except StopAsyncIteration:
+                    return
+            yield key
 
     async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
         """Write a new customer, its identity keys reserved first (they live in slots of their own) and
@@ -141,11 +150,12 @@ class Customers:
                 raise CustomerNotFound(keys.tenant, customer_id)
             raise VersionConflict(customer_id, snapshot.version, int(current))
         await self.identities.erase(keys, customer_id, snapshot.identities)
-        async with store_errors(self.scripts.timeout):
-            if snapshot.owner is not None:
+        if snapshot.owner is not None:
+            async with store_errors(self.scripts.timeout):
                 await self.scripts.client.zrem(keys.held(snapshot.owner), customer_id)
-            records = [key async for key in self.scripts.client.scan_iter(match=keys.idempotency(customer_id, "*"))]
-            if records:  # all in the customer's slot: one command
+        records = [key async for key in self._scan(keys.idempotency(customer_id, "*"))]
+        if records:  # all in the customer's slot: one command
+            async with store_errors(self.scripts.timeout):
                 await self.scripts.client.delete(*records)
 
     async def write(self, keys: Keys, write: Write) -> codec.Result:
