@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.timer_bench
 	$(BIN)/python -m bench.fleet_bench
 	$(BIN)/python -m bench.migration_bench
+	$(BIN)/python -m bench.instructions_bench
 
 validate: $(STAMP)
 	$(BIN)/crmstatus validate configs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -148,7 +149,7 @@ class Transition:
     internal: bool = False  # back to its state without leaving it: timers keep counting, tasks stay open
     reasons: Mapping[str, Label] = field(default_factory=dict)  # codes a caller must give one of (流失: price …)
 
-    @property
+    @functools.cached_property  # asked for on every event offered to the transition
     def takes_owner(self) -> bool:
         """It makes the actor the customer's owner (e.g. start_follow_up)."""
         return any(e.kind is EffectKind.ASSIGN and e.owner == "actor" for e in self.effects)

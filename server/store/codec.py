@@ -159,31 +159,33 @@ def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Sn
             states[name] = StateEntry(names[raw], since, seq)
         else:
             states[name] = StateEntry(names[raw[0]], moment(raw[1]), raw[2])
+    get = document.get  # what the snapshot does not have is left out of the document: built only when there
+    facts, checklists, work, former = get("f"), get("c"), get("w"), get("fo")
     return Snapshot(
         customer_id=customer_id,
         definition=document["d"],
         definition_version=document["dv"],
         version=int(version),
         states=states,
-        facts={n: coerce(definition.facts[n].type, v) for n, v in document.get("f", {}).items()},
-        scores=document.get("sc", {}),
+        facts={n: coerce(definition.facts[n].type, v) for n, v in facts.items()} if facts else {},
+        scores=get("sc", {}),
         checklists={
             n: {i: ChecklistMark(by, moment(at), evidence) for i, (by, at, evidence) in marks.items()}
-            for n, marks in document.get("c", {}).items()
-        },
-        owner=document.get("o"),
-        queue=document.get("q"),
-        restrictions=document.get("r", {}),
+            for n, marks in checklists.items()
+        } if checklists else {},
+        owner=get("o"),
+        queue=get("q"),
+        restrictions=get("r", {}),
         work=tuple(
             WorkItem(kind, name, role, dimension, state, event, moment(raised), moment(due) if due else None, severity)
-            for kind, name, role, dimension, state, event, raised, due, severity in document.get("w", [])
-        ),
+            for kind, name, role, dimension, state, event, raised, due, severity in work
+        ) if work else (),
         lease_until=moment(document["lu"]) if "lu" in document else None,
-        fence=document.get("fc", 0),
-        former={rep: moment(until) for rep, until in document.get("fo", {}).items()},
-        fired=frozenset(document.get("ft", ())),
-        identities=document.get("id", {}),
-    )
+        fence=get("fc", 0),
+        former={rep: moment(until) for rep, until in former.items()} if former else {},
+        fired=frozenset(get("ft", ())),
+        identities=get("id", {}),
+    )  # fmt: skip
 
 
 def history_document(entry: HistoryEntry) -> dict[str, Any]:

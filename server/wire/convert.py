@@ -73,18 +73,20 @@ BASIC, FULL = customer_pb2.CUSTOMER_VIEW_BASIC, customer_pb2.CUSTOMER_VIEW_FULL
 
 
 class _Stamps:
-    """Timestamps of one message: its states mostly share a moment, converted once."""
+    """Timestamps of one message: its states mostly share one moment (one object: the snapshot's common entry
+    time, or the command's now), converted once. By identity: hashing an aware datetime costs more than
+    converting it."""
 
-    __slots__ = ("seen",)
+    __slots__ = ("last", "value")
 
     def __init__(self) -> None:
-        self.seen: dict[datetime, tuple[int, int]] = {}
+        self.last: datetime | None = None
+        self.value = (0, 0)
 
     def put(self, message: timestamp_pb2.Timestamp, moment: datetime) -> None:
-        found = self.seen.get(moment)
-        if found is None:
-            found = self.seen[moment] = _seconds_nanos(moment)
-        message.seconds, message.nanos = found
+        if moment is not self.last:
+            self.last, self.value = moment, _seconds_nanos(moment)
+        message.seconds, message.nanos = self.value
 
 
 class _Parts:

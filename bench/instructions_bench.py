@@ -1,0 +1,110 @@
+"""Instructions per FireEvent, counted by valgrind's callgrind, next to the minimal handler's: a figure that
+repeats to the instruction where server CPU time on these machines varies by 10–20% from run to run.
+
+Both run in process, on one event loop and an embedded Redis (not traced), without gRPC: the service's
+FireEvent through its servicer (wire → application → engine / store, the reply built and serialized), and
+bench/minimal_server.py's handler (the same two Lua calls over the same pipe, 40 µs of Python counted
+natively, a reply of the real shape). Each runs twice, with 256 and with 768 calls after the same warm-up;
+the difference of the two totals, divided by 512, leaves start-up out. About five minutes; needs valgrind.
+
+    python -m bench.instructions_bench
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+from crmstatus.v1 import customer_status_service_pb2 as cs
+
+from .engine_bench import CONFIGS
+
+CUSTOMERS, WARM, CALLS = 16, 32, (256, 768)
+EVENTS = ("ask_for_help", "back_to_follow_up")  # b2b: team 跟进中 ⇄ 需要协作, each call a change
+
+
+class _Context:
+    """What the servicer reads of a grpc.aio context: the caller's metadata; trailing metadata is dropped."""
+
+    def __init__(self, customer: str) -> None:
+        self.metadata = (("x-crm-tenant", "bench"), ("x-crm-actor", f"rep-{customer}"), ("x-crm-roles", "sales"))
+
+    def invocation_metadata(self) -> Any:
+        return self.metadata
+
+    def set_trailing_metadata(self, metadata: Any) -> None:
+        pass
+
+
+async def _run(kind: str, calls: int, spins: int) -> None:
+    from crmstatus.server.app import open_application
+    from crmstatus.server.settings import Settings
+    from crmstatus.server.wire.customers import CustomerStatusService
+
+    from .minimal_server import Minimal
+
+    connection, app = await open_application(Settings(dev_mode=True, config_dir=str(CONFIGS)))
+    service, minimal = CustomerStatusService(app), Minimal(connection)
+    minimal.spins = spins  # counted natively: under valgrind the calibration would see a slower machine
+    await minimal.load()
+    contexts = [(f"c-{n}", _Context(f"c-{n}")) for n in range(CUSTOMERS)]
+    for customer, context in contexts:
+        await service.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="b2b"), context)
+        await service.FireEvent(cs.FireEventRequest(customer_id=customer, event="start_follow_up"), context)
+
+    async def client(customer: str, context: _Context, count: int) -> None:
+        for n in range(count):
+            if kind == "service":
+                request = cs.FireEventRequest(customer_id=customer, event=EVENTS[n % 2])
+                reply = await service.FireEvent(request, context)
+            else:
+                reply = await minimal.FireEvent(cs.FireEventRequest(customer_id=customer), context)
+            reply.SerializeToString()
+
+    await asyncio.gather(*(client(customer, context, WARM) for customer, context in contexts))
+    gc.collect()
+    gc.freeze()  # as the served process does once started (app.serve)
+    await asyncio.gather(*(client(customer, context, calls // CUSTOMERS) for customer, context in contexts))
+    await connection.close()
+
+
+def _counted(kind: str, calls: int, spins: int) -> subprocess.Popen[str]:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m",
+               "bench.instructions_bench", kind, str(calls), str(spins)]  # fmt: skip
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _instructions(process: subprocess.Popen[str]) -> int:
+    _, err = process.communicate()
+    found = re.search(r"Collected : (\d+)", err)
+    if process.returncode or not found:
+        raise RuntimeError(f"valgrind failed: {err[-2000:]}")
+    return int(found[1])
+
+
+def main() -> None:
+    if len(sys.argv) == 4:
+        asyncio.run(_run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+        return
+    from .minimal_server import PYTHON_WORK_US, _spins_per_microsecond
+
+    spins = int(PYTHON_WORK_US * max(_spins_per_microsecond() for _ in range(5)))
+    per_call = {}
+    for kind in ("service", "minimal"):
+        runs = [_counted(kind, calls, spins) for calls in CALLS]  # both at once: one core each
+        low, high = (_instructions(run) for run in runs)
+        per_call[kind] = (high - low) / (CALLS[1] - CALLS[0])
+    print(f"instructions per FireEvent, in process (callgrind; {CALLS[1]} calls less {CALLS[0]}):")
+    print(f"  FireEvent through the service   {per_call['service'] / 1000:8,.0f}k")
+    print(f"  minimal handler                 {per_call['minimal'] / 1000:8,.0f}k")
+    print(f"  ratio                           {per_call['service'] / per_call['minimal']:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
