@@ -2,7 +2,8 @@
 FireEvent must — the same two Lua scripts (read.lua, then a successful commit.lua with payloads of the real
 sizes) on the path the service's scripts take to Redis (on a single Redis, the shared pipelined connection
 of store/pipe.py) to an embedded Redis of its own, 40 µs of Python standing for the least a decision can
-take, and a reply of the real shape (15 dimension states, about 50 fields).
+take, and a reply of the real shape (the full view's: 15 dimension states with their entry times, b2b's open
+checklist, the history entry; 1.3 KB as FireEvent's).
 No engine, no codec, no application.
 
     python -m bench.minimal_server PORT
@@ -17,6 +18,7 @@ import time
 from typing import Any
 
 import grpc
+from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health, health_pb2_grpc
 
 from crmstatus.server.settings import Settings
@@ -34,6 +36,14 @@ HISTORY = '{"at":1767600000000,"by":"rep-1","t":"caller","dv":1,"e":"ask_for_hel
 )
 DIMENSIONS = ["lifecycle", "follow_up", "lead", "value", "review", "engagement", "team", "renewal", "payment",
               "complaint", "compliance", "transaction", "data_quality", "device", "project"]  # fmt: skip
+CHECKLIST = [
+    ("contract_approval", "合同审批", "Contract approval"),
+    ("product_configuration", "产品配置", "Product configuration"),
+    ("pricing_approval", "价格审批", "Pricing approval"),
+    ("payment_terms_confirmed", "信用/付款条件确认", "Credit and payment terms confirmed"),
+    ("signed_contract_uploaded", "签署合同上传", "Signed contract uploaded"),
+]  # b2b's signing checklist, open
+ENTERED = 1767600000  # seconds: when the states were entered
 
 
 PYTHON_WORK_US = 40
@@ -85,16 +95,25 @@ class Minimal(cs_grpc.CustomerStatusServiceServicer):
                 2, "b2b@1|t|team|3", "b2b@1|s|team|需要协作", 0]  # fmt: skip
         reply = await self.script(self.commit_sha, keys, args)
         assert reply[0] == "ok", reply
+        # The full view's reply, as FireEvent's: every state with its label and entry time, the open checklist
+        # with its items, the history entry the change appended.
         states = [
-            customer_pb2.DimensionState(
-                dimension=d, state="跟进中", label=customer_pb2.Label(zh="跟进中", en="In follow-up")
-            )
+            customer_pb2.DimensionState(dimension=d, state="跟进中", since=timestamp_pb2.Timestamp(seconds=ENTERED),
+                                        label=customer_pb2.Label(zh="跟进中", en="In follow-up"))
             for d in DIMENSIONS
-        ]
+        ]  # fmt: skip
+        signing = customer_pb2.ChecklistProgress(checklist="signing", items=[
+            customer_pb2.ChecklistItem(item=item, label=customer_pb2.Label(zh=zh, en=en)) for item, zh, en in CHECKLIST
+        ])  # fmt: skip
+        entry = customer_pb2.HistoryEntry(version=version + 1, time=timestamp_pb2.Timestamp(seconds=ENTERED),
+                                          actor="rep-1", trigger="caller", event="ask_for_help", dimension="team",
+                                          from_state="跟进中", to_state="需要协作", definition_version=1)  # fmt: skip
         return cs.FireEventResponse(
             result=cs.ChangeResult(
                 customer=customer_pb2.Customer(customer_id=request.customer_id, definition="b2b",
-                                               definition_version=1, version=version + 1, states=states, owner="rep-1")
+                                               definition_version=1, version=version + 1, states=states, owner="rep-1",
+                                               checklists=[signing]),
+                history=[entry],
             )
         )  # fmt: skip
 
