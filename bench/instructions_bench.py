@@ -16,6 +16,7 @@ import asyncio
 import gc
 import os
 import re
+import shutil
 import subprocess
 import sys
 from typing import Any
@@ -91,6 +92,9 @@ def _instructions(process: subprocess.Popen[str]) -> int:
 def main() -> None:
     if len(sys.argv) == 4:
         asyncio.run(_run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+        return
+    if shutil.which("valgrind") is None:
+        print("instructions_bench: valgrind is not installed here (apt-get install valgrind): nothing counted")
         return
     from .minimal_server import PYTHON_WORK_US, _spins_per_microsecond
 
