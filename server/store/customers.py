@@ -317,7 +317,7 @@ def _count_changes(old: Definition, new: Definition, before: Snapshot | None, af
     moved = old is not new
     for dimension, entry in after.states.items():
         left = before.states.get(dimension) if before else None
-        if left is not None and not moved and (left is entry or left.state == entry.state):
+        if left is not None and left.state == entry.state and not moved:
             continue
         if left is not None:
             field = codec.count_field(old.key, dimension, left.state)

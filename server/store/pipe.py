@@ -149,7 +149,8 @@ class Pipe:
         raise AssertionError("unreachable")
 
     def reset(self) -> None:
-        """Drop the connection (a call on it went unanswered in time: it may be dead without a word)."""
+        """Drop the connection: on close, and before a new one takes its place (an unanswered call drops its
+        connection itself, see _Protocol._check)."""
         if self._protocol is not None:
             self._protocol.abort()
         self._protocol = None
