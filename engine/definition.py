@@ -19,7 +19,7 @@ def _condition(transition: Transition) -> Any:
 
 
 def _after(transition: Transition) -> Any:
-    """Once the machine moved the cursor: the run records the step and carries out its effects."""
+    """Once the machine chose the transition: the run records the step and carries out its effects."""
 
     def took(event: Any) -> None:
         kwargs = event.kwargs
@@ -126,8 +126,9 @@ class Definition:
 
 
 def _machine(dimension: Dimension) -> Machine:
-    """The dimension's machine, shared by every request: each one moves a cursor of its own through it.
-    Of an event's transitions out of the current state, the first whose condition holds fires."""
+    """The dimension's machine, shared by every request: its table of each event's transitions out of each
+    state, in definition order, with their conditions and callbacks. Of those out of the current state, the
+    first whose condition holds fires (rules.Run._offer)."""
     transitions = [
         {
             "trigger": t.event,
