@@ -15,7 +15,7 @@ from crmstatus.engine.diff import Change as DefinitionChange
 from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason
 from crmstatus.engine.facts import to_json
 from crmstatus.engine.model import Label, Transition
-from crmstatus.engine.snapshot import EffectRecord, HistoryEntry, Snapshot
+from crmstatus.engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot
 from crmstatus.server.application.analytics import FlowReport, ReviewReport
 from crmstatus.server.application.catalog import Version
 from crmstatus.server.application.migration import Report, Selection
@@ -72,44 +72,54 @@ def label(value: Label) -> customer_pb2.Label:
 BASIC, FULL = customer_pb2.CUSTOMER_VIEW_BASIC, customer_pb2.CUSTOMER_VIEW_FULL
 
 
-class _Stamps:
-    """Timestamps of one message: its states mostly share one moment (one object: the snapshot's common entry
-    time, or the command's now), converted once. By identity: hashing an aware datetime costs more than
-    converting it."""
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
-    __slots__ = ("last", "value")
 
-    def __init__(self) -> None:
-        self.last: datetime | None = None
-        self.value = (0, 0)
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (a string or message) in protobuf's wire format."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
-    def put(self, message: timestamp_pb2.Timestamp, moment: datetime) -> None:
-        if moment is not self.last:
-            self.last, self.value = moment, _seconds_nanos(moment)
-        message.seconds, message.nanos = self.value
+
+_STATES, _CHECKLISTS, _SINCE = 5, 8, 4  # field numbers: Customer.states, Customer.checklists, DimensionState.since
 
 
 class _Parts:
-    """The parts of a customer message that one definition version fixes, built once: each state with its
-    labels and lock mark, and each checklist with every item still open."""
+    """The parts of a customer message that one definition version fixes, serialized once: each state with
+    its labels and lock mark, and each checklist with every item still open. A customer's states and
+    checklists are these bytes (and the states' entry times) joined, parsed into the message in one call:
+    fifteen states built field by field cost twice as much."""
 
     def __init__(self, definition: Definition) -> None:
         self.states = {
             (d.name, s.name): customer_pb2.DimensionState(dimension=d.name, state=s.name, label=label(s.label),
-                                                          locked=s.locked)
+                                                          locked=s.locked).SerializeToString()
             for d in definition.dimensions.values()
             for s in d.states.values()
         }  # fmt: skip
+        self.heads: dict[tuple[str, str, int], bytes] = {}  # a state's field up to its entry time, by its size
         self.item_labels = {
             (c.name, item): label(c.item_labels[item]) for c in definition.checklists.values() for item in c.items
         }
         self.open_checklists = {
-            c.name: customer_pb2.ChecklistProgress(
+            c.name: _field(_CHECKLISTS, customer_pb2.ChecklistProgress(
                 checklist=c.name,
                 items=[customer_pb2.ChecklistItem(item=i, label=self.item_labels[c.name, i]) for i in c.items],
-            )
+            ).SerializeToString())
             for c in definition.checklists.values()
-        }
+        }  # fmt: skip
+
+    def head(self, dimension: str, state: str, since_size: int) -> bytes:
+        """The Customer.states field of `state` up to its entry time (of `since_size` bytes), which follows."""
+        body = self.states[dimension, state]
+        head = _varint(_STATES << 3 | 2) + _varint(len(body) + since_size) + body
+        self.heads[dimension, state, since_size] = head
+        return head
 
 
 _PARTS: weakref.WeakKeyDictionary[Definition, _Parts] = weakref.WeakKeyDictionary()
@@ -120,6 +130,10 @@ def _parts(definition: Definition) -> _Parts:
     if parts is None:
         parts = _PARTS[definition] = _Parts(definition)
     return parts
+
+
+def _since(moment: datetime) -> bytes:
+    return _field(_SINCE, timestamp(moment).SerializeToString())
 
 
 def customer(
@@ -138,26 +152,26 @@ def customer(
     message.redacted = snapshot.redacted
     if snapshot.lease_until:
         _stamp(message.lease_expire_time, snapshot.lease_until)
-    states, known, stamps = message.states, parts.states, _Stamps()
+    # Most states share one entry time (one object: the snapshot's common entry, or the command's now), each
+    # serialized once. By identity: hashing an aware datetime costs more than serializing it.
+    wire: list[bytes] = []
+    stamps: dict[int, bytes] = {}
+    heads = parts.heads
     for name in definition.dimensions:
         entry = snapshot.states[name]
-        state = states.add()
-        state.CopyFrom(known[name, entry.state])
-        stamps.put(state.since, entry.since)
+        since = stamps.get(id(entry.since))
+        if since is None:
+            since = stamps[id(entry.since)] = _since(entry.since)
+        head = heads.get((name, entry.state, len(since))) or parts.head(name, entry.state, len(since))
+        wire += (head, since)
+    if view != BASIC:
+        for checklist in definition.checklists.values():
+            marks = snapshot.checklists.get(checklist.name)
+            wire.append(parts.open_checklists[checklist.name] if not marks else _field(_CHECKLISTS, _progress(
+                parts, checklist.name, checklist.items, marks).SerializeToString()))  # fmt: skip
+    message.MergeFromString(b"".join(wire))
     if view == BASIC:
         return message
-    for checklist in definition.checklists.values():
-        marks = snapshot.checklists.get(checklist.name)
-        if not marks:
-            message.checklists.append(parts.open_checklists[checklist.name])
-            continue
-        progress = message.checklists.add(checklist=checklist.name)
-        for item in checklist.items:
-            mark = marks.get(item)
-            shown = progress.items.add(item=item, label=parts.item_labels[checklist.name, item])
-            if mark is not None:
-                shown.done, shown.completed_by, shown.evidence = True, mark.by, mark.evidence
-                _stamp(shown.complete_time, mark.at)
     if snapshot.facts:
         message.facts.update({name: to_json(definition.facts[name].type, v) for name, v in snapshot.facts.items()})
     if snapshot.scores:
@@ -172,6 +186,19 @@ def customer(
         for w in snapshot.work
     )  # fmt: skip
     return message
+
+
+def _progress(
+    parts: _Parts, checklist: str, items: Iterable[str], marks: Mapping[str, ChecklistMark]
+) -> customer_pb2.ChecklistProgress:
+    progress = customer_pb2.ChecklistProgress(checklist=checklist)
+    for item in items:
+        mark = marks.get(item)
+        shown = progress.items.add(item=item, label=parts.item_labels[checklist, item])
+        if mark is not None:
+            shown.done, shown.completed_by, shown.evidence = True, mark.by, mark.evidence
+            _stamp(shown.complete_time, mark.at)
+    return progress
 
 
 def effect(record: EffectRecord) -> customer_pb2.Effect:
@@ -201,7 +228,8 @@ def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
 def change(result: Change, into: customer_status_service_pb2.ChangeResult, view: int = FULL) -> None:
     """Fill a response's ChangeResult in place (building it apart and assigning it would copy it)."""
     customer(result.definition, result.snapshot, view, into.customer)
-    into.effects.extend(effect(e) for e in result.effects)
+    if result.effects:
+        into.effects.extend(effect(e) for e in result.effects)
     into.history.extend(history_entry(h) for h in result.history)
 
 
