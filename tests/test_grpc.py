@@ -104,10 +104,20 @@ def test_worked_example_trial_student_to_enrolled(customers, cid):
         metadata=who(),
     )
     for item in ("trial_feedback", "placement_test", "payment"):
-        customers.CompleteChecklistItem(
+        completed = customers.CompleteChecklistItem(
             cs.CompleteChecklistItemRequest(customer_id=cid, checklist="enrollment", item=item, evidence=f"{item}.pdf"),
             metadata=who(),
         )
+    [progress] = completed.result.customer.checklists  # the reply shows the progress, items in definition order
+    assert [(i.item, i.label.en, i.done, i.completed_by, i.evidence) for i in progress.items] == [
+        ("trial_feedback", "Trial feedback recorded", True, "adv-chen", "trial_feedback.pdf"),
+        ("placement_test", "Placement test", True, "adv-chen", "placement_test.pdf"),
+        ("payment", "Tuition received", True, "adv-chen", "payment.pdf"),
+        ("contract", "Enrollment agreement signed", False, "", ""),
+    ]
+    assert progress.items[2].complete_time.seconds >= progress.items[0].complete_time.seconds > 0
+    assert not progress.items[3].HasField("complete_time")
+    assert all(s.since.seconds > 0 and s.label.en for s in completed.result.customer.states)
     fired = customers.FireEvent(
         cs.FireEventRequest(
             customer_id=cid,

@@ -167,8 +167,11 @@ def customer(
     if view != BASIC:
         for checklist in definition.checklists.values():
             marks = snapshot.checklists.get(checklist.name)
-            wire.append(parts.open_checklists[checklist.name] if not marks else _field(_CHECKLISTS, _progress(
-                parts, checklist.name, checklist.items, marks).SerializeToString()))  # fmt: skip
+            if not marks:
+                wire.append(parts.open_checklists[checklist.name])
+            else:
+                progress = _progress(parts, checklist.name, checklist.items, marks)
+                wire.append(_field(_CHECKLISTS, progress.SerializeToString()))
     message.MergeFromString(b"".join(wire))
     if view == BASIC:
         return message
