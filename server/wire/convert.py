@@ -81,9 +81,13 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def _tag_and_size(number: int, size: int) -> bytes:
+    """What precedes a length-delimited field's `size` bytes (a string or message) in protobuf's wire format."""
+    return _varint(number << 3 | 2) + _varint(size)
+
+
 def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field (a string or message) in protobuf's wire format."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return _tag_and_size(number, len(payload)) + payload
 
 
 _STATES, _CHECKLISTS, _SINCE = 5, 8, 4  # field numbers: Customer.states, Customer.checklists, DimensionState.since
@@ -117,7 +121,7 @@ class _Parts:
     def head(self, dimension: str, state: str, since_size: int) -> bytes:
         """The Customer.states field of `state` up to its entry time (of `since_size` bytes), which follows."""
         body = self.states[dimension, state]
-        head = _varint(_STATES << 3 | 2) + _varint(len(body) + since_size) + body
+        head = _tag_and_size(_STATES, len(body) + since_size) + body
         self.heads[dimension, state, since_size] = head
         return head
 
