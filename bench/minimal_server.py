@@ -24,6 +24,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from crmstatus.server.settings import Settings
 from crmstatus.server.store.connection import RedisConnection
 from crmstatus.server.store.scripts import _source
+from crmstatus.server.wire.handlers import add
 from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
@@ -123,8 +124,9 @@ async def main(port: int) -> None:
     server = grpc.aio.server()
     minimal = Minimal(connection)
     await minimal.load()
-    cs_grpc.add_CustomerStatusServiceServicer_to_server(minimal, server)
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    # added as the service adds its own (wire/handlers.py: generic handlers, requests decoded leniently)
+    add(server, cs_grpc.add_CustomerStatusServiceServicer_to_server, minimal, lenient=True)
+    add(server, health_pb2_grpc.add_HealthServicer_to_server, health.aio.HealthServicer(), lenient=False)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     stopping = asyncio.Event()

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from crmstatus.engine.clock import Clock, SystemClock
 from crmstatus.engine.errors import InvalidDefinition
@@ -35,6 +35,7 @@ from .store.errors import StoreError
 from .wire.auth import CallGuard
 from .wire.customers import CustomerStatusService
 from .wire.definitions import DefinitionService
+from .wire.handlers import add
 from .wire.status import abort
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
     """Build the server on `settings.listen` (port 0 picks a free port); returns it unstarted, and its port."""
     connection, app = await open_application(settings, clock)
     grpc_server = grpc.aio.server(
-        interceptors=[*_tracing(settings), CallGuard(settings, abort)],
+        interceptors=[*_tracing(settings), *([] if settings.dev_mode else [CallGuard(settings, abort)])],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -157,13 +158,15 @@ async def create_server(settings: Settings, clock: Clock | None = None) -> tuple
             ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ],
     )
-    customer_status_service_pb2_grpc.add_CustomerStatusServiceServicer_to_server(
-        CustomerStatusService(app), grpc_server
-    )
-    definition_service_pb2_grpc.add_DefinitionServiceServicer_to_server(DefinitionService(app), grpc_server)
+    add(grpc_server, customer_status_service_pb2_grpc.add_CustomerStatusServiceServicer_to_server,
+        CustomerStatusService(app), lenient=True)  # fmt: skip
+    add(grpc_server, definition_service_pb2_grpc.add_DefinitionServiceServicer_to_server, DefinitionService(app),
+        lenient=True)  # fmt: skip
     health_servicer = _HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
-    reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
+    add(grpc_server, health_pb2_grpc.add_HealthServicer_to_server, health_servicer, lenient=False)
+    names = (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    add(grpc_server, reflection_pb2_grpc.add_ServerReflectionServicer_to_server,
+        reflection.aio.ReflectionServicer(names), lenient=False)  # fmt: skip
     try:
         port = _listen(grpc_server, settings)
     except RuntimeError:

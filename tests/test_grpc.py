@@ -345,6 +345,21 @@ def test_health_is_serving(channel):
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+@pytest.mark.parametrize("method", ["CustomerStatusService/FireEvent", "DefinitionService/ListDefinitions",
+                                    "CustomerStatusService/WatchEvents"])  # fmt: skip
+def test_bytes_that_are_not_the_methods_message_are_refused_as_invalid_argument(channel, method):
+    path, hostile = f"/crmstatus.v1.{method}", b"\x0a\xff\x01"  # field 1 claims 255 bytes; 1 follows
+    if method.endswith("WatchEvents"):
+        call = lambda: next(channel.unary_stream(path)(hostile, metadata=who()))  # noqa: E731
+    else:
+        call = lambda: channel.unary_unary(path)(hostile, metadata=who())  # noqa: E731
+    code, reason, _ = failure(call)
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    with pytest.raises(grpc.RpcError) as refused:
+        call()
+    assert "the request is not the method's message" in refused.value.details()
+
+
 def test_reflection_lists_the_services(channel):
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))

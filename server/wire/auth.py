@@ -70,53 +70,27 @@ def authenticate(metadata: Mapping[str, str], settings: Settings) -> None:
 Refuse = Callable[[CrmStatusError, Any], Awaitable[None]]
 
 
-class Undecodable:
-    """A request whose bytes are not the method's message: handlers refuse it as INVALID_ARGUMENT (status.rpc),
-    where gRPC itself would answer INTERNAL."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
-def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    def decode(data: bytes) -> Any:
-        try:
-            return parse(data)
-        except Exception as error:  # protobuf raises DecodeError, and others for bad UTF-8 or nesting
-            return Undecodable(error)
-
-    return decode
-
-
 class CallGuard(grpc.aio.ServerInterceptor):
-    """Before any handler of ours runs: its request bytes are decoded leniently (see Undecodable), and calls
-    without a valid token for their tenant are refused."""
+    """Before any handler of ours runs: calls without a valid token for their tenant are refused (not installed
+    in development mode, where no token is needed)."""
 
     def __init__(self, settings: Settings, refuse: Refuse) -> None:
         self.settings = settings
         self.refuse = refuse
         self.verifier = Verifier(settings)
-        self._lenient: dict[Any, Any] = {}  # each method's handler, with a lenient decoder, made once
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
         if handler is None or details.method.startswith(OPEN_METHODS):
             return handler
-        lenient = self._lenient.get(handler)
-        if lenient is None:
-            lenient = self._lenient[handler] = handler._replace(
-                request_deserializer=_lenient(handler.request_deserializer)
-            )
-        if self.settings.dev_mode:
-            return lenient
         metadata = {k: str(v) for k, v in details.invocation_metadata or ()}
         try:
             if self.verifier.configured:
-                return _as(lenient, self.verifier.caller(metadata.get(TENANT, ""), _bearer(metadata)))
+                return _as(handler, self.verifier.caller(metadata.get(TENANT, ""), _bearer(metadata)))
             authenticate(metadata, self.settings)
         except CrmStatusError as error:
-            return _refusing(lenient, error, self.refuse)
-        return lenient
+            return _refusing(handler, error, self.refuse)
+        return handler
 
 
 def _bearer(metadata: Mapping[str, str]) -> str:

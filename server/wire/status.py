@@ -48,7 +48,7 @@ from crmstatus.server.store.errors import (
     VersionConflict,
 )
 
-from .auth import Undecodable
+from .handlers import Undecodable
 
 log = logging.getLogger(__name__)
 DOMAIN = "crmstatus"
