@@ -102,18 +102,22 @@ _UNKNOWN = object()
 
 
 class _Names:
-    """Facts (or their defaults), scores, `now` and `states` as CEL sees them, converted on first use."""
+    """Facts (or their defaults), scores, `now` and `states` as CEL sees them, converted on first use.
 
-    __slots__ = ("cache", "run")
+    It holds the run's own dictionaries (a run changes them in place), not the run: a run referring to its
+    names and back would be a reference cycle, every command's run then left to the garbage collector."""
 
-    def __init__(self, run: Run) -> None:
-        self.run = run
+    __slots__ = ("cache", "definition", "facts", "now", "scores", "states")
+
+    def __init__(self, definition: Definition, now: datetime, states: dict[str, StateEntry], facts: dict[str, Any],
+                 scores: dict[str, float]) -> None:  # fmt: skip
+        self.definition, self.now, self.states, self.facts, self.scores = definition, now, states, facts, scores
         self.cache: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         value = self.cache.get(name, _UNKNOWN)
         if value is _UNKNOWN:
-            value = self.cache[name] = self.run.cel_value(name)
+            value = self.cache[name] = self._value(name)
         if value is None:
             raise KeyError(name)
         return value
@@ -121,11 +125,24 @@ class _Names:
     def __contains__(self, name: object) -> bool:
         value = self.cache.get(name, _UNKNOWN)  # type: ignore[call-overload]
         if value is _UNKNOWN:
-            value = self.cache[str(name)] = self.run.cel_value(str(name))
+            value = self.cache[str(name)] = self._value(str(name))
         return value is not None
 
     def forget(self, name: str) -> None:
         self.cache.pop(name, None)
+
+    def _value(self, name: str) -> Any:
+        if name == "now":
+            return self.now
+        if name == "states":
+            return {dimension: entry.state for dimension, entry in self.states.items()}
+        if name in self.scores:
+            return self.scores[name]
+        fact = self.definition.facts.get(name)
+        if fact is None:
+            return None
+        value = self.facts.get(name, fact.default)
+        return None if value is None else to_cel(fact.type, value, self.definition.timezone)
 
 
 class Run:
@@ -155,24 +172,11 @@ class Run:
         self.effects: list[EffectRecord] = []
         self.history: list[HistoryEntry] = []
         self.steps: list[tuple[Transition, str]] = []
-        self.names = _Names(self)
+        self.names = _Names(definition, now, self.states, self.facts, self.scores)
         self.changed: set[str] = set()  # input names changed by this command (see Definition.inputs)
         self.everything_changed = False
 
     # -- reading ------------------------------------------------------------------------------------
-
-    def cel_value(self, name: str) -> Any:
-        if name == "now":
-            return self.now
-        if name == "states":
-            return {dimension: entry.state for dimension, entry in self.states.items()}
-        if name in self.scores:
-            return self.scores[name]
-        fact = self.definition.facts.get(name)
-        if fact is None:
-            return None
-        value = self.facts.get(name, fact.default)
-        return None if value is None else to_cel(fact.type, value, self.definition.timezone)
 
     def passes(self, transition: Transition, actor: Actor) -> bool:
         """May the transition fire now? (the first reason of its verdict, or none; no message built past it)"""

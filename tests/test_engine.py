@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -239,6 +240,23 @@ def test_requests_build_no_machines_and_compile_no_expressions(definitions, cloc
     customer.options(actor("rep", "sales"))
     customer.run_timer("weekly_review")
     assert customer.state("lifecycle") == "重点"
+
+
+def test_commands_and_listings_leave_nothing_for_the_garbage_collector(definitions, clock):
+    """What a command builds is freed as soon as it is done with: no reference cycle waits for a collection
+    (a served process would otherwise pay for a collector pass every few calls)."""
+    customer = Customer(definitions["b2b"], clock, effective_contacts=4, last_order_at=clock.now(), orders_12m=5)
+    gc.collect()
+    gc.disable()
+    try:
+        customer.fire("promote", actor("rep", "sales"))
+        customer.update(effective_contacts=5)
+        customer.options(actor("rep", "sales"))
+        with pytest.raises(TransitionNotAllowed):
+            customer.fire("promote", actor("rep", "sales"))
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 def test_date_facts_begin_at_midnight_in_the_definitions_time_zone(definitions, clock):
