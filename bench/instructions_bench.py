@@ -1,12 +1,19 @@
 """Instructions per FireEvent, counted by valgrind's callgrind, next to the minimal handler's: a figure that
 repeats to the instruction where server CPU time on these machines varies by 10–20% from run to run.
 
-Both run in process, on one event loop and an embedded Redis (not traced), without gRPC: the service's
-FireEvent through its servicer (wire → application → engine / store, the reply built and serialized), and
+In process: both on one event loop and an embedded Redis (not traced), without gRPC: the service's FireEvent
+through its servicer (wire → application → engine / store, the reply built and serialized), and
 bench/minimal_server.py's handler without its 40 µs of Python (the same two Lua calls over the same pipe, a
 reply of the real shape): a spin calibrated in time would count differently in every run. Each runs twice,
 with 256 and with 768 calls after the same warm-up; the difference of the two totals, divided by 512, leaves
-start-up out. About five minutes; needs valgrind.
+start-up out.
+
+Served: the same two as grpc_bench serves them (`crmstatus serve` and bench/minimal_server.py, gRPC included),
+the server process under callgrind, one call at a time from this process; 100 and 400 calls, the difference
+divided by 300. The minimal server's spin is calibrated under valgrind there, so it counts next to nothing.
+The service's timer sweeps and health checks are set an hour apart: under valgrind a call takes some 50 times
+as long, and chores paid per second would count as if they were paid per call.
+About eight minutes; needs valgrind.
 
     python -m bench.instructions_bench
 """
@@ -20,6 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from crmstatus.v1 import customer_status_service_pb2 as cs
@@ -90,6 +98,48 @@ def _instructions(process: subprocess.Popen[str]) -> int:
     return int(found[1])
 
 
+SERVED_CALLS = (100, 400)
+
+
+def _served(kind: str, calls: int) -> int:
+    """Instructions of a server process, under callgrind, that answered `calls` FireEvents after a warm-up."""
+    from .grpc_bench import free_port
+
+    port = free_port()
+    served = ["crmstatus.server.cli", "serve"] if kind == "service" else ["bench.minimal_server", str(port)]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "CRMSTATUS_DEV_MODE": "1", "CRMSTATUS_LISTEN": f"127.0.0.1:{port}",
+           "CRMSTATUS_CONFIG_DIR": str(CONFIGS), "CRMSTATUS_LOG_LEVEL": "warning",
+           "CRMSTATUS_TIMER_INTERVAL": "3600", "CRMSTATUS_HEALTH_INTERVAL": "3600"}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", *served]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:  # each server prints this once it accepts calls
+        if line.startswith("crmstatus serving"):
+            break
+    asyncio.run(_call(kind, port, WARM * 2, calls))
+    process.terminate()
+    return _instructions(process)
+
+
+async def _call(kind: str, port: int, warm: int, calls: int) -> None:
+    import grpc
+
+    from crmstatus.v1 import customer_pb2
+    from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
+
+    from .grpc_bench import fire_calls, toggler
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = cs_grpc.CustomerStatusServiceStub(channel)
+        if kind == "service":
+            fire = await fire_calls(stub, customer_pb2.CUSTOMER_VIEW_FULL)
+        else:
+            fire = [toggler(stub, f"floor-{n}", 0) for n in range(CUSTOMERS)]
+        for n in range(warm + calls):
+            await fire[n % len(fire)]()
+
+
 def main() -> None:
     if len(sys.argv) == 3:
         asyncio.run(_run(sys.argv[1], int(sys.argv[2])))
@@ -107,6 +157,16 @@ def main() -> None:
     print(f"  minimal handler, without its 40 µs of Python  {per_call['minimal'] / 1000:8,.0f}k")
     beyond = per_call["service"] - per_call["minimal"]
     print(f"  the service's own work beyond it              {beyond / 1000:8,.0f}k")
+    served = {}
+    with ThreadPoolExecutor(2) as pool:  # one core each
+        for kind in ("service", "minimal"):
+            low, high = pool.map(_served, (kind, kind), SERVED_CALLS)
+            served[kind] = (high - low) / (SERVED_CALLS[1] - SERVED_CALLS[0])
+    print(f"instructions per FireEvent, served (callgrind on the server process; {SERVED_CALLS[1]} calls less "
+          f"{SERVED_CALLS[0]}, one at a time):")  # fmt: skip
+    print(f"  FireEvent through the service                 {served['service'] / 1000:8,.0f}k")
+    print(f"  minimal server (its spin next to nothing)     {served['minimal'] / 1000:8,.0f}k")
+    print(f"  ratio                                         {served['service'] / served['minimal']:8.2f}")
 
 
 if __name__ == "__main__":
