@@ -55,8 +55,6 @@ def _caller(tenant_name: str, actor: str, role_list: str) -> Caller:
 
 
 def authenticate(metadata: Mapping[str, str], settings: Settings) -> None:
-    if settings.dev_mode:
-        return
     tenant = metadata.get(TENANT, "")
     token = _bearer(metadata)
     expected = settings.tokens.get(tenant)
