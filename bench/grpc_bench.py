@@ -51,18 +51,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(command: list[str], port: int, **settings: str) -> subprocess.Popen[str]:
+def server_env(port: int, **settings: str) -> dict[str, str]:
+    """A benched server's environment: development mode on `port`, the shipped definitions, an embedded Redis."""
     env = {**os.environ, "CRMSTATUS_DEV_MODE": "1", "CRMSTATUS_LISTEN": f"127.0.0.1:{port}",
            "CRMSTATUS_CONFIG_DIR": str(CONFIGS), "CRMSTATUS_LOG_LEVEL": "warning", **settings}  # fmt: skip
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", *command], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    return env
+
+
+def wait_serving(process: subprocess.Popen[str]) -> None:
+    """Until the server prints that it accepts calls (each server prints this once)."""
     assert process.stdout is not None
-    for line in process.stdout:  # each server prints this once it accepts calls
+    for line in process.stdout:
         if line.startswith("crmstatus serving"):
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process
-    raise RuntimeError(f"{command} did not start")
+            return
+    raise RuntimeError(f"{process.args} did not start")
+
+
+def start(command: list[str], port: int, **settings: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen([sys.executable, "-m", *command], env=server_env(port, **settings),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    wait_serving(process)
+    assert process.stdout is not None
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return process
 
 
 def cpu_seconds(pid: int) -> float:

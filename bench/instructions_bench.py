@@ -103,20 +103,14 @@ SERVED_CALLS = (100, 400)
 
 def _served(kind: str, calls: int) -> int:
     """Instructions of a server process, under callgrind, that answered `calls` FireEvents after a warm-up."""
-    from .grpc_bench import free_port
+    from .grpc_bench import free_port, server_env, wait_serving
 
     port = free_port()
     served = ["crmstatus.server.cli", "serve"] if kind == "service" else ["bench.minimal_server", str(port)]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "CRMSTATUS_DEV_MODE": "1", "CRMSTATUS_LISTEN": f"127.0.0.1:{port}",
-           "CRMSTATUS_CONFIG_DIR": str(CONFIGS), "CRMSTATUS_LOG_LEVEL": "warning",
-           "CRMSTATUS_TIMER_INTERVAL": "3600", "CRMSTATUS_HEALTH_INTERVAL": "3600"}  # fmt: skip
-    env.pop("REDIS_URL", None)
+    env = server_env(port, PYTHONHASHSEED="0", CRMSTATUS_TIMER_INTERVAL="3600", CRMSTATUS_HEALTH_INTERVAL="3600")
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", *served]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:  # each server prints this once it accepts calls
-        if line.startswith("crmstatus serving"):
-            break
+    wait_serving(process)
     asyncio.run(_call(kind, port, WARM * 2, calls))
     process.terminate()
     return _instructions(process)
