@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -70,6 +70,18 @@ async def test_ten_thousand_customers_imported_with_their_entry_dates_and_bad_ro
 
     again = await store.app.commands.import_customers(caller, rows[:3])
     assert [(r.status, r.version) for r in again] == [("exists", 1)] * 3  # imported before: nothing changes
+
+
+async def test_an_imported_entry_time_is_kept_to_the_millisecond_through_later_changes(store, tenant):
+    # 2004-05-01 12:00:00.021: in 2004-2009 (and after 2038) a float count of seconds times 1000 falls just
+    # short of the whole millisecond, so truncating it wrote the moment back one millisecond early
+    since = datetime(2004, 5, 1, 12, 0, 0, 21_000, tzinfo=UTC)
+    row = ImportRow("old-1", "b2b", states={"lifecycle": ("潜在", since)})
+    assert [r.status for r in await store.app.commands.import_customers(Caller(tenant, ADMIN), [row])] == ["created"]
+    for contacts in (1, 2, 3):  # each change writes the whole snapshot again
+        await store.update_facts(tenant, "old-1", {"effective_contacts": contacts}, ADMIN)
+    _, customer = await store.get_customer(tenant, "old-1")
+    assert customer.states["lifecycle"].since == since
 
 
 async def test_importing_needs_admin_and_an_identity_taken_refuses_only_that_row(store, tenant, clock):

@@ -47,7 +47,12 @@ class Event:
 
 
 def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    # Whole milliseconds, counted exactly: a float count of seconds times 1000 can fall just short of them
+    # (in 2004-2009 and after 2038), and truncated it would write back a moment one millisecond early.
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+_EPOCH, _MILLISECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
 
 
 def as_stored(moment: datetime) -> datetime:
