@@ -29,6 +29,7 @@ from crmstatus.engine import (
     timers,
 )
 from crmstatus.engine.loader import load_file
+from crmstatus.server.store import codec
 from tests.conftest import CONFIGS
 from tests.customers import actor
 
@@ -218,3 +219,32 @@ def test_listing_and_firing_agree_for_every_event_and_actor(opening, script):
             snapshot = decide(B2B, snapshot, command, who, clock.now()).snapshot
         except (TransitionNotAllowed, CustomerLocked, ClaimConflict, ClaimRefused, PermissionDenied):
             continue
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 4_102_444_800_000), st.sampled_from([*OPENINGS, KEY_OPPORTUNITY, SIGNED]), st.lists(st.one_of(
+    commands,
+    st.tuples(st.just("facts"), st.fixed_dictionaries({}, optional=FACT_VALUES), st.just(SYSTEM)),
+    st.tuples(st.just("complete"), st.sampled_from(SIGNING), st.sampled_from(ACTORS)),
+), min_size=1, max_size=20))  # fmt: skip
+def test_every_snapshot_and_history_entry_reads_back_as_it_was_written(start_ms, opening, script):
+    """The store's codec keeps every customer a command leaves, and every history entry, exactly: at any
+    moment from 1970 to 2100 (times are kept in milliseconds, as every command's clock is)."""
+    clock = ManualClock(codec.moment(start_ms))
+    created = new_customer(B2B, "c-1", SYSTEM, clock.now())
+    snapshot, history = created.snapshot, created.history
+    for kind, argument, who in [*opening, *script]:
+        assert codec.decode_snapshot(B2B, "c-1", codec.encode_snapshot(B2B, snapshot)) == snapshot
+        for entry in history:
+            document = codec.loads(codec.dumps(codec.history_document(entry)))
+            assert codec.decode_history(entry.version, document) == entry
+        if kind == "wait":
+            snapshot, history = _wait(snapshot, clock, argument), ()
+            continue
+        command = {"claim": lambda _: Claim(), "fire": _fire, "facts": UpdateFacts,
+                   "complete": lambda item: CompleteItem("signing", item)}[kind](argument)  # fmt: skip
+        try:
+            outcome = decide(B2B, snapshot, command, who, clock.now())
+        except (TransitionNotAllowed, CustomerLocked, ClaimConflict, ClaimRefused, PermissionDenied):
+            continue
+        snapshot, history = outcome.snapshot, outcome.history
