@@ -47,8 +47,9 @@ class Event:
 
 
 def ms(moment: datetime) -> int:
-    # Whole milliseconds, counted exactly: a float count of seconds times 1000 can fall just short of them
-    # (in 2004-2009 and after 2038), and truncated it would write back a moment one millisecond early.
+    # Whole milliseconds, counted exactly: a float count of seconds times 1000 falls just short of them for
+    # some moments (1-8% of those before 1990, in 2004-2009 or after 2038), and truncated it wrote them back
+    # a millisecond early.
     return (moment - _EPOCH) // _MILLISECOND
 
 
