@@ -8,6 +8,8 @@ import uuid
 
 import grpc
 
+from crmstatus.engine import Actor
+from crmstatus.server.application.model import Caller
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from tests.conftest import TOKENS
@@ -64,6 +66,25 @@ async def test_a_watcher_resuming_while_others_follow_catches_up_then_follows_li
         assert await asyncio.wait_for(_versions_of(follower, customer, 2), 20) == [2, 3]
         follower.cancel()
         resumed.cancel()
+
+
+async def test_watchers_wait_for_the_next_event_and_their_tenants_reader_stops_with_the_last_one(store, tenant):
+    watch, caller = store.app.watch, Caller(tenant, Actor("crm-sync", frozenset({"integration"})))
+    _, positions = await watch.start(caller, "")
+    arrived: asyncio.Queue = asyncio.Queue()
+
+    async def follow() -> None:
+        async for _, event in watch.follow(caller, positions, lambda: True):
+            await arrived.put(event)
+
+    followers = [asyncio.create_task(follow()) for _ in range(2)]
+    await store.create_customer(tenant, "c-1", "education", caller.actor)
+    assert [(await arrived.get()).customer_id for _ in followers] == ["c-1", "c-1"]
+    for follower in followers:  # as gRPC cancels a stream's task when its call ends
+        assert tenant in watch._tenants
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+    assert tenant not in watch._tenants
 
 
 def _facts(**values):
