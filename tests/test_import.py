@@ -73,8 +73,8 @@ async def test_ten_thousand_customers_imported_with_their_entry_dates_and_bad_ro
 
 
 async def test_an_imported_entry_time_is_kept_to_the_millisecond_through_later_changes(store, tenant):
-    # 2004-05-01 12:00:00.021: in 2004-2009 (and after 2038) a float count of seconds times 1000 falls just
-    # short of the whole millisecond, so truncating it wrote the moment back one millisecond early
+    # 2004-05-01 12:00:00.021: for moments like it a float count of seconds times 1000 falls just short of the
+    # whole millisecond, and truncated it would write the moment back one millisecond early at every change
     since = datetime(2004, 5, 1, 12, 0, 0, 21_000, tzinfo=UTC)
     row = ImportRow("old-1", "b2b", states={"lifecycle": ("潜在", since)})
     assert [r.status for r in await store.app.commands.import_customers(Caller(tenant, ADMIN), [row])] == ["created"]

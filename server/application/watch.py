@@ -111,8 +111,8 @@ class Watch:
                     for event in events:
                         yield self._advance(mine, event), _as_seen(caller, event)
                 while active() and not watcher.dropped:
-                    # Until the fan-out offers an event: an idle watcher never wakes (256 that woke each second
-                    # to look at `active` cost the process 2% of a core). A call that ends cancels its task.
+                    # Until the fan-out offers an event: an idle watcher never wakes (256 waking each second to
+                    # ask `active` would cost 2% of a core). A call that ends cancels its task instead.
                     await watcher.arrived.wait()
                     watcher.arrived.clear()
                     while watcher.pending and not watcher.dropped:
