@@ -167,17 +167,21 @@ async def run(real: Served, minimal: Served, observed: Served) -> dict[str, list
         for _ in range(ROUNDS):  # interleaved, so machine noise hits every case alike
             for name, calls, pid in cases:
                 results.setdefault(name, []).append(await measure(calls, pid))
-        # Each round with the watchers open and without, so that both meet the machine as it is then; in turn
-        # first and second, so that closing the streams weighs on both cases alike.
-        for round_ in range(ROUNDS):
-            for watching in (False, True) if round_ % 2 else (True, False):
-                if not watching:
-                    results.setdefault(UNWATCHED, []).append(await measure(full, real_pid))
-                    continue
-                watchers = await open_watchers(stub, WATCHERS)
-                results.setdefault(WATCHED, []).append(await measure(full, real_pid))
+
+        async def with_watchers() -> Figures:
+            watchers = await open_watchers(stub, WATCHERS)
+            try:
+                return await measure(full, real_pid)
+            finally:
                 for stream in watchers:
                     stream.cancel()
+
+        # Each round with the watchers open and without, so that both meet the machine as it is then; in turn
+        # first and second, so that closing the streams weighs on both cases alike.
+        pair = [(WATCHED, with_watchers), (UNWATCHED, lambda: measure(full, real_pid))]
+        for round_ in range(ROUNDS):
+            for name, case in pair if round_ % 2 else pair[::-1]:
+                results.setdefault(name, []).append(await case())
     return results
 
 
