@@ -114,6 +114,14 @@ class _Builder:
     def error(self, path: Path, message: str | Words, *, at_key: bool = False) -> None:
         self.problems.append(self.document.diagnostic(path, message, at_key=at_key))
 
+    def _duration(self, path: Path, text: str) -> timedelta:
+        """A duration field (the schema checked its form); one longer than a hundred years is reported."""
+        try:
+            return parse_duration(text)
+        except ValueError as error:
+            self.error(path, str(error))
+            return timedelta(0)
+
     def build(self) -> Definition:
         zone = self._timezone()
         self._roles()
@@ -162,12 +170,12 @@ class _Builder:
             if event is not None and event not in self.event_dimension:
                 self.error(("claims", key), f"unknown event {event!r}{did_you_mean(event, self.event_dimension)}")
         return ClaimPolicy(
-            protection=parse_duration(raw["protection"]),
+            protection=self._duration(("claims", "protection"), raw["protection"]),
             claim_event=raw.get("claim_event"),
             release_event=raw.get("release_event"),
             max_held=raw.get("max_held"),
             max_daily=raw.get("max_daily"),
-            cooldown=parse_duration(raw.get("cooldown", "P0D")),
+            cooldown=self._duration(("claims", "cooldown"), raw["cooldown"]) if "cooldown" in raw else timedelta(0),
         )
 
     def _timezone(self) -> ZoneInfo:
@@ -427,7 +435,7 @@ class _Builder:
             self.restrictions_lifted += [((*path, "lift", n), name) for n, name in enumerate(value)]
             return Effect(kind, names=tuple(value))
         self._role_ref((*path, kind_name, "role"), value["role"])
-        due = parse_duration(value["due"]) if "due" in value else None
+        due = self._duration((*path, kind_name, "due"), value["due"]) if "due" in value else None
         return Effect(kind, name=value["name"], role=value["role"], due=due, severity=value.get("severity", ""))
 
     def _restriction_value(self, path: Path, name: str, value: Any) -> None:
@@ -501,7 +509,7 @@ class _Builder:
             self.error(path, "a timer needs exactly one of `after` or `before`")
             return Timer("", index)
         anchor = raw.get("after", raw.get("before"))
-        offset = parse_duration(raw["offset"]) if "offset" in raw else None
+        offset = self._duration((*path, "offset"), raw["offset"]) if "offset" in raw else None
         if isinstance(anchor, list):
             return self._latest(path, anchor, index, offset)
         if "after" in raw and offset is None and _DURATION_LIKE.match(anchor):

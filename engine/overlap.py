@@ -33,6 +33,8 @@ def both_true(
     if first.when is None or second.when is None:
         return None
     names = sorted(set(first.when.names) | set(second.when.names))
+    if any(name not in facts and name not in scores and name not in ("now", "states") for name in names):
+        return None  # an unknown name: reported on its own, and nothing to try for it
     numbers = {float(n) for n in _NUMBER.findall(first.when.source + " " + second.when.source)}
     choices = [_candidates(name, numbers, facts, scores, states, first.dimension, state) for name in names]
     for values in itertools.islice(itertools.product(*choices), MAX_TRIES):

@@ -5,6 +5,7 @@ the engine, and through ValidateDefinition on the real server."""
 from __future__ import annotations
 
 import grpc
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,25 @@ def test_validate_definition_answers_diagnostics_for_any_text(served, text):
         except ValueError:  # the client refuses to send text that is not valid UTF-8 (a lone surrogate)
             return
         assert reply.valid or reply.diagnostics
+
+
+EDUCATION, B2B = (CONFIGS / "education.yaml").read_text("utf-8"), (CONFIGS / "b2b.yaml").read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "words"),
+    [
+        # a misspelt fact in a guard whose state has an automatic sibling (the overlap check reads every name)
+        (EDUCATION.replace("when: remaining_lessons == 0", "when: nope == 0", 1), "when", "unknown fact 'nope'"),
+        # past what the API's 32-bit versions can carry
+        (EDUCATION.replace("version: 1", "version: 2147483648", 1), "version", "maximum of 2147483647"),
+        (B2B.replace("protection: P7D", "protection: P99999999D", 1), "claims.protection", "hundred years"),
+        (B2B.replace("cooldown: P30D", "cooldown: P99999999D", 1), "claims.cooldown", "hundred years"),
+        (B2B.replace("due: P7D", "due: P99999999D", 1), ".task.due", "hundred years"),
+        (B2B.replace("offset: P182D", "offset: P99999999999D", 1), ".offset", "hundred years"),
+    ],
+)
+def test_a_value_past_what_the_service_can_hold_is_a_diagnostic_at_its_place(text, path, words):
+    with pytest.raises(InvalidDefinition) as error:
+        load_definition(text, "edited.yaml")
+    assert [d for d in error.value.diagnostics if d.path.endswith(path) and words in str(d)], error.value.diagnostics
