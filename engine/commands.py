@@ -7,6 +7,7 @@ automatic transitions, and return the new snapshot with its effects, history and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -427,7 +428,7 @@ def authorize(
         given, what = attributes.get(spec.attribute), f"{spec.label.zh} / {spec.label.en}"
         if spec.kind is RestrictionKind.LIMIT:
             limit = "the limit" if hidden else f"the limit of {value:g}"
-            if isinstance(given, bool) or not isinstance(given, int | float):
+            if isinstance(given, bool) or not isinstance(given, int | float) or math.isnan(given):
                 message = f"{action} needs its {spec.attribute} (a number) to be checked against {limit} ({what})"
             elif given > value:
                 message = f"{action} of {given:g} exceeds {limit} ({what})"

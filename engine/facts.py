@@ -105,7 +105,9 @@ def _timestamp(value: Any) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"timestamp {value.isoformat()} has no time zone offset")
     _within(value.date(), f"timestamp {value.isoformat()}")
-    return value.astimezone(UTC)
+    moment = value.astimezone(UTC)  # kept in UTC: the range holds there too, or no read could decode it again
+    _within(moment.date(), f"timestamp {value.isoformat()} ({moment.isoformat()} in UTC)")
+    return moment
 
 
 def _date(value: Any) -> date:

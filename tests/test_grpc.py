@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from crmstatus.server.settings import Settings
+from crmstatus.server.wire.status import Observer
 from crmstatus.v1 import customer_pb2
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
@@ -365,6 +366,45 @@ def test_reflection_lists_the_services(channel):
     replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {service.name for reply in replies for service in reply.list_services_response.service}
     assert {"crmstatus.v1.CustomerStatusService", "crmstatus.v1.DefinitionService", "grpc.health.v1.Health"} <= names
+
+
+def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_nothing(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    for moment in ("1900-01-01T00:00:00+14:00", "2999-12-31T23:00:00-12:00"):  # in range only before UTC
+        code, reason, _ = failure(lambda m=moment: customers.UpdateFacts(
+            cs.UpdateFactsRequest(customer_id=cid, facts=facts(last_contact_at=m)), metadata=who()))  # fmt: skip
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FACT_VALUE")
+    for token in ("99999999999999999999999", "18446744073709551616-0", "1-\u00b2", "\u0663"):
+        code, reason, _ = failure(lambda t=token: customers.GetHistory(
+            cs.GetHistoryRequest(customer_id=cid, page_token=t), metadata=who()))  # fmt: skip
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    newest = customers.GetHistory(cs.GetHistoryRequest(customer_id=cid, page_token="0-0"), metadata=who())
+    assert not newest.entries and not newest.next_page_token  # nothing comes before the first id there can be
+    position = dict(customers.WatchEvents(cs.WatchEventsRequest(), metadata=who()).initial_metadata())
+    for entry in ("99999999999999999999999-0", "\u00b2-0", "\u0663-0"):
+        token = ";".join(f"{part.split('=')[0]}={entry}" for part in position["x-crm-watch-position"].split(";"))
+        stream = customers.WatchEvents(cs.WatchEventsRequest(after_event_id=token), metadata=who())
+        code, reason, _ = failure(lambda s=stream: next(s))
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    current = customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()).customer
+    assert current.version == 1 and "last_contact_at" not in current.facts
+
+
+class _Called:
+    def __init__(self, *metadata: tuple[str, str]) -> None:
+        self.metadata = metadata
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
+
+
+def test_a_request_id_that_metadata_cannot_carry_back_is_replaced_by_a_new_one():
+    # (the generated client refuses to send such a value; other HTTP/2 clients do, and gRPC then failed the
+    # call as INTERNAL after its work was done, for the id echoed in the trailers)
+    assert Observer.request_id(_Called(("x-request-id", "req-42"))) == "req-42"
+    for sent in ("r\u00e9q", "a\x01b", "tab\there", "\x7f"):
+        made = Observer.request_id(_Called(("x-request-id", sent)))
+        assert made != sent and made.isascii() and made.isprintable()
 
 
 def test_watch_events_delivers_changes_and_resumes_after_a_reconnect(customers, cid):

@@ -220,6 +220,7 @@ def test_an_abnormal_transaction_limits_amounts_and_needs_a_second_verification(
     assert "50000" in next(d.message for d in denied.denials if d.restriction == "single_transaction_limit")
     assert [d.restriction for d in _check(desk, "payment", amount=30000).denials] == ["second_verification"]
     assert _check(desk, "payment", amount=30000, verified=True).allowed
+    assert not _check(desk, "payment", amount=float("nan"), verified=True).allowed  # not a number: not below it
     assert _check(desk, "service_use").allowed
     desk.update(overdue_days=31)
     assert [d.kind for d in _check(desk, "service_use").denials] == [cs.RESTRICTION_KIND_BLOCK]

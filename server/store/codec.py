@@ -289,6 +289,20 @@ def decode_event(part: int, entry_id: str, fields: Mapping[str, str]) -> Event:
     return Event(part, entry_id, fields["c"], version, document["by"], history, decode_effects(document["fx"]))
 
 
+_STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+LAST_ENTRY = (2**64 - 1, 2**64 - 1)  # the greatest stream id Redis has
+
+
+def stream_position(entry_id: str) -> tuple[int, int] | None:
+    """A Redis stream entry id (`<ms>-<seq>`, or `<ms>` alone) as a pair that sorts as Redis orders entries;
+    None for anything else (other digits than ASCII ones, or past what Redis can hold)."""
+    match = _STREAM_ID.fullmatch(entry_id)
+    if match is None:
+        return None
+    position = int(match[1]), int(match[2] or 0)
+    return position if position <= LAST_ENTRY and position[1] <= LAST_ENTRY[1] else None
+
+
 DWELL_HOURS = (1, 24, 72, 168, 336, 720, 1440, 2160, 4380, 8760)  # bucket n: under DWELL_HOURS[n] hours; the last: more
 
 

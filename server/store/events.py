@@ -23,22 +23,18 @@ def encode_position(positions: dict[int, str]) -> str:
 
 
 def decode_position(token: str, keys: Keys) -> dict[int, str]:
-    try:
-        positions = {int(part): entry for part, entry in (item.split("=", 1) for item in token.split(";"))}
-    except ValueError:
-        raise InvalidRequest(f"event id {quote(token)} was not returned by this service") from None
-    if set(positions) != set(range(keys.partitions)) or not all(_stream_id(e) for e in positions.values()):
+    items = [item.partition("=") for item in token.split(";")]
+    positions = {int(part): entry for part, _, entry in items if part.isascii() and part.isdigit() and len(part) < 6}
+    if (
+        len(positions) != len(items) or set(positions) != set(range(keys.partitions))
+        or not all("-" in entry and codec.stream_position(entry) for entry in positions.values())
+    ):  # fmt: skip
         raise InvalidRequest(f"event id {quote(token)} was not returned by this service")
     return positions
 
 
-def _stream_id(entry: str) -> bool:
-    first, _, second = entry.partition("-")
-    return first.isdigit() and second.isdigit()
-
-
 def stream_order(entry: str) -> tuple[int, int]:
-    """A stream id as something that sorts like Redis orders its entries."""
+    """A stream id (one this service read from Redis) as something that sorts like Redis orders its entries."""
     first, _, second = entry.partition("-")
     return int(first), int(second)
 

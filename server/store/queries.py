@@ -30,8 +30,11 @@ class Queries:
         """One page of the customer's history, and the token of the next page (None after the last)."""
         if not 1 <= limit <= 1000:
             raise InvalidRequest("a history page holds 1 to 1000 entries")
-        if page_token and not all(part.isdigit() for part in page_token.split("-", 1)):
+        after = codec.stream_position(page_token) if page_token else None
+        if page_token and after is None:
             raise InvalidRequest(f"page token {quote(page_token)} was not returned by this service")
+        if after == ((0, 0) if newest_first else codec.LAST_ENTRY):
+            return [], None  # nothing lies beyond the first or the last id a stream can have
         stream = keys.history(customer_id)
         async with store_errors(self.scripts.timeout):
             rows: list[tuple[str, dict[str, str]]]

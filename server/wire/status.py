@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -82,6 +83,7 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
 
 
 REQUEST_ID = "x-request-id"  # accepted from the caller's metadata, returned in the trailing metadata
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")  # what an ASCII metadata value may hold (gRPC refuses other bytes)
 REPLAYED = "x-crm-replayed"  # trailing metadata of a response an idempotency key replayed (the message is the first)
 _TRAILING: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("trailing", default=())
 
@@ -277,10 +279,11 @@ class Observer:
 
     @staticmethod
     def request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
-        """The caller's `x-request-id` (first 64 characters), or a new one."""
+        """The caller's `x-request-id` (first 64 characters) when it is printable ASCII, which is all that
+        metadata may carry back in the trailers; else a new one (gRPC would fail the call after its work)."""
         for key, value in context.invocation_metadata() or ():
-            if key == REQUEST_ID and value:
-                return str(value)[:64]
+            if key == REQUEST_ID and isinstance(value, str) and _PRINTABLE.fullmatch(value):
+                return value[:64]
         return f"{_RUN}{next(_CALLS):08x}"
 
     def failed(self, error: Exception) -> tuple[str, str]:
