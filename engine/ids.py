@@ -21,4 +21,8 @@ def check_tenant(tenant: str) -> str:
 def check_customer_id(customer_id: str) -> str:
     if not _CUSTOMER.match(customer_id):
         raise InvalidRequest(f"customer id {quote(customer_id)} must be 1-128 of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+    # A customer's keys are its id with these suffixes (`…:history`, `…:idem:<key>`): an id holding one would
+    # share keys with another customer's history or idempotency records.
+    if ":idem:" in customer_id or customer_id.endswith(":history"):
+        raise InvalidRequest(f"customer id {quote(customer_id)} may not hold ':idem:' nor end in ':history'")
     return customer_id

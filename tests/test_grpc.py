@@ -390,6 +390,17 @@ def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_not
     assert current.version == 1 and "last_contact_at" not in current.facts
 
 
+def test_an_id_that_would_share_another_customers_keys_is_refused(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    for odd in (f"{cid}:history", f"{cid}:idem:2024"):  # the keys of cid's history and of a record of its
+        code, reason, _ = failure(lambda o=odd: customers.CreateCustomer(
+            cs.CreateCustomerRequest(customer_id=o, definition="education"), metadata=who()))  # fmt: skip
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    other = f"{cid}:history:idem"  # colons stay allowed elsewhere
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=other, definition="education"), metadata=who())
+    assert customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()).customer.version == 1
+
+
 class _Called:
     def __init__(self, *metadata: tuple[str, str]) -> None:
         self.metadata = metadata
