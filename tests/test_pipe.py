@@ -68,7 +68,8 @@ async def test_a_connection_redis_drops_is_opened_again_by_the_next_call(pipe, c
     first = await pipe.call("CLIENT", "ID")
     assert await client.client_kill_filter(_id=first) == 1
 
-    assert await pipe.call("EVAL", ECHO, 0, "after") == "after"
+    # (written before the pipe saw the connection go, it is sent again: it may run twice)
+    assert await pipe.call("EVAL", ECHO, 0, "after", resend=True) == "after"
     assert await pipe.call("CLIENT", "ID") != first
 
 
@@ -110,7 +111,7 @@ async def test_calls_unanswered_in_time_fail_and_the_next_call_goes_on_a_new_con
     first = await pipe.call("CLIENT", "ID")
     stuck = asyncio.create_task(pipe.call("DEBUG", "SLEEP", "0.6"))  # Redis answers nothing for 0.6 s
     await asyncio.sleep(0)
-    behind = asyncio.create_task(pipe.call("EVAL", ECHO, 0, "behind"))
+    behind = asyncio.create_task(pipe.call("EVAL", ECHO, 0, "behind", resend=True))
 
     for call in (stuck, behind):
         with pytest.raises(TimeoutError):
@@ -119,3 +120,38 @@ async def test_calls_unanswered_in_time_fail_and_the_next_call_goes_on_a_new_con
     assert await pipe.call("EVAL", ECHO, 0, "after") == "after"
     assert await pipe.call("CLIENT", "ID") != first
     pipe.reset()
+
+
+async def test_a_command_whose_reply_was_lost_is_sent_again_only_if_it_may_run_twice(own_redis, client):
+    """The connection drops after Redis ran a command, before its reply arrived: the command is not sent
+    again unless its caller said that is harmless (a counter would count twice, an approval be refused)."""
+    losses = [True]  # the first reply on a connection that pops one is lost with its connection
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream, up_writer = await asyncio.open_connection("127.0.0.1", own_redis.port)
+        lose = bool(losses and losses.pop())
+
+        async def to_redis() -> None:
+            while data := await reader.read(65536):
+                up_writer.write(data)
+
+        async def to_caller() -> None:
+            while data := await upstream.read(65536):
+                if lose:
+                    writer.transport.abort()
+                    up_writer.close()
+                    return
+                writer.write(data)
+
+        await asyncio.gather(to_redis(), to_caller(), return_exceptions=True)
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    pipe = Pipe({"host": "127.0.0.1", "port": proxy.sockets[0].getsockname()[1]}, unix=False, retries=2, timeout=5)
+    with pytest.raises(ConnectionError):
+        await pipe.call("INCR", "once")
+    assert await client.get("once") == "1"  # it ran, once
+
+    losses.append(True)
+    assert await pipe.call("INCR", "again", resend=True) == 2  # ran, reply lost, sent again on a new connection
+    pipe.reset()
+    proxy.close()

@@ -12,8 +12,9 @@ all a connection needs (an `asyncio.timeout` per call cost about 12 µs, two per
 by its deadline fails with TimeoutError and the connection is dropped (it may be dead without a word).
 
 A lost connection fails the calls waiting on it with ConnectionError; the next call connects again, up to
-`retries` times with backoff, as redis-py's own retry does (a retried commit finds its idempotency record,
-see application/commands.py). Only for plain TCP and unix sockets without a credential provider: TLS and
+`retries` times with backoff. A command already written is sent again only by a caller that says it may run
+twice (a read; a commit, which finds its idempotency record, see application/commands.py): Redis may have
+run it and only the reply been lost. Only for plain TCP and unix sockets without a credential provider: TLS and
 Redis Cluster go through redis-py (connection.py).
 """
 
@@ -125,22 +126,28 @@ class Pipe:
         unix = issubclass(kind, redis.UnixDomainSocketConnection)
         return cls(options, unix, retries, timeout)
 
-    async def call(self, *args: Any) -> Any:
-        """Send one command and return its reply; TimeoutError past `timeout`, ConnectionError after `retries`."""
+    async def call(self, *args: Any, resend: bool = False) -> Any:
+        """Send one command and return its reply; TimeoutError past `timeout`, ConnectionError after `retries`.
+        A command written before its connection failed may have run: it is sent again only when `resend` says
+        running it twice is harmless (a read; a commit, which finds its idempotency record), else the caller
+        gets the ConnectionError."""
         packed = hiredis.pack_command(args)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         for attempt in range(self.retries + 1):
+            written = False
             try:
                 protocol = self._protocol
                 if protocol is None or protocol.lost is not None or self._loop is not loop:
                     async with asyncio.timeout_at(deadline):
                         protocol = await self._connect()
-                return await protocol.send(packed, deadline)
+                reply = protocol.send(packed, deadline)
+                written = True
+                return await reply
             except TimeoutError:  # out of time (an OSError too): no retry
                 raise
             except (ConnectionError, OSError) as error:
-                if attempt == self.retries:
+                if attempt == self.retries or (written and not resend):
                     raise error if isinstance(error, ConnectionError) else ConnectionError(str(error)) from error
                 pause = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
                 if loop.time() + pause >= deadline:

@@ -24,6 +24,7 @@ def _source(name: str) -> str:
 
 class _Script:
     name: str
+    resend = False  # may the pipe send it again when its reply was lost (is running it twice harmless)?
 
     def __init__(self, client: Client, timeout: float, pipe: Pipe | None = None) -> None:
         self.client = client
@@ -46,7 +47,7 @@ class _Script:
     async def _evalsha(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """One call, bounded as a whole (retries included): by the pipe itself, or here around redis-py."""
         if self.pipe is not None:
-            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args, resend=self.resend)
         async with asyncio.timeout(self.timeout):
             return await self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
@@ -55,6 +56,7 @@ class Read(_Script):
     """read.lua: the customer's snapshot and, when asked, the command's idempotency record."""
 
     name = "read"
+    resend = True
 
     async def __call__(self, customer: str, record: str | None) -> tuple[str | None, str | None]:
         document, found = await self._run([customer, record or customer], [])
@@ -102,6 +104,7 @@ class Commit(_Script):
     once that many replicas have it, so that losing the master loses no acknowledged change."""
 
     name = "commit"
+    resend = True  # a second run finds the first one's idempotency record and replays it
 
     def __init__(self, client: Client, timeout: float, pipe: Pipe | None, replicas: int) -> None:
         super().__init__(client, timeout, pipe)
@@ -187,6 +190,7 @@ class ClaimTimers(_Script):
     """claim_timers.lua: lease up to `limit` due timers of one partition. Returns (member, lease score, due ms)."""
 
     name = "claim_timers"
+    resend = True  # timers a lost run claimed come due again when their lease ends
 
     async def __call__(self, timers: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[str, int, int]]:
         reply = await self._run([timers], [now_ms, lease_ms, limit])
@@ -195,6 +199,7 @@ class ClaimTimers(_Script):
 
 class SettleTimer(_Script):
     name = "settle_timer"
+    resend = True  # a second run finds the lease gone and settles nothing
 
     async def __call__(self, timers: str, member: str, lease: int, due_ms: int | None) -> None:
         await self._run([timers], [member, lease, "" if due_ms is None else due_ms])
@@ -242,6 +247,7 @@ class PublishDefinition(_Script):
     """publish_definition.lua: store a version as a draft. Returns ('ok', '', '') or ('taken', document, latest)."""
 
     name = "publish_definition"
+    resend = True  # the same text again is accepted as published
 
     async def __call__(self, texts: str, status: str, latest: str, rid: str, document: str, draft: str,
                        latest_field: str, version: int, shared_rid: str) -> tuple[str, str, int]:  # fmt: skip
