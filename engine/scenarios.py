@@ -29,7 +29,15 @@ from .commands import (
     new_customer,
 )
 from .definition import Definition
-from .errors import Diagnostic, EngineError, InvalidDefinition, StaleTimer
+from .errors import (
+    AutomationCycle,
+    CustomerLocked,
+    Diagnostic,
+    EngineError,
+    InvalidDefinition,
+    StaleTimer,
+    TransitionNotAllowed,
+)
 from .facts import parse_duration
 from .rules import timers
 from .snapshot import SYSTEM, Actor, DueTimer, EffectRecord, HistoryEntry, Outcome
@@ -274,14 +282,19 @@ class _Story:
     def _advance(self, delta: timedelta, label: str) -> None:
         """Move the clock, firing every timer that falls due on the way, soonest first."""
         until = self.now + delta
+        refused: set[str] = set()  # as the timer worker does, a timer whose event is refused is dropped
         for _ in range(MAX_TIMERS):
-            due = next((t for t in timers(self.definition, self.snapshot) if t.due <= until), None)
+            due = next((t for t in timers(self.definition, self.snapshot) if t.due <= until and t.key not in refused),
+                       None)  # fmt: skip
             if due is None:
                 break
             self.now = max(self.now, due.due)
             try:
                 outcome = decide(self.definition, self.snapshot, FireTimer(due.key), SYSTEM, self.now)
             except StaleTimer:
+                continue
+            except (TransitionNotAllowed, CustomerLocked, AutomationCycle):
+                refused.add(due.key)
                 continue
             self._keep(outcome, f"{label}: timer {due.event or 'reminder'}")
         self.now = until

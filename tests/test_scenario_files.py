@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmstatus.engine import InvalidDefinition, load_file, scenarios
+from crmstatus.engine import InvalidDefinition, load_definition, load_file, scenarios
 from crmstatus.server.cli import main
 from tests.conftest import CONFIGS
 
@@ -101,3 +101,48 @@ def test_a_malformed_scenario_file_gets_diagnostics_with_lines(tmp_path):
     (diagnostic,) = error.value.diagnostics
     assert (diagnostic.line, diagnostic.column) == (6, 15)
     assert diagnostic.message.startswith("unknown step field 'jump'")
+
+
+TWO_TIMERS = """\
+name: sim
+industry: test
+version: 1
+owner: qa@crm.example
+roles: {sales: {}}
+facts:
+  ok: {type: bool, default: false}
+dimensions:
+  a:
+    states:
+      s1:
+        initial: true
+        timers:
+          - {after: P1D, event: go}
+      s2: {final: true}
+    transitions:
+      - {event: go, from: s1, to: s2, roles: [sales], when: ok}
+  b:
+    states:
+      t1:
+        initial: true
+        timers:
+          - {after: P2D, event: move}
+      t2: {final: true}
+    transitions:
+      - {event: move, from: t1, to: t2, roles: [sales]}
+"""
+
+
+def test_a_timer_whose_event_is_refused_is_dropped_and_time_goes_on_as_on_the_server():
+    source = scenarios.parse("""\
+definition: sim.yaml
+start: 2026-01-01T00:00:00Z
+actor: {id: x, roles: [sales]}
+scenarios:
+  - name: a refused timer is skipped
+    steps:
+      - advance: P3D
+        expect: {states: {a: s1, b: t2}}
+""", "sim.scenarios.yaml")  # fmt: skip
+    results = scenarios.run_all(load_definition(TWO_TIMERS, "sim.yaml"), source)
+    assert [str(f) for r in results for f in r.failures] == []
