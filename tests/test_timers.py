@@ -243,3 +243,17 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(store, tenant):
     assert leased > 0
     assert 5 + unclaimed + leased == 3 * len(ids)
     assert set((await _recycles(store, tenant, ids)).values()) == {1}
+
+
+async def test_a_timer_due_within_a_millisecond_fires_at_the_first_sweep_of_the_next_one(store, tenant):
+    used = store.clock.now().replace(microsecond=600)  # a timestamp fact may carry microseconds
+    await store.create_customer(tenant, "u-1", "b2b", REP, facts={"last_core_usage_at": used.isoformat()})
+    due = used + timedelta(days=90)
+    keys = store.keys(tenant)
+    assert await store.client.zscore(keys.timers(keys.part("u-1")), "u-1|engagement:1:0") == ms(due) + 1
+    store.clock.set(due + timedelta(microseconds=300))  # due, but a command's now is whole milliseconds: not yet
+    await asyncio.wait_for(_worker(store, batch=1).sweep([tenant]), 30)  # it is not taken, refused and put back
+    assert (await store.get_customer(tenant, "u-1"))[1].states["engagement"].state == "高活跃"
+    store.clock.set(due + timedelta(microseconds=400))
+    await _worker(store).sweep([tenant])
+    assert (await store.get_customer(tenant, "u-1"))[1].states["engagement"].state == "沉默"

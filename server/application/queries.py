@@ -23,7 +23,7 @@ from crmstatus.engine.errors import InvalidRequest, UnknownName, quote
 from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.snapshot import HistoryEntry, Snapshot
 from crmstatus.server.store import Store
-from crmstatus.server.store.codec import decode_index_member, moment, ms
+from crmstatus.server.store.codec import decode_index_member, due_ms, moment, ms
 from crmstatus.server.store.errors import CustomerNotFound
 
 from .catalog import Catalog
@@ -163,4 +163,4 @@ class Queries:
         except CustomerNotFound:
             return None
         timer = find_timer(definition, snapshot, timer_key)
-        return ms(timer.due) if timer else None
+        return due_ms(timer.due) if timer else None

@@ -53,6 +53,13 @@ def ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _MILLISECOND
 
 
+def due_ms(moment: datetime) -> int:
+    """A timer's place in the queue: the first whole millisecond not before it is due. A sweep takes it at a
+    millisecond's `now`; floored, a due time with microseconds came up just before it was due, was refused
+    as early and put back where it was, once a sweep."""
+    return -((_EPOCH - moment) // _MILLISECOND)
+
+
 _EPOCH, _MILLISECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
 
 

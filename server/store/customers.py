@@ -242,7 +242,7 @@ def _commit_args(write: Write, stream_maxlen: int, day: str, changes: Sequence[t
         history=history,
         counts=_count_changes(write.old_definition, definition, before, after),
         cancel=[codec.timer_member(customer_id, key) for key in outcome.cancelled],
-        schedule=[(codec.timer_member(customer_id, t.key), codec.ms(t.due)) for t in outcome.scheduled],
+        schedule=[(codec.timer_member(customer_id, t.key), codec.due_ms(t.due)) for t in outcome.scheduled],
         pool=_pool_change(after, write.now),
         flow=_flow_fields(write, day),
         usage=_usage_fields(write),
