@@ -401,6 +401,18 @@ def test_an_id_that_would_share_another_customers_keys_is_refused(customers, cid
     assert customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()).customer.version == 1
 
 
+def test_a_refusal_in_many_words_of_chinese_still_arrives_with_its_status(definitions_api):
+    # percent-encoded in the trailers, a Chinese character costs nine bytes: cut by characters, the status grew
+    # past the 8 KiB of metadata a client takes, and the caller got RESOURCE_EXHAUSTED instead of the reasons
+    text = (CONFIGS / "education.yaml").read_text("utf-8")
+    broken = text.replace("from: 试听学员", "from: 试听学员学员").replace("from: 正式学员", "from: 正式学员学员")
+    code, reason, details = failure(lambda: definitions_api.PublishDefinition(
+        ds.PublishDefinitionRequest(content=broken, file_name="定义" * 50 + ".yaml"),
+        metadata=who("ana", "admin")))  # fmt: skip
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_DEFINITION")
+    assert details[0].violations[0].subject.startswith("定义")
+
+
 class _Called:
     def __init__(self, *metadata: tuple[str, str]) -> None:
         self.metadata = metadata

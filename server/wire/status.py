@@ -94,7 +94,8 @@ def trail(key: str, value: str) -> None:
 
 
 CALLS_LOG = logging.getLogger("crmstatus.calls")
-MAX_MESSAGE = 1000  # characters of a status message or detail: far below the metadata limit it travels in
+MAX_MESSAGE = 1000  # UTF-8 bytes of a status message or detail: far below the metadata limit it travels in
+MAX_TRAILERS = 7000  # bytes a status may take in the trailers: clients refuse more than 8 KiB of metadata
 
 
 def code_and_reason(error: Exception) -> tuple[int, str]:
@@ -121,18 +122,33 @@ def to_status(error: Exception) -> status_pb2.Status:
         packed = any_pb2.Any()
         packed.Pack(detail)
         status.details.append(packed)
+        # As many of a definition's problems as the trailers hold, the first ones first
+        while isinstance(detail, error_details_pb2.PreconditionFailure) and len(detail.violations) > 1 and (
+            _trailer_bytes(status) > MAX_TRAILERS
+        ):  # fmt: skip
+            del detail.violations[len(detail.violations) * 3 // 4 :]
+            status.details[-1].Pack(detail)
     return status
+
+
+def _trailer_bytes(status: status_pb2.Status) -> int:
+    """What a status takes in the trailers: its message percent-encoded (three bytes for each byte that is not
+    printable ASCII), and the whole status base64-encoded."""
+    message = sum(1 if 0x20 <= byte <= 0x7E and byte != 0x25 else 3 for byte in status.message.encode())
+    return message + (status.ByteSize() + 2) // 3 * 4
 
 
 def _status(code: int, message: str, reason: str, metadata: dict[str, str]) -> status_pb2.Status:
     info = any_pb2.Any()
-    short = {key: value[:MAX_MESSAGE] for key, value in metadata.items()}
+    short = {key: _cut(value) for key, value in metadata.items()}
     info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=short))
     return status_pb2.Status(code=code, message=_cut(message), details=[info])
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
+    """At most MAX_MESSAGE bytes of UTF-8: the message travels percent-encoded, three characters a byte."""
+    encoded = text.encode()
+    return text if len(encoded) <= MAX_MESSAGE else encoded[:MAX_MESSAGE].decode(errors="ignore") + "…"
 
 
 def _metadata(error: CrmStatusError) -> dict[str, str]:
