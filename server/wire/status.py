@@ -135,7 +135,8 @@ def _trailer_bytes(status: status_pb2.Status) -> int:
     """What a status takes in the trailers: its message percent-encoded (three bytes for each byte that is not
     printable ASCII), and the whole status base64-encoded."""
     message = sum(1 if 0x20 <= byte <= 0x7E and byte != 0x25 else 3 for byte in status.message.encode())
-    return message + (status.ByteSize() + 2) // 3 * 4
+    size: int = status.ByteSize()
+    return message + (size + 2) // 3 * 4
 
 
 def _status(code: int, message: str, reason: str, metadata: dict[str, str]) -> status_pb2.Status:
