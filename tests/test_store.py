@@ -331,3 +331,21 @@ async def test_erasing_a_customer_leaves_nothing_of_it_but_an_audit_entry_withou
     stream = keys.events(keys.part("gone"))
     last = [fields for _, fields in await store.client.xrange(stream) if fields["c"] == "gone"][-1]
     assert '"t":"erase"' in last["d"] and "星河" not in last["d"]
+
+
+async def test_a_create_losing_to_the_same_customer_keeps_the_identities_the_winner_holds(store, tenant, monkeypatch):
+    customers, phone = store.app.store.customers, {"phone": "138 0013 8000"}
+    write, second, turn = customers.write, [], iter((True,))
+
+    async def first_waits_for_the_second(keys, change):
+        if next(turn, False):  # the first create has reserved the phone; the same customer's second goes by
+            second.append(await store.create_customer(tenant, "x", "b2b", REP, identities=phone))
+        return await write(keys, change)
+
+    monkeypatch.setattr(customers, "write", first_waits_for_the_second)
+    with pytest.raises(CustomerExists):
+        await store.create_customer(tenant, "x", "b2b", REP, identities=phone)
+    monkeypatch.undo()
+    assert second[0].snapshot.identities == {"phone": "8613800138000"}
+    with pytest.raises(CustomerExists, match="'x'"):  # the phone stays x's
+        await store.create_customer(tenant, "y", "b2b", REP, identities={"phone": "13800138000"})

@@ -161,6 +161,12 @@ def stored_definition(stored: str) -> tuple[str, int]:
     return header["d"], header["dv"]
 
 
+def stored_identities(stored: str) -> dict[str, str]:
+    """The identity keys (kind → normalised value) a stored snapshot holds, read without its definition."""
+    identities: dict[str, str] = loads(stored.partition("\n")[2]).get("id", {})
+    return identities
+
+
 def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Snapshot:
     version, _, text = stored.partition("\n")
     document = loads(text)

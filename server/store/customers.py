@@ -116,12 +116,16 @@ class Customers:
     async def create(self, keys: Keys, write: Write, identities: Mapping[str, str]) -> codec.Result:
         """Write a new customer, its identity keys reserved first (they live in slots of their own) and
         released again when the customer is not written (identities.py: and harmless when that fails too)."""
-        reserved = await self.identities.reserve(keys, write.outcome.snapshot.customer_id, identities, write.now)
+        customer_id = write.outcome.snapshot.customer_id
+        reserved = await self.identities.reserve(keys, customer_id, identities, write.now)
         try:
             return await self.write(keys, write)
         except VersionConflict:
-            await self.identities.release(keys, identities, reserved)
-            raise CustomerExists(write.outcome.snapshot.customer_id) from None
+            # The id is taken: maybe by a create of this same customer that won, counting on these reservations
+            found = await self.read(keys, customer_id)
+            held = codec.stored_identities(found.text) if found else {}
+            await self.identities.release(keys, {k: v for k, v in identities.items() if held.get(k) != v}, reserved)
+            raise CustomerExists(customer_id) from None
         except BaseException:
             await self.identities.release(keys, identities, reserved)
             raise
