@@ -349,3 +349,21 @@ async def test_a_create_losing_to_the_same_customer_keeps_the_identities_the_win
     assert second[0].snapshot.identities == {"phone": "8613800138000"}
     with pytest.raises(CustomerExists, match="'x'"):  # the phone stays x's
         await store.create_customer(tenant, "y", "b2b", REP, identities={"phone": "13800138000"})
+
+
+async def test_an_erasure_with_no_version_given_erases_the_customer_as_a_change_meanwhile_left_it(
+    store, tenant, monkeypatch
+):
+    customers = store.app.store.customers
+    await store.create_customer(tenant, "busy", "b2b", REP)
+    erase, turn = customers.erase, iter((True,))
+
+    async def changed_meanwhile(*args):
+        if next(turn, False):  # read at version 1; a rep's update lands before the erasure's write
+            await store.update_facts(tenant, "busy", {"effective_contacts": 2}, REP)
+        await erase(*args)
+
+    monkeypatch.setattr(customers, "erase", changed_meanwhile)
+    assert await store.erase(tenant, "busy", ADMIN, "data subject request #43") == 2
+    with pytest.raises(CustomerNotFound):
+        await store.get_customer(tenant, "busy")

@@ -158,13 +158,19 @@ class Commands:
             raise InvalidRequest(f"an erasure needs a reason (at most {MAX_TEXT} characters): it is kept in the audit")
         keys = self.store.keys(caller.tenant)
         check_customer_id(customer_id)
-        found, definition = await self._read(keys, customer_id)
-        snapshot = _at_version(found.snapshot(definition), expected_version)
-        entry = HistoryEntry(snapshot.version + 1, as_stored(self.clock.now()), caller.actor.id, "erase",
-                             reason=reason, definition_version=definition.version)  # fmt: skip
-        timer_keys = [timer.key for timer in timers(definition, snapshot)]
-        await self.store.customers.erase(keys, definition, snapshot, entry, timer_keys)
-        return snapshot.version
+        for attempt in range(CONFLICT_RETRIES):  # a change meanwhile: erase it as it is now, unless pinned
+            found, definition = await self._read(keys, customer_id)
+            snapshot = _at_version(found.snapshot(definition), expected_version)
+            entry = HistoryEntry(snapshot.version + 1, as_stored(self.clock.now()), caller.actor.id, "erase",
+                                 reason=reason, definition_version=definition.version)  # fmt: skip
+            timer_keys = [timer.key for timer in timers(definition, snapshot)]
+            try:
+                await self.store.customers.erase(keys, definition, snapshot, entry, timer_keys)
+                return snapshot.version
+            except VersionConflict:
+                if expected_version is not None or attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _read(self, keys: Keys, customer_id: str, record_key: str | None = None) -> tuple[Stored, Definition]:
         """The customer as stored (with the command's idempotency record, when asked), and the definition version
