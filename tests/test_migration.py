@@ -325,3 +325,13 @@ def test_the_command_line_plans_applies_and_reviews(own_redis, tmp_path):
     assert review.stdout.startswith("b2b@2: how its customers used it") and "lifecycle.流失" in review.stdout
     server.terminate()
     assert server.wait(30) == 0
+
+
+async def test_a_retry_after_a_migration_gets_the_first_answer_as_it_was_given(service, tenant):
+    await _create(service, tenant, "m-retry", "b2b", SALES, facts={"effective_contacts": 5})
+    first = await service.fire(tenant, "m-retry", "promote", SALES, idempotency_key="req-7")
+    [r async for r in service.app.migrations.apply(Caller(tenant, ADMIN), MAPPING, Selection())]
+    assert (await _get(service, tenant, "m-retry")).definition_version == 2
+    again = await service.fire(tenant, "m-retry", "promote", SALES, idempotency_key="req-7")  # on v1, replayed
+    assert again.replayed and (again.snapshot, again.history) == (first.snapshot, first.history)
+    assert again.snapshot.states["lifecycle"].state == "重点"

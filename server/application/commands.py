@@ -31,7 +31,15 @@ from crmstatus.server import metrics
 from crmstatus.server.settings import Settings
 from crmstatus.server.store import Store
 from crmstatus.server.store.claims import NewClaim
-from crmstatus.server.store.codec import Result, as_stored, ms, replay, request_digest, usage_field
+from crmstatus.server.store.codec import (
+    Result,
+    as_stored,
+    ms,
+    recorded_definition,
+    replay,
+    request_digest,
+    usage_field,
+)
 from crmstatus.server.store.customers import Idempotency, Stored, Write
 from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, StoreUnavailable, VersionConflict
 from crmstatus.server.store.keys import Keys
@@ -67,7 +75,7 @@ class Commands:
         })  # fmt: skip
         found = await self.store.customers.read(keys, new.customer_id, options.idempotency_key)
         if found is not None and found.record:
-            return self._replayed(definition, found, idempotency)
+            return await self._replayed(caller.tenant, found, idempotency)
         now = as_stored(self.clock.now())
         outcome = new_customer(definition, new.customer_id, caller.actor, now, new.facts, identities)
         await self.store.queries.add_tenant(caller.tenant)
@@ -125,7 +133,7 @@ class Commands:
         for attempt in range(CONFLICT_RETRIES):
             found, definition = await self._read(keys, customer_id, caller_key)
             if found.record:
-                return self._replayed(definition, found, idempotency)
+                return await self._replayed(caller.tenant, found, idempotency)
             snapshot = _at_version(found.snapshot(definition), options.expected_version)
             now = as_stored(self.clock.now())
             try:
@@ -189,9 +197,11 @@ class Commands:
             raise InvalidRequest("an idempotency key is 1-128 characters without spaces")
         return Idempotency(key, request_digest(request()), self.settings.idempotency_ttl_seconds)
 
-    @staticmethod
-    def _replayed(definition: Definition, found: Stored, idempotency: Idempotency) -> Change:
+    async def _replayed(self, tenant: str, found: Stored, idempotency: Idempotency) -> Change:
+        """The first answer to the key, read with the definition version it was written on (a migration may
+        have moved the customer to another since)."""
         assert found.record is not None
+        definition = await self.catalog.resolve(tenant, *recorded_definition(found.record))
         return _change(definition, replay(definition, found.customer_id, found.record, idempotency.digest,
                                           idempotency.key))  # fmt: skip
 

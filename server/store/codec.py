@@ -286,6 +286,11 @@ def replay(definition: Definition, customer_id: str, record: str, digest: str, k
     return decode_result(definition, customer_id, text)
 
 
+def recorded_definition(record: str) -> tuple[str, int]:
+    """The definition (name, version) the command an idempotency record keeps was decided on."""
+    return stored_definition(loads(record.partition("\n")[2])["doc"])
+
+
 def decode_result(definition: Definition, customer_id: str, text: str) -> Result:
     """A result_document, as a replayed result."""
     stored = loads(text)
