@@ -335,3 +335,32 @@ async def test_a_retry_after_a_migration_gets_the_first_answer_as_it_was_given(s
     again = await service.fire(tenant, "m-retry", "promote", SALES, idempotency_key="req-7")  # on v1, replayed
     assert again.replayed and (again.snapshot, again.history) == (first.snapshot, first.history)
     assert again.snapshot.states["lifecycle"].state == "重点"
+
+
+REMINDER_THEN_RECYCLE = """\
+          - after: P83D                  # a week ahead: remind the owner that the customer will move
+            alert: {name: telemarketing_soon, role: sales, severity: info}
+          - after: P90D                  # 90 days in 潜在 → telemarketing re-nurtures it
+            event: recycle_to_telemarketing
+"""
+
+
+async def test_a_timer_a_migration_puts_in_the_place_of_one_that_fired_fires_when_due(
+    redis_url, definitions, clock, tenant
+):
+    assert REMINDER_THEN_RECYCLE in B2B
+    sooner = B2B.replace("version: 1", "version: 2", 1).replace(
+        REMINDER_THEN_RECYCLE, "          - {after: P80D, event: recycle_to_telemarketing}\n")  # fmt: skip
+    catalog = Catalog([*definitions.values(), load_definition(sooner, "b2b.yaml")])
+    service = await Service.connect(Settings(redis_url=redis_url, partitions=PARTITIONS), catalog, clock)
+    try:
+        await _create(service, tenant, "m-timer", "b2b", SALES)
+        clock.advance(timedelta(days=83))
+        await service.app.timers.sweep([tenant])  # v1's reminder, the stay's first timer, fires
+        assert [w.name for w in (await _get(service, tenant, "m-timer")).work] == ["telemarketing_soon"]
+        [r async for r in service.app.migrations.apply(Caller(tenant, ADMIN), "definition: b2b\nfrom: 1\nto: 2\n",
+                                                          Selection())]  # fmt: skip
+        await service.app.timers.sweep([tenant])  # v2's first timer of the same stay: 80 days, long due
+        assert (await _get(service, tenant, "m-timer")).queue == "telemarketing"
+    finally:
+        await service.close()

@@ -57,7 +57,7 @@ class TimerWorker:
                     now_ms = ms(self.clock.now())
                     claimed = await self.store.timers.claim_due(keys, part, now_ms, self.lease_ms, self.batch)
                     for member, lease, due_ms in claimed:
-                        if await self._fire(tenant, part, member, lease):
+                        if await self._fire(tenant, part, member, lease, due_ms):
                             fired += 1
                             _count_fired(now_ms - due_ms)
                     if metrics.ENABLED:
@@ -66,11 +66,11 @@ class TimerWorker:
                         break
         return fired
 
-    async def _fire(self, tenant: str, part: int, member: str, lease: int) -> bool:
+    async def _fire(self, tenant: str, part: int, member: str, lease: int, due_ms: int) -> bool:
         customer_id, timer_key = decode_timer_member(member)
         keys = self.store.keys(tenant)
         try:
-            await self.fire(tenant, customer_id, timer_key)
+            await self.fire(tenant, customer_id, timer_key, due_ms)
             return True
         except StaleTimer:
             # gone with its state entry, or its date moved: put it back where the customer has it now
@@ -86,9 +86,11 @@ class TimerWorker:
                           customer_id)  # fmt: skip
         return False
 
-    async def fire(self, tenant: str, customer_id: str, timer_key: str) -> None:
-        """Fire one timer as the system; firing it twice (two workers, a retry) applies it once."""
-        options = Options(idempotency_key=f"timer-{timer_key}")
+    async def fire(self, tenant: str, customer_id: str, timer_key: str, due_ms: int | None = None) -> None:
+        """Fire one timer as the system; firing it twice (two workers, a retry) applies it once. The key names
+        the due time too: a migration may give a timer of the same stay and place another time, and the first
+        one's record would answer for it (until the record lapsed, a day later)."""
+        options = Options(idempotency_key=f"timer-{timer_key}" + ("" if due_ms is None else f"@{due_ms}"))
         await self.commands.run(Caller(tenant, SYSTEM), customer_id, FireTimer(timer_key), options)
 
     async def run(self) -> None:
