@@ -77,4 +77,8 @@ def _plain(detail: str) -> str:
         return f"syntax error: unexpected {match[1]!r} here"
     if match := re.match(r"token recognition error at: '(.*)'", detail):
         return f"syntax error: cannot read {match[1]!r} (an unclosed quote?)"
+    if match := re.search(r'msg: "([^"]*)"', detail):  # the parser's own record of the error: its words only
+        detail = match[1]
+    if detail.startswith("Recursion limit"):
+        return "syntax error: the expression nests too deeply (brackets inside brackets); split it up"
     return f"syntax error: {detail}"

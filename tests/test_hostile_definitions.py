@@ -69,6 +69,7 @@ def test_validate_definition_answers_diagnostics_for_any_text(served, text):
         assert reply.valid or reply.diagnostics
 
 
+DEEP = "(" * 100 + "remaining_lessons == 0" + ")" * 100
 EDUCATION, B2B = (CONFIGS / "education.yaml").read_text("utf-8"), (CONFIGS / "b2b.yaml").read_text("utf-8")
 
 
@@ -77,6 +78,8 @@ EDUCATION, B2B = (CONFIGS / "education.yaml").read_text("utf-8"), (CONFIGS / "b2
     [
         # a misspelt fact in a guard whose state has an automatic sibling (the overlap check reads every name)
         (EDUCATION.replace("when: remaining_lessons == 0", "when: nope == 0", 1), "when", "unknown fact 'nope'"),
+        # the CEL parser's own record of a too deep expression, not its words for consultants
+        (EDUCATION.replace("when: remaining_lessons == 0", f"when: {DEEP}", 1), "when", "nests too deeply"),
         # past what the API's 32-bit versions can carry
         (EDUCATION.replace("version: 1", "version: 2147483648", 1), "version", "maximum of 2147483647"),
         (B2B.replace("protection: P7D", "protection: P99999999D", 1), "claims.protection", "hundred years"),
