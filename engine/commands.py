@@ -113,6 +113,14 @@ class Import(Create):
 
     name: ClassVar[str] = "import"
 
+    def apply(self, run: Run, actor: Actor) -> bool:
+        Create.apply(self, run, actor)
+        for dimension, entry in run.states.items():  # as if it had entered them here: with the facts they require
+            for fact in run.definition.dimensions[dimension].states[entry.state].requires:
+                if fact not in run.names:
+                    raise InvalidRequest(f"{dimension} {entry.state} requires fact {fact}: give it with the facts")
+        return True
+
 
 def imported_states(
     definition: Definition, states: Mapping[str, tuple[str, datetime | None]], now: datetime

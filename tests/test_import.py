@@ -110,6 +110,21 @@ def test_import_over_grpc_answers_each_row(channel):  # noqa: F811
         (cs.IMPORT_STATUS_CREATED, f"g-imp-{RUN}-1"), (cs.IMPORT_STATUS_REFUSED, f"g-imp-{RUN}-2")]  # fmt: skip
     again = api.ImportCustomers(request, metadata=who("ana", "admin"))
     assert again.results[0].status == cs.IMPORT_STATUS_EXISTS
+    twice = cs.ImportedCustomer(
+        customer_id=f"g-imp-{RUN}-3",
+        definition="b2b",
+        states=[
+            cs.ImportedState(dimension="lifecycle", state="意向"),
+            cs.ImportedState(dimension="lifecycle", state="潜在"),
+        ],
+    )
+    unset = cs.ImportedCustomer(customer_id=f"g-imp-{RUN}-4", definition="b2b",
+                                states=[cs.ImportedState(dimension="lifecycle", state="意向")])  # fmt: skip
+    unset.states[0].since.nanos = -1
+    for bad, words in ((twice, "a dimension's state twice"), (unset, "nanos are 0 to 999,999,999")):
+        with pytest.raises(grpc.RpcError) as error:
+            api.ImportCustomers(cs.ImportCustomersRequest(customers=[bad]), metadata=who("ana", "admin"))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in error.value.details()
     code, _, _ = failure(lambda: api.ImportCustomers(request, metadata=who("rep", "sales")))
     assert code == grpc.StatusCode.PERMISSION_DENIED
 
@@ -134,3 +149,13 @@ def test_the_command_line_imports_csv_and_json_lines_and_names_the_lines_refused
     typo.write_text("customer_id,State:lifecycle\nc-4,潜在\n", "utf-8")
     done = subprocess.run([*command, str(typo)], cwd=ROOT, env=clean_env(), capture_output=True, text=True)
     assert done.returncode == 1 and "typo.csv:1: column 'State:lifecycle' is not customer_id" in done.stderr
+
+
+async def test_an_imported_state_comes_with_the_facts_it_requires(store, tenant):
+    enrolled = {"learner": ("正式学员", None)}
+    refused, created = await store.app.commands.import_customers(Caller(tenant, ADMIN), [
+        ImportRow("no-package", "education", states=enrolled),
+        ImportRow("package", "education", states=enrolled, facts={"lesson_package": "48课时"}),
+    ])  # fmt: skip
+    assert (refused.status, created.status) == ("refused", "created")
+    assert "正式学员 requires fact lesson_package" in refused.reason

@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from crmstatus.engine.commands import Denial, Evidence, TransitionOption
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.diff import Change as DefinitionChange
-from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason
+from crmstatus.engine.errors import Diagnostic, InvalidRequest, Reason, quote
 from crmstatus.engine.facts import to_json
 from crmstatus.engine.model import Label, Transition
 from crmstatus.engine.snapshot import ChecklistMark, EffectRecord, HistoryEntry, Snapshot
@@ -391,6 +391,8 @@ def migration_report(report: Report, *, listed: bool = True) -> definition_servi
 
 def import_row(message: customer_status_service_pb2.ImportedCustomer) -> ImportRow:
     states = {s.dimension: (s.state, _moment(s.since) if s.HasField("since") else None) for s in message.states}
+    if len(states) < len(message.states):
+        raise InvalidRequest(f"customer {quote(message.customer_id)} gives a dimension's state twice")
     return ImportRow(message.customer_id, message.definition, message.definition_version or None, states,
                      plain(message.facts), dict(message.identities))  # fmt: skip
 
@@ -398,6 +400,8 @@ def import_row(message: customer_status_service_pb2.ImportedCustomer) -> ImportR
 def _moment(message: timestamp_pb2.Timestamp) -> datetime:
     """The moment, or the earliest or latest a datetime holds when it lies beyond them (refused downstream, as
     every moment outside 1970 … now is)."""
+    if not 0 <= message.nanos < 1_000_000_000:
+        raise InvalidRequest(f"a timestamp's nanos are 0 to 999,999,999, not {message.nanos:,}")
     try:
         return message.ToDatetime(tzinfo=UTC)
     except (OverflowError, ValueError, OSError):
