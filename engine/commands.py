@@ -292,8 +292,10 @@ class Reassign(Command):
     def apply(self, run: Run, actor: Actor) -> bool:
         _require_manager(run, actor, "reassigning a customer", "a reassignment")
         _require_reason(self.reason, "a reassignment")
-        if not self.owner.strip() or len(self.owner) > 128:
-            raise InvalidRequest("a reassignment names the new owner (1-128 characters)")
+        if self.owner != self.owner.strip() or not self.owner.isprintable() or not 1 <= len(self.owner) <= 128:
+            raise InvalidRequest("a reassignment names the new owner (1-128 printable characters, no edge spaces)")
+        if self.owner == SYSTEM.id:
+            raise InvalidRequest("the new owner cannot be the system actor: it is the engine's own timers and rules")
         previous = run.owner or "no one"
         run.set_owner(self.owner)
         run.record(actor, "reassign", reason=f"{previous} → {self.owner}: {self.reason}")

@@ -101,6 +101,9 @@ def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
         decide(b2b, held, Reassign("rep-wang", "mine now"), WANG, clock.now())
     with pytest.raises(InvalidRequest, match="needs a reason"):
         decide(b2b, held, Reassign("rep-wang", " "), ZHAO, clock.now())
+    for owner in ("system", "\x00", " rep-wang", ""):  # the engine's own actor, or no name a caller can have
+        with pytest.raises(InvalidRequest, match="owner"):
+            decide(b2b, held, Reassign(owner, "rep-li is on leave"), ZHAO, clock.now())
     outcome = decide(b2b, held, Reassign("rep-wang", "rep-li is on leave"), ZHAO, clock.now())
     assert (outcome.snapshot.owner, outcome.snapshot.fence) == ("rep-wang", 2)
     (entry,) = outcome.history
