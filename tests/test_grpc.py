@@ -368,7 +368,7 @@ def test_reflection_lists_the_services(channel):
     assert {"crmstatus.v1.CustomerStatusService", "crmstatus.v1.DefinitionService", "grpc.health.v1.Health"} <= names
 
 
-def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_nothing(customers, cid):
+def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_nothing(customers, definitions_api, cid):
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
     for moment in ("1900-01-01T00:00:00+14:00", "2999-12-31T23:00:00-12:00"):  # in range only before UTC
         code, reason, _ = failure(lambda m=moment: customers.UpdateFacts(
@@ -386,6 +386,14 @@ def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_not
         stream = customers.WatchEvents(cs.WatchEventsRequest(after_event_id=token), metadata=who())
         code, reason, _ = failure(lambda s=stream: next(s))
         assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    for call in (  # numbers no enum of ours has: refused before anything is done, not read as the default
+        lambda: customers.FireEvent(cs.FireEventRequest(customer_id=cid, event="book_trial",
+                                                        options=cs.CommandOptions(view=999)), metadata=who()),
+        lambda: customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid, view=7), metadata=who()),
+        lambda: definitions_api.GetDefinitionDiagram(ds.GetDefinitionDiagramRequest(name="education", format=7),
+                                                     metadata=who()),
+    ):  # fmt: skip
+        assert failure(call)[:2] == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
     current = customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=who()).customer
     assert current.version == 1 and "last_contact_at" not in current.facts
 

@@ -70,6 +70,14 @@ def label(value: Label) -> customer_pb2.Label:
 
 
 BASIC, FULL = customer_pb2.CUSTOMER_VIEW_BASIC, customer_pb2.CUSTOMER_VIEW_FULL
+_VIEWS = frozenset(customer_pb2.CustomerView.values())
+
+
+def view(value: int) -> int:
+    """A view this service knows: another number (a newer client's, or none) is refused, not read as full."""
+    if value not in _VIEWS:
+        raise InvalidRequest(f"view {value} is not one of CUSTOMER_VIEW_BASIC (1) or CUSTOMER_VIEW_FULL (2)")
+    return value
 
 
 def _varint(value: int) -> bytes:

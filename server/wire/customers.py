@@ -95,9 +95,10 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
     ) -> Any:
         """A command with the common options (fence token, expected version, idempotency key, view), its
         result filled into `response`."""
+        view = convert.view(o.view)  # checked first: a refused request changes nothing
         change = await self.commands.run(caller(context).holding(o.fence_token), customer_id, command,
                                          convert.options(o))  # fmt: skip
-        _answer(change, response.result, o.view)
+        _answer(change, response.result, view)
         return response
 
     @rpc
@@ -150,9 +151,10 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
 
     @rpc
     async def GetCustomer(self, request: cs.GetCustomerRequest, context: Context) -> Any:
+        view = convert.view(request.view)
         definition, seen = await self.queries.customer(caller(context), request.customer_id)
         response = cs.GetCustomerResponse()
-        convert.customer(definition, seen, request.view, response.customer)
+        convert.customer(definition, seen, view, response.customer)
         return response
 
     @rpc

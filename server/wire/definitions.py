@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from crmstatus.engine.diff import render
+from crmstatus.engine.errors import InvalidRequest
 from crmstatus.server.application import Application
 from crmstatus.server.application.catalog import Version
 from crmstatus.v1 import definition_service_pb2 as ds
@@ -57,6 +58,8 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
     @rpc
     async def GetDefinitionDiagram(self, request: ds.GetDefinitionDiagramRequest, context: Context) -> Any:
         who = caller(context)
+        if request.format not in ds.DiagramFormat.values():
+            raise InvalidRequest(f"format {request.format} is not one of {', '.join(ds.DiagramFormat.keys()[1:])}")
         form = "dot" if request.format == ds.DIAGRAM_FORMAT_DOT else "mermaid"
         if request.customer_id:
             drawn = await self.queries.diagram(who, request.customer_id, request.dimension, form)
