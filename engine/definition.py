@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,8 @@ class Definition:
     state_names: Mapping[str, tuple[str, ...]] = field(init=False)  # dimension → states, by position
     timer_dimensions: Mapping[str, frozenset[str]] = field(init=False)  # date fact → dimensions timing on it
     indexed: tuple[str, ...] = field(init=False)  # dimensions whose customers are listed per state
+    # The zone whole days are counted on, where its clocks change (daylight saving); None: a day is 24 hours
+    calendar_zone: ZoneInfo | None = field(init=False)
     digest: str = field(init=False)
     key: str = field(init=False)  # name@version
 
@@ -96,6 +99,9 @@ class Definition:
                         timed.setdefault(fact, set()).add(d.name)
         setter(self, "timer_dimensions", {fact: frozenset(names) for fact, names in timed.items()})
         setter(self, "indexed", tuple(d.name for d in self.dimensions.values() if d.indexed))
+        zone = self.timezone
+        offsets = {zone.utcoffset(datetime(year, month, 15)) for year in range(2000, 2100) for month in (1, 4, 7, 10)}
+        setter(self, "calendar_zone", zone if len(offsets) > 1 else None)
         setter(self, "digest", hashlib.sha256(self.source.encode()).hexdigest())
         setter(self, "key", f"{self.name}@{self.version}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from transitions import EventData
@@ -58,7 +58,7 @@ def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str]
         entry = snapshot.states[name]
         for timer in definition.dimensions[name].states[entry.state].timers:
             if timer.delay is not None:
-                due = entry.since + timer.delay
+                due = later(definition, entry.since, timer.delay)
             else:
                 moments = [entry.since] if timer.since_entry else []
                 for fact_name in timer.facts:
@@ -68,11 +68,21 @@ def timers(definition: Definition, snapshot: Snapshot, dimensions: Iterable[str]
                         moments.append(to_cel(fact.type, value, definition.timezone))
                 if not moments:
                     continue
-                due = max(moments) + timer.offset
+                due = later(definition, max(moments), timer.offset)
             key = timer_key(name, entry.seq, timer.index)
             if key not in snapshot.fired:
                 found.append(DueTimer(name, entry.state, entry.seq, timer.index, timer.event, due, key))
     return sorted(found, key=lambda t: (t.due, t.key))
+
+
+def later(definition: Definition, moment: datetime, span: timedelta) -> datetime:
+    """`span` after `moment` (before, when negative). Whole days count on the calendar of the definition's
+    zone where its clocks change: the same local time that many days on, across a daylight saving change
+    too; hours and minutes are elapsed time."""
+    zone = definition.calendar_zone
+    if zone is None or span.seconds or span.microseconds:
+        return moment + span
+    return (moment.astimezone(zone) + span).astimezone(UTC)
 
 
 SHOWN_WHEN_HIDDEN = frozenset({ReasonKind.WRONG_STATE, ReasonKind.ROLE, ReasonKind.LOCKED})
@@ -495,7 +505,7 @@ class Run:
         elif effect.kind is EffectKind.EMIT:
             detail = {"event": effect.name}
         else:
-            due = self.now + effect.due if effect.due is not None else None
+            due = later(self.definition, self.now, effect.due) if effect.due is not None else None
             detail = {"name": effect.name, "role": effect.role}
             if due is not None:
                 detail["due"] = due.isoformat()

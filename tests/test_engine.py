@@ -21,6 +21,8 @@ from crmstatus.engine import (
     UnknownName,
     decide,
     load_definition,
+    new_customer,
+    timers,
 )
 from tests.customers import Customer, actor
 
@@ -267,3 +269,39 @@ def test_date_facts_begin_at_midnight_in_the_definitions_time_zone(definitions, 
     clock.set(datetime(2026, 6, 15, 15, 59, tzinfo=UTC))
     with pytest.raises(StaleTimer, match="not due"):
         decide(definitions["fitness"], customer.snapshot, FireTimer(timer.key), SYSTEM, clock.now())
+
+
+BERLIN = """\
+name: dst
+industry: test
+version: 1
+owner: qa@crm.example
+timezone: Europe/Berlin
+roles: {sales: {}}
+facts:
+  end_date: {type: date}
+dimensions:
+  renewal:
+    states:
+      open:
+        initial: true
+        timers:
+          - {before: end_date, offset: P30D, event: remind}
+          - {after: P90D, event: expire}
+      reminded: {}
+      expired: {final: true}
+    transitions:
+      - {event: remind, from: open, to: reminded, roles: [sales]}
+      - {event: expire, from: [open, reminded], to: expired, roles: [sales]}
+"""
+
+
+def test_days_are_counted_on_the_calendar_where_clocks_change():
+    from zoneinfo import ZoneInfo
+
+    berlin, definition = ZoneInfo("Europe/Berlin"), load_definition(BERLIN, "dst.yaml")
+    entered = datetime(2026, 1, 5, 10, tzinfo=berlin)  # winter time; summer time starts on 29 March
+    created = new_customer(definition, "c-1", SYSTEM, entered.astimezone(UTC), {"end_date": "2026-04-15"})
+    due = {t.event: t.due.astimezone(berlin) for t in timers(definition, created.snapshot)}
+    assert due["remind"] == datetime(2026, 3, 16, tzinfo=berlin)  # 30 days before the date's midnight, a midnight
+    assert due["expire"] == datetime(2026, 4, 5, 10, tzinfo=berlin)  # 90 days on, at the time of day it entered
