@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import uuid
@@ -472,3 +473,21 @@ def test_a_non_owner_reading_a_locked_customer_through_every_read_and_stream_see
     assert secret in str(full)  # the integration feed carries what each change wrote
     owner = api.GetHistory(cs.GetHistoryRequest(customer_id=customer), metadata=md("rep-li"))
     assert secret in str(owner)  # and the owner reads it all
+
+
+async def test_a_rep_claiming_one_customer_twice_at_once_keeps_it_in_their_held_customers(store, tenant):
+    held = store.keys(tenant).held(LI.id)
+    for n, key in enumerate((None, "claim-1")):  # a double submit; a retry with its idempotency key
+        customer = f"twice-{n}"
+        await store.create_customer(tenant, customer, "b2b", LI)
+        await asyncio.gather(*(store.claim(tenant, customer, LI, idempotency_key=key) for _ in range(2)),
+                             return_exceptions=True)  # fmt: skip
+        assert (await store.get_customer(tenant, customer))[1].owner == LI.id
+        assert await store.client.zscore(held, customer) is not None  # the caps count it
+    await store.create_customer(tenant, "raced", "b2b", LI)
+    results = await asyncio.gather(store.claim(tenant, "raced", LI), store.claim(tenant, "raced", WANG),
+                                   return_exceptions=True)  # fmt: skip
+    owner = (await store.get_customer(tenant, "raced"))[1].owner
+    loser = WANG if owner == LI.id else LI
+    assert sum(isinstance(r, ClaimConflict) for r in results) == 1
+    assert await store.client.zscore(store.keys(tenant).held(loser.id), "raced") is None  # nothing held for the loser

@@ -49,9 +49,12 @@ class Claims:
             raise ClaimRefused("DAILY_CAP", f"{claim.owner} made {claim.max_daily} claims today (the most per day)")
         return Reservation(held, daily, customer_id)
 
-    async def undo(self, reservation: Reservation | None) -> None:
+    async def undo(self, reservation: Reservation | None, keep_hold: bool = False) -> None:
+        """The reservation no longer counts; with `keep_hold`, the customer stays in the rep's held set (it is
+        theirs after all: this claim lost to their own, or was its replay)."""
         if reservation is not None:
-            await self.scripts.unreserve_claim(reservation.held, reservation.daily, reservation.customer_id)
+            r = reservation
+            await self.scripts.unreserve_claim(r.held, r.daily, r.customer_id, keep_hold)
 
     async def track(self, keys: Keys, before: Snapshot, after: Snapshot) -> None:
         """After a write: the previous owner no longer holds the customer; a renewed lease moves its end.

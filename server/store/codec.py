@@ -161,6 +161,12 @@ def stored_definition(stored: str) -> tuple[str, int]:
     return header["d"], header["dv"]
 
 
+def stored_owner(stored: str) -> str | None:
+    """The owner of a stored snapshot, read without its definition."""
+    owner: str | None = loads(stored.partition("\n")[2]).get("o")
+    return owner
+
+
 def stored_identities(stored: str) -> dict[str, str]:
     """The identity keys (kind → normalised value) a stored snapshot holds, read without its definition."""
     identities: dict[str, str] = loads(stored.partition("\n")[2]).get("id", {})

@@ -182,9 +182,12 @@ class Customers:
         except BaseException:
             await self.claims.undo(reserved)
             raise
-        if status != "ok":
-            await self.claims.undo(reserved)
-        elif before is not None:
+        if status != "ok" and reserved is not None:
+            # It may have lost to the same rep's own claim (a double submit, or its replay): then the hold stays
+            found = await self.read(keys, customer_id)
+            owner = codec.stored_owner(found.text) if found else None
+            await self.claims.undo(reserved, keep_hold=write.claim is not None and owner == write.claim.owner)
+        elif before is not None and status == "ok":
             await self.claims.track(keys, before, after)
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(value))

@@ -173,8 +173,8 @@ class ReserveClaim(_Script):
 class UnreserveClaim(_Script):
     name = "unreserve_claim"
 
-    async def __call__(self, held: str, daily: str, customer_id: str) -> None:
-        await self._run([held, daily], [customer_id])
+    async def __call__(self, held: str, daily: str, customer_id: str, keep_hold: bool) -> None:
+        await self._run([held, daily], [customer_id, "1" if keep_hold else ""])
 
 
 class ReleaseIdentity(_Script):
