@@ -367,3 +367,21 @@ async def test_an_erasure_with_no_version_given_erases_the_customer_as_a_change_
     assert await store.erase(tenant, "busy", ADMIN, "data subject request #43") == 2
     with pytest.raises(CustomerNotFound):
         await store.get_customer(tenant, "busy")
+
+
+async def test_a_create_written_but_not_confirmed_by_its_replicas_keeps_its_identities(store, tenant, monkeypatch):
+    from crmstatus.server.store.errors import NotReplicated
+
+    customers = store.app.store.customers
+    write = customers.write
+
+    async def written_unconfirmed(keys, change):
+        await write(keys, change)
+        raise NotReplicated("the change is written but only 0 of 1 replicas confirmed it in time: injected")
+
+    monkeypatch.setattr(customers, "write", written_unconfirmed)
+    with pytest.raises(NotReplicated):
+        await store.create_customer(tenant, "c-1", "b2b", REP, identities={"email": "zhao@example.cn"})
+    monkeypatch.undo()
+    with pytest.raises(CustomerExists, match="'c-1'"):  # the email is the written customer's
+        await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "zhao@example.cn"})

@@ -16,7 +16,14 @@ from crmstatus.engine.snapshot import HistoryEntry, Outcome, Snapshot, StateEntr
 
 from . import codec
 from .claims import Claims, NewClaim
-from .errors import CustomerExists, CustomerNotFound, IdempotencyMismatch, VersionConflict, store_errors
+from .errors import (
+    CustomerExists,
+    CustomerNotFound,
+    IdempotencyMismatch,
+    NotReplicated,
+    VersionConflict,
+    store_errors,
+)
 from .identities import Identities
 from .keys import Keys
 from .scripts import CommitArgs, CommitKeys, EraseArgs, EraseKeys, Scripts
@@ -126,6 +133,8 @@ class Customers:
             held = codec.stored_identities(found.text) if found else {}
             await self.identities.release(keys, {k: v for k, v in identities.items() if held.get(k) != v}, reserved)
             raise CustomerExists(customer_id) from None
+        except NotReplicated:
+            raise  # the customer is written: its identities are its own
         except BaseException:
             await self.identities.release(keys, identities, reserved)
             raise

@@ -60,6 +60,11 @@ class StoreUnavailable(StoreError):
     """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""
 
 
+class NotReplicated(StoreUnavailable):
+    """The change is written, but fewer replicas than asked confirmed it in time: a retry with the same
+    idempotency key confirms it (or finds it lost with a failed-over master)."""
+
+
 def unavailable(error: Exception) -> StoreUnavailable:
     if metrics.ENABLED:
         metrics.REDIS_ERRORS.inc()

@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .connection import Client
-from .errors import REDIS_FAILURES, StoreUnavailable, unavailable
+from .errors import REDIS_FAILURES, NotReplicated, unavailable
 from .pipe import Pipe
 
 
@@ -150,7 +150,7 @@ class Commit(_Script):
         except REDIS_FAILURES as error:
             raise unavailable(error) from error
         if int(acknowledged) < self.replicas:
-            raise StoreUnavailable(
+            raise NotReplicated(
                 f"the change is written but only {acknowledged} of {self.replicas} replicas confirmed it in time: "
                 "retry with the same idempotency key to confirm it"
             )

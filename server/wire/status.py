@@ -44,6 +44,7 @@ from crmstatus.server.store.errors import (
     CustomerExists,
     CustomerNotFound,
     IdempotencyMismatch,
+    NotReplicated,
     StoredDataError,
     StoreUnavailable,
     VersionConflict,
@@ -78,6 +79,7 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
     (VersionConflict, code_pb2.ABORTED, "VERSION_CONFLICT"),
     (AutomationCycle, code_pb2.FAILED_PRECONDITION, "AUTOMATION_CYCLE"),  # the definition loops; nothing stored
     (StoredDataError, code_pb2.DATA_LOSS, "STORED_DATA_MISMATCH"),
+    (NotReplicated, code_pb2.UNAVAILABLE, "NOT_REPLICATED"),
     (StoreUnavailable, code_pb2.UNAVAILABLE, "STORE_UNAVAILABLE"),
 ]
 
