@@ -116,9 +116,8 @@ class Import(Create):
     def apply(self, run: Run, actor: Actor) -> bool:
         Create.apply(self, run, actor)
         for dimension, entry in run.states.items():  # as if it had entered them here: with the facts they require
-            for fact in run.definition.dimensions[dimension].states[entry.state].requires:
-                if fact not in run.names:
-                    raise InvalidRequest(f"{dimension} {entry.state} requires fact {fact}: give it with the facts")
+            if missing := run.unset_requirements(dimension, entry.state):
+                raise InvalidRequest(f"{dimension} {entry.state} requires fact {missing[0]}: give it with the facts")
         return True
 
 

@@ -513,11 +513,7 @@ class _Builder:
         if isinstance(anchor, list):
             return self._latest(path, anchor, index, offset)
         if "after" in raw and offset is None and _DURATION_LIKE.match(anchor):
-            try:
-                return Timer("", index, delay=parse_duration(anchor))
-            except ValueError as error:
-                self.error((*path, "after"), str(error))
-                return Timer("", index)
+            return Timer("", index, delay=self._duration((*path, "after"), anchor))
         key = "after" if "after" in raw else "before"
         fact = self.facts.get(anchor)
         iso = mistakes.iso_duration(anchor) if fact is None and offset is None else None

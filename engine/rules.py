@@ -210,10 +210,12 @@ class Run:
             yield from self._actor_reasons(transition, actor)
         yield from self._guard_reasons(transition)
         yield from self._checklist_reasons(transition)
-        target = self.definition.dimensions[transition.dimension].states[transition.target]
-        for fact in target.requires:
-            if fact not in self.names:
-                yield Reason(ReasonKind.REQUIRED_FACT, fact, f"{transition.target} requires fact {fact}")
+        for fact in self.unset_requirements(transition.dimension, transition.target):
+            yield Reason(ReasonKind.REQUIRED_FACT, fact, f"{transition.target} requires fact {fact}")
+
+    def unset_requirements(self, dimension: str, state: str) -> list[str]:
+        """The facts `state` requires (to be entered, or to be in) that are not set."""
+        return [fact for fact in self.definition.dimensions[dimension].states[state].requires if fact not in self.names]
 
     def _actor_reasons(self, transition: Transition, actor: Actor) -> Iterator[Reason]:
         if transition.auto and not transition.roles:

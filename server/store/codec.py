@@ -157,20 +157,26 @@ def stored_definition(stored: str) -> tuple[str, int]:
     match = _HEADER.match(stored)
     if match:
         return match[1], int(match[2])
-    header = loads(stored.partition("\n")[2])
+    header = _document(stored)
     return header["d"], header["dv"]
 
 
 def stored_owner(stored: str) -> str | None:
     """The owner of a stored snapshot, read without its definition."""
-    owner: str | None = loads(stored.partition("\n")[2]).get("o")
+    owner: str | None = _document(stored).get("o")
     return owner
 
 
 def stored_identities(stored: str) -> dict[str, str]:
     """The identity keys (kind → normalised value) a stored snapshot holds, read without its definition."""
-    identities: dict[str, str] = loads(stored.partition("\n")[2]).get("id", {})
+    identities: dict[str, str] = _document(stored).get("id", {})
     return identities
+
+
+def _document(stored: str) -> dict[str, Any]:
+    """The JSON after the first line of a stored snapshot (`<version>`) or idempotency record (`<digest>`)."""
+    document: dict[str, Any] = loads(stored.partition("\n")[2])
+    return document
 
 
 def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Snapshot:
@@ -294,7 +300,7 @@ def replay(definition: Definition, customer_id: str, record: str, digest: str, k
 
 def recorded_definition(record: str) -> tuple[str, int]:
     """The definition (name, version) the command an idempotency record keeps was decided on."""
-    return stored_definition(loads(record.partition("\n")[2])["doc"])
+    return stored_definition(_document(record)["doc"])
 
 
 def decode_result(definition: Definition, customer_id: str, text: str) -> Result:
