@@ -140,6 +140,25 @@ async def test_a_create_that_fails_after_reserving_releases_its_identities_at_on
     await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "wang@example.cn"})
 
 
+async def test_a_create_whose_answer_is_lost_after_redis_wrote_it_keeps_its_identities(store, tenant, monkeypatch):
+    from crmstatus.server.store.errors import StoreUnavailable
+
+    customers = store.app.store.customers
+    write = customers.write
+
+    async def written_but_unanswered(*args):
+        await write(*args)
+        raise StoreUnavailable("the state store is unavailable: no answer in time")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(customers, "write", written_but_unanswered)
+        with pytest.raises(StoreUnavailable):
+            await store.create_customer(tenant, "c-1", "b2b", REP, identities={"email": "wang@example.cn"})
+    assert (await store.get_customer(tenant, "c-1"))[1].identities == {"email": "wang@example.cn"}
+    with pytest.raises(CustomerExists, match="'c-1' already exists with identity email"):
+        await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "wang@example.cn"})
+
+
 async def test_identities_are_per_tenant(store, tenant):
     await store.create_customer(tenant, "c-1", "b2b", REP, identities={"phone": "13800138000"})
     await store.create_customer(tenant + "-other", "c-1", "b2b", REP, identities={"phone": "13800138000"})

@@ -21,6 +21,7 @@ from .errors import (
     CustomerNotFound,
     IdempotencyMismatch,
     NotReplicated,
+    StoreUnavailable,
     VersionConflict,
     store_errors,
 )
@@ -129,15 +130,24 @@ class Customers:
             return await self.write(keys, write)
         except VersionConflict:
             # The id is taken: maybe by a create of this same customer that won, counting on these reservations
-            found = await self.read(keys, customer_id)
-            held = codec.stored_identities(found.text) if found else {}
-            await self.identities.release(keys, {k: v for k, v in identities.items() if held.get(k) != v}, reserved)
+            await self._release_unheld(keys, customer_id, identities, reserved)
             raise CustomerExists(customer_id) from None
         except NotReplicated:
             raise  # the customer is written: its identities are its own
         except BaseException:
-            await self.identities.release(keys, identities, reserved)
+            # Redis may have written it all the same (its answer lost or late)
+            await self._release_unheld(keys, customer_id, identities, reserved)
             raise
+
+    async def _release_unheld(self, keys: Keys, customer_id: str, identities: Mapping[str, str], reserved: str) -> None:
+        """Release the reservations the customer, as stored now, does not hold. When it cannot be read, all
+        stay: each binds only if the customer was written, and is free again after identities.STALE_AFTER."""
+        try:
+            found = await self.read(keys, customer_id)
+        except StoreUnavailable:
+            return
+        held = codec.stored_identities(found.text) if found else {}
+        await self.identities.release(keys, {k: v for k, v in identities.items() if held.get(k) != v}, reserved)
 
     async def erase(
         self, keys: Keys, definition: Definition, snapshot: Snapshot, entry: HistoryEntry, timer_keys: Sequence[str]
