@@ -317,6 +317,16 @@ def test_a_token_for_one_tenant_cannot_touch_another(customers, cid):
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.parametrize("header", ["x-crm-tenant", "x-crm-actor", "x-crm-roles", "authorization"])
+def test_a_header_naming_the_caller_given_twice_is_refused(customers, cid, header):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
+    twice = [*who(), next(item for item in who(actor="cc-wu", roles="manager") if item[0] == header)]
+    with pytest.raises(grpc.RpcError) as refused:
+        customers.GetCustomer(cs.GetCustomerRequest(customer_id=cid), metadata=twice)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"metadata {header} is given 2 times" in refused.value.details()
+
+
 def test_unavailable_while_redis_is_down(own_redis, clock):
     settings = Settings(
         redis_url=f"redis://127.0.0.1:{own_redis.port}", listen="127.0.0.1:0", tokens=TOKENS,

@@ -20,7 +20,7 @@ from crmstatus.server.settings import Settings
 
 from .tokens import Verifier
 
-TENANT, ACTOR, ROLES = "x-crm-tenant", "x-crm-actor", "x-crm-roles"
+TENANT, ACTOR, ROLES, AUTHORIZATION = "x-crm-tenant", "x-crm-actor", "x-crm-roles", "authorization"
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # infrastructure: no tenant, no token
 
 
@@ -34,8 +34,21 @@ def caller(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
 
 
 def caller_of(metadata: Iterable[tuple[str, Any]]) -> Caller:
-    values = {key: value for key, value in metadata}
+    values = _once(metadata)
     return _caller(str(values.get(TENANT, "")), str(values.get(ACTOR, "")), str(values.get(ROLES, "")))
+
+
+def _once(metadata: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The call's metadata by key. A header that names the caller may come once: given twice (a gateway's and
+    the caller's own, say), which one counts would be left to their order."""
+    pairs = tuple(metadata)  # as it is (a tuple) from grpc.aio's context, where its type says Metadata
+    values = dict(pairs)
+    if len(values) < len(pairs):
+        keys = [key for key, _ in pairs]
+        for key in (TENANT, ACTOR, ROLES, AUTHORIZATION):
+            if keys.count(key) > 1:
+                raise InvalidRequest(f"metadata {key} is given {keys.count(key)} times: a call names its caller once")
+    return values
 
 
 @functools.lru_cache(maxsize=4096)  # a tenant's reps call again and again: each (tenant, actor, roles) checked once
@@ -81,8 +94,8 @@ class CallGuard(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or details.method.startswith(OPEN_METHODS):
             return handler
-        metadata = {k: str(v) for k, v in details.invocation_metadata or ()}
         try:
+            metadata = {k: str(v) for k, v in _once(details.invocation_metadata or ()).items()}
             if self.verifier.configured:
                 return _as(handler, self.verifier.caller(metadata.get(TENANT, ""), _bearer(metadata)))
             authenticate(metadata, self.settings)
@@ -92,7 +105,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
 
 
 def _bearer(metadata: Mapping[str, str]) -> str:
-    header = metadata.get("authorization", "")
+    header = metadata.get(AUTHORIZATION, "")
     if not header.startswith("Bearer "):
         raise Unauthenticated("missing authorization: Bearer <token>")
     return header.removeprefix("Bearer ").strip()
