@@ -64,6 +64,23 @@ async def test_errors_keep_their_redis_py_types(pipe):
     assert await pipe.call("EVAL", "return {1, 'two', {3}}", 0) == [1, "two", [3]]
 
 
+async def test_a_reply_that_is_not_utf8_fails_its_own_caller_alone(pipe, client):
+    await client.set("garbled", b"\xff\xfe not text")
+    connection = await pipe.call("CLIENT", "ID")
+
+    async def one(n: int) -> object:
+        try:
+            return await pipe.call("GET", "garbled") if n == 50 else await pipe.call("EVAL", ECHO, 0, str(n))
+        except UnicodeDecodeError as error:
+            return error
+
+    replies = await asyncio.gather(*(one(n) for n in range(100)))
+
+    assert isinstance(replies[50], UnicodeDecodeError)
+    assert [r for n, r in enumerate(replies) if n != 50] == [str(n) for n in range(100) if n != 50]
+    assert await pipe.call("CLIENT", "ID") == connection  # the connection goes on
+
+
 async def test_a_connection_redis_drops_is_opened_again_by_the_next_call(pipe, client):
     first = await pipe.call("CLIENT", "ID")
     assert await client.client_kill_filter(_id=first) == 1

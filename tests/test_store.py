@@ -159,6 +159,18 @@ async def test_a_create_whose_answer_is_lost_after_redis_wrote_it_keeps_its_iden
         await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "wang@example.cn"})
 
 
+async def test_a_customer_stored_as_bytes_that_are_not_text_is_stored_data_error_and_others_go_on(store, tenant):
+    from crmstatus.server.store.errors import StoredDataError
+
+    await store.create_customer(tenant, "c-1", "b2b", REP)
+    await store.create_customer(tenant, "c-2", "b2b", REP)
+    await store.app.store.client.set(store.keys(tenant).customer("c-1"), b"1\n{\xff\xfe")
+    for attempt in (store.get_customer(tenant, "c-1"), store.fire(tenant, "c-1", "start_follow_up", REP)):
+        with pytest.raises(StoredDataError, match=r"bytes that are not UTF-8 text under crm:.*:c:c-1"):
+            await attempt
+    assert (await store.fire(tenant, "c-2", "start_follow_up", REP)).snapshot.version == 2
+
+
 async def test_identities_are_per_tenant(store, tenant):
     await store.create_customer(tenant, "c-1", "b2b", REP, identities={"phone": "13800138000"})
     await store.create_customer(tenant + "-other", "c-1", "b2b", REP, identities={"phone": "13800138000"})

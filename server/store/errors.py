@@ -4,7 +4,7 @@ key, stored data that does not fit its definition, and Redis out of reach (mappe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import redis.exceptions
@@ -71,6 +71,13 @@ def unavailable(error: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"the state store is unavailable: {error or 'no answer in time'}")
 
 
+def not_text(keys: Sequence[str]) -> StoredDataError:
+    return StoredDataError(
+        f"Redis holds bytes that are not UTF-8 text under {', '.join(dict.fromkeys(keys)) or 'a key read'}: "
+        "something other than this service wrote there"
+    )
+
+
 _X = redis.exceptions
 # Redis out of reach or not ready, and what a Redis Cluster answers while its slots move or a replica takes
 # over (MOVED and ASK beyond the client's redirections, TRYAGAIN, CLUSTERDOWN, READONLY, LOADING, a slot no
@@ -90,3 +97,5 @@ async def store_errors(seconds: float) -> AsyncIterator[None]:
             yield
     except REDIS_FAILURES as error:
         raise unavailable(error) from error
+    except UnicodeDecodeError as error:
+        raise not_text(()) from error

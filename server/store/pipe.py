@@ -48,18 +48,24 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        try:
-            while (reply := self.reader.gets()) is not False:
-                waiter = self.waiting.popleft()[0]
-                if waiter.done():  # its caller gave up
-                    continue
-                if isinstance(reply, Exception):
-                    waiter.set_exception(reply)
-                else:
-                    waiter.set_result(reply)
-        except InvalidResponse as error:  # not RESP: nothing after it can be matched
-            self._fail(ConnectionError(f"Redis sent what is not a reply: {error}"))
-            self.abort()
+        while True:
+            try:
+                reply = self.reader.gets()
+            except UnicodeDecodeError as error:  # a value that is not text: read whole, its caller's failure alone
+                reply = error
+            except InvalidResponse as error:  # not RESP: nothing after it can be matched
+                self._fail(ConnectionError(f"Redis sent what is not a reply: {error}"))
+                self.abort()
+                return
+            if reply is False:
+                return
+            waiter = self.waiting.popleft()[0]
+            if waiter.done():  # its caller gave up
+                continue
+            if isinstance(reply, Exception):
+                waiter.set_exception(reply)
+            else:
+                waiter.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(ConnectionError(f"the connection to Redis was lost{f': {exc}' if exc else ''}"))

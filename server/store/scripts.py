@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from .connection import Client
-from .errors import REDIS_FAILURES, NotReplicated, unavailable
+from .errors import REDIS_FAILURES, NotReplicated, not_text, unavailable
 from .pipe import Pipe
 
 
@@ -43,6 +43,8 @@ class _Script:
                 return await self._evalsha(keys, args)
         except REDIS_FAILURES as error:
             raise unavailable(error) from error
+        except UnicodeDecodeError as error:
+            raise not_text(keys) from error
 
     async def _evalsha(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """One call, bounded as a whole (retries included): by the pipe itself, or here around redis-py."""
