@@ -189,7 +189,9 @@ class _Checker:
             self.problem(("facts", "drop"), "write the facts to drop as a list: [name, name]")
             return frozenset()
         for at, name in enumerate(data):
-            if name not in self.old.facts:
+            if not isinstance(name, str):
+                self.problem(("facts", "drop", at), "write a fact's name here, as in drop: [phone]")
+            elif name not in self.old.facts:
                 self.problem(("facts", "drop", at), f"v{self.old.version} has no fact {name!r}")
         return frozenset(name for name in data if isinstance(name, str))
 

@@ -12,6 +12,7 @@ definition keeps the shared name, and never a number the shared versions had whe
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -29,6 +30,15 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime.fromtimestamp(0, UTC)  # when nothing better is known
 TEXTS_FRESH = 1.0  # seconds a replica lists the published versions it read
 RELEASE = "release"  # who publishes and approves the definitions a release ships
+_NAME = re.compile(r"[a-z][a-z0-9_]*")  # as the schema has it: never a registry id (`tenant:name`)
+
+
+def known_name(name: str) -> str:
+    """A definition name as callers give it: anything else (`acme:education`, another tenant's registry id)
+    names no definition."""
+    if not _NAME.fullmatch(name):
+        raise DefinitionNotFound(name, ())
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,7 @@ class Catalog:
         """The version the tenant's new customers of `name` get: its own activated one, else the shared one."""
         if self.registry is None:
             return self.for_tenant(tenant, self.get(name))
+        known_name(name)
         own, shared = await self.registry.active([active_field(tenant, name), active_field("", name)])
         rid = own or shared
         if rid is None and any(d.name == name for d in self.shipped.values()):  # a Redis that lost its data
@@ -133,7 +144,7 @@ class Catalog:
         answered as not found."""
         if version is None:
             return await self.active(tenant, name)
-        key = f"{name}@{version}"
+        key = f"{known_name(name)}@{version}"
         if self.registry is None:
             if key not in self._compiled:
                 raise DefinitionNotFound(key, self._compiled)
@@ -142,7 +153,7 @@ class Catalog:
         if rid is not None:  # which version a tenant's name@version is never changes (see publish_definition.lua)
             return self.for_tenant(tenant, self._compiled[rid])
         text = await self.registry.first_text([registry_id(tenant, key), key])
-        if text is None:
+        if text is None or text.scope not in ("", tenant):
             raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
         rid = registry_id(text.scope, key)
         definition = await self._compiled_or_loaded(tenant, rid, text)

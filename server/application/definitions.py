@@ -17,7 +17,7 @@ from crmstatus.engine.model import ADMIN_ROLE, APPROVER_ROLE
 from crmstatus.server.store.codec import VersionStatus, VersionText
 from crmstatus.server.store.registry import DefinitionRegistry, active_field, registry_id, split_id
 
-from .catalog import Catalog, Version
+from .catalog import Catalog, Version, known_name
 from .errors import DefinitionNotFound, LifecycleRefused, VersionTaken
 from .model import Caller
 
@@ -76,7 +76,7 @@ class Definitions:
     async def approve(self, caller: Caller, name: str, version: int) -> Version:
         """A second person approves a draft of the caller's scope."""
         scope = self._scope(caller, APPROVER_ROLE, "approving a definition")
-        key = f"{name}@{version}"
+        key = f"{known_name(name)}@{version}"
         text = await self._own(caller, scope, key)
         if text.by == caller.actor.id:
             raise PermissionDenied(f"{key} was published by {quote(caller.actor.id)}: someone else approves it")
@@ -90,13 +90,14 @@ class Definitions:
         the tenant requires approval), or, for a tenant, one of the shared defaults. Customers already created
         stay on their version."""
         scope = self._scope(caller, ADMIN_ROLE, "activating a definition")
-        key = f"{name}@{version}"
+        key = f"{known_name(name)}@{version}"
         own = registry_id(scope, key)
         text = await self._registry().first_text([own, key] if scope else [own])
         if text is None:
             await self._own(caller, scope, key)  # names what the scope has
         rid = registry_id(text.scope, key) if text is not None else own  # a tenant may activate a shared one
-        required = scope not in self.approval_optional
+        # a tenant's exemption covers its own versions: the shared ones always need a second person's approval
+        required = text is None or text.scope != scope or scope not in self.approval_optional
         outcome, status = await self._registry().activate(rid, active_field(scope, name), caller.actor.id,
                                                            self.clock.now(), required)  # fmt: skip
         if outcome != "ok":

@@ -67,6 +67,8 @@ class Queries:
         cannot be complete without it: about two pages' worth read in all, not a page per partition."""
         if not 1 <= limit <= 1000:
             raise InvalidRequest("a page holds 1 to 1000 customers")
+        if not keys_of_part:  # no version of the definition indexes it
+            return []
         chunk = min(limit, max(8, -(-2 * limit // len(keys_of_part))))
         shares = await self._ranges(keys_of_part, [after] * len(keys_of_part), chunk, below, newest_first)
         more = [n for n, share in enumerate(shares) if len(share) == chunk and chunk < limit]

@@ -1,0 +1,80 @@
+"""Definitions as governed data: a tenant reaches only its own versions and the shared ones, the shared ones
+need a second person's approval whatever a tenant's exemption, and malformed mappings are diagnostics."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmstatus.engine import Actor
+from crmstatus.engine.errors import InvalidDefinition
+from crmstatus.engine.loader import load_definition
+from crmstatus.server.application.catalog import Catalog
+from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused
+from crmstatus.server.application.model import Caller
+from crmstatus.server.settings import Settings
+from tests.conftest import CONFIGS, PARTITIONS
+from tests.service import Service
+
+EDUCATION = (CONFIGS / "education.yaml").read_text("utf-8")
+EDU_V2 = EDUCATION.replace("version: 1", "version: 2", 1).replace("remaining_lessons <= 5", "remaining_lessons <= 6", 1)
+ADMIN = Actor("ana", frozenset({"admin"}))
+APPROVER = Actor("bo", frozenset({"approver"}))
+SALES = Actor("rep-1", frozenset({"sales"}))
+B2B = (CONFIGS / "b2b.yaml").read_text("utf-8")
+B2B_V2 = B2B.replace("version: 1", "version: 2", 1).replace("重点", "关键")
+
+
+@pytest.fixture
+async def app(own_redis, definitions, clock):
+    """The application on a Redis of its own, its catalog connected to the registry (as app.py does)."""
+    catalog = Catalog(definitions.values())
+    service = await Service.connect(
+        Settings(redis_url=f"redis://127.0.0.1:{own_redis.port}", partitions=PARTITIONS), catalog, clock
+    )
+    await catalog.connect(service.app.store.registry, clock.now())
+    yield service
+    await service.close()
+
+
+async def _statuses(app, tenant):
+    return {
+        (v.text.scope, v.text.key): (v.status.status, v.in_use)
+        for v in await app.app.definitions.versions(Caller(tenant, ADMIN), "education")
+    }
+
+
+async def test_a_tenant_cannot_read_another_tenants_version_through_a_crafted_name(app):
+    defs = app.app.definitions
+    secret = EDU_V2.replace("remaining_lessons <= 6", "remaining_lessons <= 4242", 1)
+    await defs.publish(Caller("acme", ADMIN), secret, "education.yaml")
+    # globex names acme's version by its registry id
+    with pytest.raises(DefinitionNotFound, match="acme:education"):
+        await defs.get(Caller("globex", ADMIN), "acme:education", 2)
+    with pytest.raises(DefinitionNotFound, match="acme:education"):
+        await defs.activate(Caller("globex", ADMIN), "acme:education", 2)
+    assert "4242" in (await defs.get(Caller("acme", ADMIN), "education", 2)).source
+
+
+async def test_creating_a_customer_on_a_crafted_name_is_a_clear_refusal(app):
+    await app.app.definitions.publish(Caller("acme", ADMIN), EDU_V2, "education.yaml")
+    with pytest.raises(DefinitionNotFound):
+        await app.create_customer("globex", "c-1", "acme:education", SALES, definition_version=2)
+
+
+async def test_a_tenant_without_approval_cannot_activate_the_platforms_unapproved_draft(app):
+    defs = app.app.definitions
+    defs.approval_optional = frozenset({"acme"})  # CRMSTATUS_APPROVAL_OPTIONAL=acme: acme's OWN drafts need no approval
+    await defs.publish(Caller("platform", ADMIN), EDU_V2, "education.yaml")  # a shared draft, not yet approved
+    with pytest.raises(LifecycleRefused, match="draft that needs a second person's approval"):
+        await defs.activate(Caller("acme", ADMIN), "education", 2)
+    created = await app.create_customer("acme", "c-1", "education", SALES)
+    assert created.snapshot.definition_version == 1, "acme's new customers run on the platform's unapproved draft"
+
+
+def test_a_mapping_with_a_malformed_drop_list_is_a_diagnostic(definitions):
+    from crmstatus.engine.migration import load_mapping
+
+    old, new = definitions["b2b"], load_definition(B2B_V2, "b2b.yaml")
+    text = "definition: b2b\nfrom: 1\nto: 2\nstates: {lifecycle: {重点: 关键}}\nfacts:\n  drop: [{phone: x}]\n"
+    with pytest.raises(InvalidDefinition, match="write a fact's name here"):
+        load_mapping(text, old, new)
