@@ -78,3 +78,16 @@ def test_a_mapping_with_a_malformed_drop_list_is_a_diagnostic(definitions):
     text = "definition: b2b\nfrom: 1\nto: 2\nstates: {lifecycle: {重点: 关键}}\nfacts:\n  drop: [{phone: x}]\n"
     with pytest.raises(InvalidDefinition, match="write a fact's name here"):
         load_mapping(text, old, new)
+
+
+async def test_rolling_back_to_the_shared_version_retires_the_tenants_own(app):
+    defs = app.app.definitions
+    await defs.publish(Caller("acme", ADMIN), EDU_V2, "education.yaml")
+    await defs.approve(Caller("acme", APPROVER), "education", 2)
+    await defs.activate(Caller("acme", ADMIN), "education", 2)
+    # acme rolls back to the shared default
+    await defs.activate(Caller("acme", ADMIN), "education", 1)
+    statuses = await _statuses(app, "acme")
+    assert statuses[("", "education@1")] == ("active", True)
+    # "The version it replaces is retired" (definition_service.proto): acme's v2 is no longer used by anyone
+    assert statuses[("acme", "education@2")] == ("retired", False)

@@ -9,8 +9,8 @@
 --
 -- approve:  a draft becomes approved.
 -- activate: the version becomes the one new customers of that scope get. When it is the scope's own, it is
---           marked active (the version it replaces, when also the scope's own, retired); a tenant may also
---           activate a shared version for itself, which leaves the shared version's status as it is.
+--           marked active; a tenant may also activate a shared version for itself, which leaves the shared
+--           version's status as it is. Either way the version it replaces, when the scope's own, is retired.
 --
 -- Returns  {'ok', replaced name@version or ''} | {'refused', current status}
 local record = redis.call('HGET', KEYS[1], ARGV[2])
@@ -40,13 +40,14 @@ redis.call('HSET', KEYS[2], ARGV[5], ARGV[2])
 if status.scope == scope then
   status.status, status.activated_by, status.activated_at, status.retired_at = 'active', ARGV[3], tonumber(ARGV[4]), nil
   redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(status))
-  local old = replaced ~= '' and redis.call('HGET', KEYS[1], replaced)
-  if old then
-    old = cjson.decode(old)
-    if old.scope == scope then
-      old.status, old.retired_at = 'retired', tonumber(ARGV[4])
-      redis.call('HSET', KEYS[1], replaced, cjson.encode(old))
-    end
+end
+-- the version replaced is retired when it was the scope's own, also when a tenant goes back to a shared one
+local old = replaced ~= '' and redis.call('HGET', KEYS[1], replaced)
+if old then
+  old = cjson.decode(old)
+  if old.scope == scope then
+    old.status, old.retired_at = 'retired', tonumber(ARGV[4])
+    redis.call('HSET', KEYS[1], replaced, cjson.encode(old))
   end
 end
 return {'ok', replaced}
