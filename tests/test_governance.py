@@ -1,5 +1,6 @@
 """Definitions as governed data: a tenant reaches only its own versions and the shared ones, the shared ones
-need a second person's approval whatever a tenant's exemption, and malformed mappings are diagnostics."""
+need a second person's approval whatever a tenant's exemption, malformed mappings are diagnostics, and a
+replica answers for a version another one just activated."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from crmstatus.engine.errors import InvalidDefinition
 from crmstatus.engine.loader import load_definition
 from crmstatus.server.application.catalog import Catalog
 from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused
-from crmstatus.server.application.model import Caller
+from crmstatus.server.application.model import Caller, Listing
 from crmstatus.server.settings import Settings
 from tests.conftest import CONFIGS, PARTITIONS
 from tests.service import Service
@@ -20,20 +21,34 @@ EDU_V2 = EDUCATION.replace("version: 1", "version: 2", 1).replace("remaining_les
 ADMIN = Actor("ana", frozenset({"admin"}))
 APPROVER = Actor("bo", frozenset({"approver"}))
 SALES = Actor("rep-1", frozenset({"sales"}))
+MANAGER = Actor("mgr", frozenset({"manager"}))
 B2B = (CONFIGS / "b2b.yaml").read_text("utf-8")
 B2B_V2 = B2B.replace("version: 1", "version: 2", 1).replace("重点", "关键")
 
 
+async def _replica(redis_url, definitions, clock) -> Service:
+    """The application on `redis_url`, its catalog connected to the registry (as app.py does)."""
+    catalog = Catalog(definitions.values())
+    service = await Service.connect(Settings(redis_url=redis_url, partitions=PARTITIONS), catalog, clock)
+    await catalog.connect(service.app.store.registry, clock.now())
+    return service
+
+
 @pytest.fixture
 async def app(own_redis, definitions, clock):
-    """The application on a Redis of its own, its catalog connected to the registry (as app.py does)."""
-    catalog = Catalog(definitions.values())
-    service = await Service.connect(
-        Settings(redis_url=f"redis://127.0.0.1:{own_redis.port}", partitions=PARTITIONS), catalog, clock
-    )
-    await catalog.connect(service.app.store.registry, clock.now())
+    """A replica on a Redis of its own."""
+    service = await _replica(f"redis://127.0.0.1:{own_redis.port}", definitions, clock)
     yield service
     await service.close()
+
+
+@pytest.fixture
+async def replicas(redis_url, definitions, clock):
+    """Two replicas sharing the test Redis (single or cluster)."""
+    services = [await _replica(redis_url, definitions, clock) for _ in range(2)]
+    yield services
+    for service in services:
+        await service.close()
 
 
 async def _statuses(app, tenant):
@@ -91,3 +106,20 @@ async def test_rolling_back_to_the_shared_version_retires_the_tenants_own(app):
     assert statuses[("", "education@1")] == ("active", True)
     # "The version it replaces is retired" (definition_service.proto): acme's v2 is no longer used by anyone
     assert statuses[("acme", "education@2")] == ("retired", False)
+
+
+async def test_listing_a_state_of_a_version_just_activated_on_another_replica_is_an_empty_page(replicas, tenant):
+    a, b = replicas
+    name = f"rv_{tenant[2:]}"
+    v1 = B2B.replace("name: b2b", f"name: {name}", 1)
+    v2 = v1.replace("version: 1", "version: 2", 1).replace("重点", "关键")  # v2 has a new state 关键
+    for version, text in ((1, v1), (2, v2)):
+        await a.app.definitions.publish(Caller(tenant, ADMIN), text, f"{name}.yaml")
+        await a.app.definitions.approve(Caller(tenant, APPROVER), name, version)
+        if version == 1:
+            await a.app.definitions.activate(Caller(tenant, ADMIN), name, 1)
+            # replica b serves a listing while v1 is active (and reads the published versions)
+            await b.app.queries.listing(Caller(tenant, MANAGER), Listing(name, "lifecycle", "潜在"))
+    await a.app.definitions.activate(Caller(tenant, ADMIN), name, 2)  # through replica a
+    found, _ = await b.app.queries.listing(Caller(tenant, MANAGER), Listing(name, "lifecycle", "关键"))
+    assert found == []
