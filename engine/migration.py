@@ -144,6 +144,7 @@ class _Checker:
         renamed = self.renames(self.section(facts.get("rename"), ("facts", "rename")))
         dropped = self.drops(facts.get("drop"))
         self.unaccounted(renamed, dropped)
+        self.collisions(renamed, dropped)
         return MigrationMap(
             self.old, self.new, self.states(self.section(data.get("states"), ("states",))), renamed,
             self.defaults(self.section(facts.get("defaults"), ("facts", "defaults"))), dropped,
@@ -201,6 +202,19 @@ class _Checker:
             if name not in self.new.facts and name not in renamed and name not in dropped:
                 self.problem(("facts",), f"fact {name!r} is not in v{self.new.version}: rename it (facts.rename) "
                              "or drop it (facts.drop), so its values are not lost by mistake")  # fmt: skip
+
+    def collisions(self, renamed: Mapping[str, str], dropped: frozenset[str]) -> None:
+        """Two values meeting in one fact would lose one: two renames onto one name, or a rename onto a fact
+        the customer keeps (one neither renamed away nor dropped)."""
+        taken: dict[str, str] = {}
+        for before, after in renamed.items():
+            path: Path = ("facts", "rename", before)
+            if after in taken:
+                self.problem(path, f"{taken[after]} is renamed to {after} already: two values cannot share one fact")
+            elif after in self.old.facts and after != before and after not in renamed and after not in dropped:
+                self.problem(path, f"{before} cannot take the name {after}: v{self.old.version} has a fact {after} "
+                             "that customers keep. Rename that one away or drop it first (facts.drop)")  # fmt: skip
+            taken.setdefault(after, before)
 
     def defaults(self, data: dict[str, Any]) -> dict[str, Any]:
         found = {}

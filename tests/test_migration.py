@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from crmstatus.engine import Actor
+from crmstatus.engine.commands import new_customer
 from crmstatus.engine.errors import InvalidDefinition, PermissionDenied
 from crmstatus.engine.loader import load_definition
 from crmstatus.engine.migration import Migrated, Unmappable, load_mapping, migrate
@@ -81,6 +82,38 @@ def test_a_fact_the_new_version_drops_must_be_accounted_for(versions):
                for p in problems)  # fmt: skip
     renamed = load_mapping(UNMAPPED + "facts:\n  rename: {company_name: legal_name}\n", old, fewer)
     assert renamed.renamed == {"company_name": "legal_name"}
+
+
+def test_a_rename_that_would_merge_two_values_is_refused(versions):
+    """Two values meeting in one fact would silently lose one of them on every customer that has both."""
+    both = MAPPING + "facts:\n  rename: {phone: company_name}\n"
+    assert _problems(both, versions) == [
+        "8:19 facts.rename.phone: phone cannot take the name company_name: v1 has a fact company_name that "
+        "customers keep. Rename that one away or drop it first (facts.drop)"
+    ]
+    legal = load_definition(B2B_V2.replace("company_name", "legal_name"), "b2b.yaml")
+    twice = MAPPING + "facts:\n  rename: {phone: legal_name, company_name: legal_name}\n"
+    assert _problems(twice, (versions[0], legal)) == [
+        "8:45 facts.rename.company_name: phone is renamed to legal_name already: two values cannot share one fact"
+    ]
+    swapped = load_mapping(MAPPING + "facts:\n  rename: {phone: company_name, company_name: phone}\n", *versions)
+    replaced = load_mapping(MAPPING + "facts:\n  rename: {phone: company_name}\n  drop: [company_name]\n", *versions)
+    assert swapped.renamed == {"phone": "company_name", "company_name": "phone"}
+    assert replaced.dropped == {"company_name"}
+
+
+def test_a_swap_and_a_replacing_rename_keep_each_value_where_the_mapping_says(versions, clock):
+    old, _ = versions
+    now = clock.now()
+    customer = new_customer(old, "c-1", SALES, now, {"phone": "+86 1", "company_name": "ACME"}).snapshot
+    for extra, expected in (
+        ("  rename: {phone: company_name, company_name: phone}\n", {"phone": "ACME", "company_name": "+86 1"}),
+        ("  rename: {phone: company_name}\n  drop: [company_name]\n", {"company_name": "+86 1"}),
+    ):
+        moved = migrate(load_mapping(MAPPING + "facts:\n" + extra, *versions), customer, ADMIN, now)
+        assert isinstance(moved, Migrated)
+        kept = {n: v for n, v in moved.outcome.snapshot.facts.items() if n in ("phone", "company_name")}
+        assert kept == expected
 
 
 async def test_migrating_moves_states_counts_indexes_and_timers_and_keeps_time_in_state(service, tenant, clock):
