@@ -123,3 +123,42 @@ async def test_listing_a_state_of_a_version_just_activated_on_another_replica_is
     await a.app.definitions.activate(Caller(tenant, ADMIN), name, 2)  # through replica a
     found, _ = await b.app.queries.listing(Caller(tenant, MANAGER), Listing(name, "lifecycle", "关键"))
     assert found == []
+
+
+async def _shared_active(app, name: str = "education") -> str | None:
+    return (await app.app.store.registry.active([f"|{name}"]))[0]
+
+
+async def test_a_replica_starting_again_keeps_an_admins_rollback_and_an_older_release_keeps_the_newer(app, clock):
+    registry, v2 = app.app.store.registry, load_definition(EDU_V2, "education.yaml")
+    edu_v1 = load_definition(EDUCATION, "education.yaml")
+    release = Catalog([edu_v1, v2])  # a release shipping education v2 starts: v2 becomes the shared default
+    await release.connect(registry, clock.now())
+    assert await _shared_active(app) == "education@2"
+    await app.app.definitions.activate(Caller("platform", ADMIN), "education", 1)  # the platform rolls back
+    await Catalog([edu_v1, v2]).connect(registry, clock.now())  # a replica of that release starts again
+    assert await _shared_active(app) == "education@1", "a restart undid the platform admin's rollback"
+    await Catalog([edu_v1]).connect(registry, clock.now())  # and one of the release before
+    assert await _shared_active(app) == "education@1"
+    v3 = load_definition(EDU_V2.replace("version: 2", "version: 3", 1), "education.yaml")
+    await Catalog([edu_v1, v2, v3]).connect(registry, clock.now())  # the next release's v3 is the default again
+    assert await _shared_active(app) == "education@3"
+
+
+async def test_a_reload_refused_for_one_edited_version_publishes_none_of_the_others(app, clock, tmp_path):
+    registry = app.app.store.registry
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir()
+    theirs.mkdir()
+    (theirs / "education.yaml").write_text(EDU_V2, "utf-8")  # another replica's release shipped education v2
+    other = Catalog([])
+    await other.connect(registry, clock.now())
+    await other.reload(str(theirs), clock.now())
+    edited = EDU_V2.replace("remaining_lessons <= 6", "remaining_lessons <= 7", 1)  # v2 with another text
+    (ours / "education.yaml").write_text(edited, "utf-8")
+    (ours / "b2b.yaml").write_text(B2B_V2, "utf-8")
+    catalog = app.app.catalog
+    with pytest.raises(InvalidDefinition, match="education@2 is published and its text changed"):
+        await catalog.reload(str(ours), clock.now())
+    assert await registry.first_text(["b2b@2"]) is None, "b2b v2 was published by a reload that was refused"
+    assert await _shared_active(app, "b2b") == "b2b@1"

@@ -104,24 +104,20 @@ class Catalog:
 
     @staticmethod
     async def _ship(registry: DefinitionRegistry, definitions: list[Definition], now: datetime) -> None:
-        """Publish shipped versions (approved by the release), and make each name's newest the shared default
-        when it is newer than the one active."""
-        changed = []
-        for d in definitions:
-            text = VersionText(d.key, "", d.file, d.source, d.digest, RELEASE, now)
-            taken = await registry.publish(text, d.name, d.version, VersionStatus("approved", "", RELEASE, now))
-            if taken is not None and taken.existing.digest != d.digest:
-                changed.append(_changed(d))
+        """Publish shipped versions (approved by the release), all of them or none (InvalidDefinition when one is
+        published with another text), and make each name's newest the shared default when it is newer than any a
+        release shipped before and than the one active."""
+        texts = [(VersionText(d.key, "", d.file, d.source, d.digest, RELEASE, now), d.name, d.version)
+                 for d in definitions]  # fmt: skip
+        changed = set(await registry.ship(texts, VersionStatus("approved", "", RELEASE, now)))
         if changed:
-            raise InvalidDefinition(changed)
+            raise InvalidDefinition([_changed(d) for d in definitions if d.key in changed])
         newest: dict[str, Definition] = {}
         for d in definitions:
             if d.name not in newest or newest[d.name].version < d.version:
                 newest[d.name] = d
-        fields = [active_field("", name) for name in newest]
-        for d, active in zip(newest.values(), await registry.active(fields) if fields else [], strict=True):
-            if active is None or int(active.rpartition("@")[2]) < d.version:
-                await registry.activate(d.key, active_field("", d.name), RELEASE, now, approval_required=True)
+        for d in newest.values():
+            await registry.activate_shipped(d.key, d.name, d.version, RELEASE, now)
 
     async def active(self, tenant: str, name: str) -> Definition:
         """The version the tenant's new customers of `name` get: its own activated one, else the shared one."""

@@ -39,6 +39,7 @@ class Registry:
     status = f"{tag}:status"  # hash: name@version → its lifecycle record (codec.VersionStatus)
     active = f"{tag}:active"  # hash: `<tenant>|<name>` (`|<name>` for the shared defaults) → name@version
     latest = f"{tag}:latest"  # hash: name → the highest version number published
+    shipped = f"{tag}:shipped"  # hash: `|<name>` → the newest version a release made the shared default
 
 
 @functools.lru_cache(maxsize=1024)

@@ -55,15 +55,32 @@ class DefinitionRegistry:
         )  # fmt: skip
         return None if outcome == "ok" else Taken(codec.decode_version_text(text.key, existing), latest)
 
+    async def ship(self, texts: Sequence[tuple[codec.VersionText, str, int]], status: codec.VersionStatus) -> list[str]:
+        """Publish a release's shared versions ((text, name, version) each) with `status`, all of them or none:
+        the ids of those published already with another text, when nothing was."""
+        record = codec.encode_version_status(status)
+        return await self.scripts.ship_definitions(Registry.texts, Registry.status, Registry.latest, [
+            (text.key, codec.encode_version_text(text), record, active_field("", name), version)
+            for text, name, version in texts
+        ])  # fmt: skip
+
     async def approve(self, rid: str, by: str, at: datetime) -> tuple[str, str]:
         """('ok', '') or ('refused', its status)."""
-        return await self.scripts.promote_definition(Registry.status, Registry.active, "approve", rid, by, codec.ms(at))
+        return await self._promote("approve", rid, by, at)
 
     async def activate(self, rid: str, field: str, by: str, at: datetime, approval_required: bool) -> tuple[str, str]:
         """('ok', the key it replaced or '') or ('refused', its status)."""
-        return await self.scripts.promote_definition(
-            Registry.status, Registry.active, "activate", rid, by, codec.ms(at), field, approval_required
-        )
+        return await self._promote("activate", rid, by, at, field, approval_required)
+
+    async def activate_shipped(self, key: str, name: str, version: int, by: str, at: datetime) -> tuple[str, str]:
+        """A release's newest `key` of `name` as the shared default, when it is newer than any a release shipped
+        before and than the one active (see promote_definition.lua): as activate."""
+        return await self._promote("ship", key, by, at, active_field("", name), True, version)
+
+    async def _promote(self, op: str, rid: str, by: str, at: datetime, field: str = "", approval_required: bool = True,
+                       version: int = 0) -> tuple[str, str]:  # fmt: skip
+        return await self.scripts.promote_definition(Registry.status, Registry.active, Registry.shipped, op, rid, by,
+                                                     codec.ms(at), field, approval_required, version)  # fmt: skip
 
     async def first_text(self, rids: Sequence[str]) -> codec.VersionText | None:
         """The document of the first of `rids` that is published."""

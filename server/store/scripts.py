@@ -257,14 +257,31 @@ class PublishDefinition(_Script):
         return (str(reply[0]), str(reply[1]), int(reply[2])) if len(reply) > 1 else (str(reply[0]), "", 0)
 
 
+class ShipDefinitions(_Script):
+    """ship_definitions.lua: publish a release's versions, all or none. Returns the ids published with another
+    text (then nothing was written)."""
+
+    name = "ship_definitions"
+    resend = True  # the same texts again are published already
+
+    async def __call__(self, texts: str, status: str, latest: str,
+                       versions: Sequence[tuple[str, str, str, str, int]]) -> list[str]:  # fmt: skip
+        reply = await self._run([texts, status, latest], [arg for version in versions for arg in version])
+        return [str(rid) for rid in reply[1:]]
+
+
 class PromoteDefinition(_Script):
-    """promote_definition.lua: approve or activate a version. Returns ('ok', replaced key) or ('refused', status)."""
+    """promote_definition.lua: approve, activate or ship a version. Returns ('ok', replaced key) or ('refused',
+    status)."""
 
     name = "promote_definition"
 
-    async def __call__(self, status: str, active: str, op: str, key: str, by: str, at_ms: int, field: str = "",
-                       approval_required: bool = True) -> tuple[str, str]:  # fmt: skip
-        reply = await self._run([status, active], [op, key, by, at_ms, field, "1" if approval_required else "0"])
+    async def __call__(self, status: str, active: str, shipped: str, op: str, key: str, by: str, at_ms: int,
+                       field: str = "", approval_required: bool = True,
+                       version: int = 0) -> tuple[str, str]:  # fmt: skip
+        reply = await self._run(
+            [status, active, shipped], [op, key, by, at_ms, field, "1" if approval_required else "0", version]
+        )
         return str(reply[0]), str(reply[1])
 
 
@@ -284,4 +301,5 @@ class Scripts:
         self.settle_timer = SettleTimer(client, timeout, pipe)
         self.erase = Erase(client, timeout, pipe)
         self.publish_definition = PublishDefinition(client, timeout, pipe)
+        self.ship_definitions = ShipDefinitions(client, timeout, pipe)
         self.promote_definition = PromoteDefinition(client, timeout, pipe)

@@ -1,16 +1,21 @@
 -- promote_definition.lua: move a definition version on in its lifecycle, checked and written at once.
 --
 -- KEYS[1]  registry status hash     KEYS[2]  registry active hash
--- ARGV[1]  'approve' | 'activate'
+-- KEYS[3]  ship: the registry's record of the newest version a release made each shared default
+-- ARGV[1]  'approve' | 'activate' | 'ship'
 -- ARGV[2]  name@version
 -- ARGV[3]  who                      ARGV[4]  when (ms)
--- ARGV[5]  activate: the active field (`<tenant>|<name>`, `|<name>` for the shared defaults)
--- ARGV[6]  activate: '1' when a draft must be approved first
+-- ARGV[5]  activate, ship: the active field (`<tenant>|<name>`, `|<name>` for the shared defaults)
+-- ARGV[6]  activate, ship: '1' when a draft must be approved first
+-- ARGV[7]  ship: the version number
 --
 -- approve:  a draft becomes approved.
 -- activate: the version becomes the one new customers of that scope get. When it is the scope's own, it is
 --           marked active; a tenant may also activate a shared version for itself, which leaves the shared
 --           version's status as it is. Either way the version it replaces, when the scope's own, is retired.
+-- ship:     a release's newest version of a name is activated as the shared default once, when it is newer
+--           than every version a release shipped before and than the one active: a replica starting again
+--           does not undo an admin's rollback, and an older release starting late does not undo a newer one.
 --
 -- Returns  {'ok', replaced name@version or ''} | {'refused', current status}
 local record = redis.call('HGET', KEYS[1], ARGV[2])
@@ -29,10 +34,23 @@ if ARGV[1] == 'approve' then
 end
 
 local scope = string.sub(ARGV[5], 1, string.find(ARGV[5], '|', 1, true) - 1)
+local replaced = redis.call('HGET', KEYS[2], ARGV[5]) or ''
+if ARGV[1] == 'ship' then
+  local version = tonumber(ARGV[7])
+  if version <= tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') then
+    return {'ok', ''}
+  end
+  if replaced ~= '' and version <= tonumber(string.match(replaced, '@(%d+)$')) then
+    redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])  -- as new a version is the default already: it counts as shipped
+    return {'ok', ''}
+  end
+end
 if status.status == 'draft' and ARGV[6] == '1' then
   return {'refused', 'draft'}
 end
-local replaced = redis.call('HGET', KEYS[2], ARGV[5]) or ''
+if ARGV[1] == 'ship' then
+  redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])
+end
 if replaced == ARGV[2] then
   return {'ok', ''}
 end
