@@ -162,3 +162,13 @@ async def test_a_reload_refused_for_one_edited_version_publishes_none_of_the_oth
         await catalog.reload(str(ours), clock.now())
     assert await registry.first_text(["b2b@2"]) is None, "b2b v2 was published by a reload that was refused"
     assert await _shared_active(app, "b2b") == "b2b@1"
+
+
+async def test_a_tenants_version_taken_by_a_shared_one_is_told_a_number_that_is_free(app):
+    from crmstatus.server.application.errors import VersionTaken
+
+    defs, acme = app.app.definitions, Caller("acme", ADMIN)
+    own = EDUCATION.replace("remaining_lessons <= 5", "remaining_lessons <= 4", 1)  # acme's variant, as version 1
+    with pytest.raises(VersionTaken, match="give the new text version 2 "):
+        await defs.publish(acme, own, "education.yaml")  # the shared education@1 has that number
+    await defs.publish(acme, own.replace("version: 1", "version: 2", 1), "education.yaml")

@@ -7,10 +7,16 @@
 -- ARGV[6]  for a tenant's version: the shared id of the same name@version, which must not exist either
 --          (a tenant's customers pinned to a shared version must never find the tenant's under its number)
 --
--- Returns  {'ok'} | {'taken', the stored document, highest version published in the scope}
+-- Returns  {'ok'} | {'taken', the stored document, the highest version published that the new one must pass:
+--           the scope's, and for a tenant's also the shared defaults'}
 local stored = redis.call('HGET', KEYS[1], ARGV[1]) or (ARGV[6] ~= '' and redis.call('HGET', KEYS[1], ARGV[6]))
 if stored then
-  return {'taken', stored, redis.call('HGET', KEYS[3], ARGV[4]) or '0'}
+  local latest = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0')
+  if ARGV[6] ~= '' then
+    local shared = string.sub(ARGV[4], (string.find(ARGV[4], '|', 1, true)))  -- `|<name>`
+    latest = math.max(latest, tonumber(redis.call('HGET', KEYS[3], shared) or '0'))
+  end
+  return {'taken', stored, latest}
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
