@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from crmstatus.engine import Actor
-from crmstatus.engine.errors import InvalidDefinition
+from crmstatus.engine.errors import InvalidDefinition, UnknownName
 from crmstatus.engine.loader import load_definition
 from crmstatus.server.application.catalog import Catalog
 from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused
@@ -108,21 +108,54 @@ async def test_rolling_back_to_the_shared_version_retires_the_tenants_own(app):
     assert statuses[("acme", "education@2")] == ("retired", False)
 
 
-async def test_listing_a_state_of_a_version_just_activated_on_another_replica_is_an_empty_page(replicas, tenant):
+async def _publish(app, tenant: str, text: str, version: int, file: str = "b2b.yaml", activate: bool = True) -> None:
+    defs = app.app.definitions
+    await defs.publish(Caller(tenant, ADMIN), text, file)
+    await defs.approve(Caller(tenant, APPROVER), text.partition("name: ")[2].partition("\n")[0], version)
+    if activate:
+        await defs.activate(Caller(tenant, ADMIN), text.partition("name: ")[2].partition("\n")[0], version)
+
+
+async def _key_customer(app, tenant: str, customer_id: str, definition: str) -> None:
+    """A customer in the lifecycle's 重点 state (关键 in the v2 texts)."""
+    await app.create_customer(tenant, customer_id, definition, SALES, facts={"effective_contacts": 5})
+    await app.fire(tenant, customer_id, "promote", SALES)
+
+
+async def _listed(app, tenant: str, definition: str, state: str) -> list[str]:
+    found, _ = await app.app.queries.listing(Caller(tenant, MANAGER), Listing(definition, "lifecycle", state))
+    return [customer_id for customer_id, _ in found]
+
+
+async def test_a_replica_lists_a_state_of_a_version_another_replica_just_activated(replicas, tenant, monkeypatch):
+    monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 3600)  # however slow this machine
     a, b = replicas
     name = f"rv_{tenant[2:]}"
     v1 = B2B.replace("name: b2b", f"name: {name}", 1)
     v2 = v1.replace("version: 1", "version: 2", 1).replace("重点", "关键")  # v2 has a new state 关键
-    for version, text in ((1, v1), (2, v2)):
-        await a.app.definitions.publish(Caller(tenant, ADMIN), text, f"{name}.yaml")
-        await a.app.definitions.approve(Caller(tenant, APPROVER), name, version)
-        if version == 1:
-            await a.app.definitions.activate(Caller(tenant, ADMIN), name, 1)
-            # replica b serves a listing while v1 is active (and reads the published versions)
-            await b.app.queries.listing(Caller(tenant, MANAGER), Listing(name, "lifecycle", "潜在"))
-    await a.app.definitions.activate(Caller(tenant, ADMIN), name, 2)  # through replica a
-    found, _ = await b.app.queries.listing(Caller(tenant, MANAGER), Listing(name, "lifecycle", "关键"))
-    assert found == []
+    await _publish(a, tenant, v1, 1, f"{name}.yaml")
+    assert await _listed(b, tenant, name, "潜在") == []  # replica b has read the published versions: v1 only
+    await _publish(a, tenant, v2, 2, f"{name}.yaml")  # through replica a
+    await _key_customer(a, tenant, "k-1", name)
+    assert await _listed(b, tenant, name, "关键") == ["k-1"]
+
+
+async def test_a_state_only_an_older_version_has_lists_the_customers_still_on_it(app, tenant):
+    await _key_customer(app, tenant, "old-1", "b2b")  # on b2b v1, in 重点
+    await _publish(app, tenant, B2B_V2, 2)  # v2 calls it 关键; old-1 is not migrated yet
+    await _key_customer(app, tenant, "new-1", "b2b")
+    assert await _listed(app, tenant, "b2b", "重点") == ["old-1"]
+    assert await _listed(app, tenant, "b2b", "关键") == ["new-1"]
+    with pytest.raises(UnknownName, match="unknown state of lifecycle '关'"):
+        await _listed(app, tenant, "b2b", "关")
+
+
+async def test_a_shared_version_taking_a_tenants_number_later_lists_the_tenants_customers_once(app, tenant):
+    await _publish(app, tenant, B2B_V2, 2)  # the tenant's own b2b@2
+    await _key_customer(app, tenant, "t-1", "b2b")
+    shared = B2B_V2.replace("P90D", "P80D", 1)  # later the platform publishes a b2b@2 of its own
+    await _publish(app, "platform", shared, 2, activate=False)
+    assert await _listed(app, tenant, "b2b", "关键") == ["t-1"]
 
 
 async def _shared_active(app, name: str = "education") -> str | None:

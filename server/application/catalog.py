@@ -208,11 +208,30 @@ class Catalog:
             found, key=lambda v: (v.text.key.partition("@")[0], int(v.text.key.rpartition("@")[2]), v.text.scope)
         )
 
-    async def _texts(self) -> list[VersionText]:
+    async def every_version(self, tenant: str, name: str) -> list[Definition]:
+        """Every version of `name` the tenant's customers may be on, each as they run it (the tenant's own
+        name@version before a shared one of that number), the active one among them, oldest first. A version
+        this release cannot compile is left out (and logged)."""
+        active = await self.active(tenant, name)
+        if self.registry is None:
+            return [active]
+        keys = {t.key for t in await self._texts(active.key) if t.scope in ("", tenant)}
+        found = []
+        for version in sorted(int(key.rpartition("@")[2]) for key in keys if key.partition("@")[0] == name):
+            try:
+                found.append(await self.resolve(tenant, name, version))
+            except DefinitionNotFound:
+                continue
+        return found
+
+    async def _texts(self, needed: str = "") -> list[VersionText]:
         """Every published version's document. They never change, only new ones come: re-read at most every
-        TEXTS_FRESH seconds, and at once when one is named that was not among them."""
+        TEXTS_FRESH seconds, and at once when the one `needed` (name@version) is not among them."""
         assert self.registry is not None
-        if self._texts_read is None or time.monotonic() - self._texts_read[0] > TEXTS_FRESH:
+        if (
+            self._texts_read is None or time.monotonic() - self._texts_read[0] > TEXTS_FRESH
+            or (needed and all(text.key != needed for text in self._texts_read[1]))
+        ):  # fmt: skip
             self._texts_read = (time.monotonic(), await self.registry.texts())
         return self._texts_read[1]
 

@@ -122,20 +122,24 @@ class Queries:
         return [decode_index_member(member) for member in members], token
 
     async def _indexed(self, caller: Caller, wanted: Listing) -> list[Definition]:
-        """The tenant's versions of the definition whose `dimension` is indexed and has `state`."""
-        latest = await self.catalog.active(caller.tenant, wanted.definition)
-        dimension = latest.dimensions.get(wanted.dimension)
-        if dimension is None:
-            raise UnknownName(f"dimension of {latest.key}", wanted.dimension, latest.dimensions)
-        if not dimension.indexed:
-            raise InvalidRequest(f"dimension {quote(wanted.dimension)} of {latest.key} is not indexed: its definition "
+        """The versions of the definition the tenant's customers may be on whose `dimension` is indexed and has
+        `state`: a state only an older version has still lists the customers not migrated yet."""
+        dimension, state = wanted.dimension, wanted.state
+        versions = await self.catalog.every_version(caller.tenant, wanted.definition)
+        having = [d for d in versions if dimension in d.dimensions]
+        if not having:
+            raise UnknownName(f"dimension of {wanted.definition}", dimension,
+                              {name for d in versions for name in d.dimensions})  # fmt: skip
+        indexed = [d for d in having if d.dimensions[dimension].indexed]
+        if not indexed:
+            raise InvalidRequest(f"dimension {quote(dimension)} of {wanted.definition} is not indexed: its definition "
                                  "marks it `indexed: true` to list its customers per state")  # fmt: skip
-        if wanted.state not in dimension.states:
-            raise UnknownName(f"state of {wanted.dimension}", wanted.state, dimension.states)
-        versions = [await self.catalog.compile(v.text) for v in await self.catalog.versions(caller.tenant)
-                    if v.text.key.startswith(f"{latest.name}@")]  # fmt: skip
-        return [d for d in versions if (found := d.dimensions.get(wanted.dimension)) is not None and found.indexed
-                and wanted.state in found.states]  # fmt: skip
+        found = [d for d in indexed if state in d.dimensions[dimension].states]
+        if not found:
+            raise UnknownName(
+                f"state of {dimension}", state, {s for d in indexed for s in d.dimensions[dimension].states}
+            )
+        return found
 
     async def pool(self, caller: Caller, limit: int = 100, queue: str = "") -> list[tuple[str, datetime]]:
         """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when:
