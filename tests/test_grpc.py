@@ -565,6 +565,10 @@ def test_state_counts(customers, cid):
     after = customers.GetStateCounts(cs.GetStateCountsRequest(definition="education"), metadata=metadata)
     assert enquiries(after) == enquiries(before) + 1
     assert {c.definition for c in after.counts} == {"education"}
+    misspelt = cs.GetStateCountsRequest(definition="educaton")
+    with pytest.raises(grpc.RpcError) as refused:
+        customers.GetStateCounts(misspelt, metadata=metadata)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND and "education" in refused.value.details()
 
 
 async def test_a_second_server_on_a_taken_port_refuses_to_start(served, redis_url):

@@ -28,6 +28,7 @@ from crmstatus.server.store.errors import CustomerNotFound
 
 from .catalog import Catalog
 from .definitions import draw
+from .errors import DefinitionNotFound
 from .model import Caller, Listing
 
 
@@ -79,13 +80,18 @@ class Queries:
         return (redacted_history(entries) if is_hidden(definition, snapshot, caller.actor) else entries), token
 
     async def state_counts(self, caller: Caller, definition: str = "") -> list[tuple[str, int, str, str, int]]:
-        """(definition, version, dimension, state, customers), sorted; of one definition or all."""
+        """(definition, version, dimension, state, customers), sorted; of one definition or all (one the tenant
+        does not have is DefinitionNotFound, not an empty answer)."""
         counts = await self.store.queries.state_counts(self.store.keys(caller.tenant))
         found = []
         for (key, dimension, state), count in sorted(counts.items()):
             name, _, version = key.partition("@")
             if not definition or name == definition:
                 found.append((name, int(version), dimension, state, count))
+        if definition and not found:
+            names = {v.text.key.partition("@")[0] for v in await self.catalog.versions(caller.tenant)}
+            if definition not in names:
+                raise DefinitionNotFound(definition, names)
         return found
 
     async def listing(self, caller: Caller, wanted: Listing) -> tuple[list[tuple[str, datetime | None]], str | None]:
