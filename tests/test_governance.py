@@ -205,3 +205,43 @@ async def test_a_tenants_version_taken_by_a_shared_one_is_told_a_number_that_is_
     with pytest.raises(VersionTaken, match="give the new text version 2 "):
         await defs.publish(acme, own, "education.yaml")  # the shared education@1 has that number
     await defs.publish(acme, own.replace("version: 1", "version: 2", 1), "education.yaml")
+
+
+async def test_a_registry_that_lost_which_versions_are_active_gets_the_shipped_defaults_again(app):
+    await app.app.store.client.delete("crm:{registry}:active")  # evicted, say; the rest of the registry is there
+    created = await app.create_customer("acme", "c-1", "b2b", SALES)
+    assert created.snapshot.definition_version == 1
+
+
+async def test_customers_of_a_definition_with_no_active_version_are_listed(app, tenant):
+    mine = B2B.replace("name: b2b", "name: mine", 1)
+    await _publish(app, tenant, mine, 1, "mine.yaml", activate=False)  # approved, never activated
+    await app.create_customer(tenant, "m-1", "mine", SALES, definition_version=1)
+    assert await _listed(app, tenant, "mine", "潜在") == ["m-1"]
+
+
+async def test_a_version_another_tenant_numbers_alike_does_not_hide_a_tenants_new_one(replicas, tenant, monkeypatch):
+    monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 3600)
+    a, b = replicas
+    name, other = f"rn_{tenant[2:]}", f"{tenant}-other"
+    v1 = B2B.replace("name: b2b", f"name: {name}", 1)
+    v2 = v1.replace("version: 1", "version: 2", 1).replace("重点", "关键")
+    for owner in (other, tenant):  # another tenant's own v1 and v2, read by replica b; then the tenant's own
+        await _publish(a, owner, v1, 1, f"{name}.yaml")
+        await _publish(a, owner, v2, 2, f"{name}.yaml")
+        if owner == other:
+            assert await _listed(b, other, name, "关键") == []
+    await _key_customer(a, tenant, "k-1", name)
+    assert await _listed(b, tenant, name, "关键") == ["k-1"]
+
+
+async def test_a_version_this_release_cannot_compile_is_left_out_and_tried_once(app, tenant, caplog):
+    from crmstatus.server.store.codec import VersionStatus, VersionText
+
+    newer = B2B.replace("version: 1", "version: 3", 1).replace("dimensions:", "dimensions_v9:", 1)  # a newer language
+    text = VersionText("b2b@3", "", "b2b.yaml", newer, "f" * 64, "release", app.clock.now())
+    await app.app.store.registry.ship([(text, "b2b", 3)], VersionStatus("approved", ""))
+    await app.create_customer(tenant, "c-1", "b2b", SALES)
+    for _ in range(3):
+        assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
+    assert sum("b2b@3 cannot be used by this release" in r.getMessage() for r in caplog.records) == 1

@@ -60,6 +60,7 @@ class Catalog:
         self._resolved: dict[tuple[str, str], str] = {}  # (tenant, name@version) → registry id
         self._tailored: dict[tuple[str, str], Definition] = {}
         self._texts_read: tuple[float, list[VersionText]] | None = None
+        self._uncompilable: set[str] = set()  # registry ids of versions this release cannot compile
 
     @classmethod
     def load(cls, config_dir: str, claim_protection: Mapping[str, timedelta] | None = None) -> Catalog:
@@ -123,6 +124,10 @@ class Catalog:
         """The version the tenant's new customers of `name` get: its own activated one, else the shared one."""
         if self.registry is None:
             return self.for_tenant(tenant, self.get(name))
+        return await self._compiled_or_loaded(tenant, await self._active_id(tenant, name))
+
+    async def _active_id(self, tenant: str, name: str) -> str:
+        assert self.registry is not None
         known_name(name)
         own, shared = await self.registry.active([active_field(tenant, name), active_field("", name)])
         rid = own or shared
@@ -132,7 +137,7 @@ class Catalog:
         if rid is None:
             names = {split_id(visible)[1].partition("@")[0] for visible in await self._visible_ids(tenant)}
             raise DefinitionNotFound(name, names)
-        return await self._compiled_or_loaded(tenant, rid)
+        return rid
 
     async def resolve(self, tenant: str, name: str, version: int | None = None) -> Definition:
         """The definition at `version` as the tenant sees it (its active version when None), loaded from the
@@ -170,6 +175,8 @@ class Catalog:
     async def _compiled_or_loaded(self, tenant: str, rid: str, text: VersionText | None = None) -> Definition:
         definition = self._compiled.get(rid)
         if definition is None:
+            if rid in self._uncompilable:
+                raise DefinitionNotFound(split_id(rid)[1], ())
             if text is None:
                 assert self.registry is not None
                 text = await self.registry.first_text([rid])
@@ -177,7 +184,8 @@ class Catalog:
                 raise DefinitionNotFound(split_id(rid)[1], ())
             try:
                 definition = self._compiled[rid] = load_definition(text.source, text.file)
-            except InvalidDefinition as error:
+            except InvalidDefinition as error:  # a published text never changes: it is tried once
+                self._uncompilable.add(rid)
                 log.error("definition %s cannot be used by this release: %s", rid, error)
                 raise DefinitionNotFound(split_id(rid)[1], ()) from None
         return self.for_tenant(tenant, definition)
@@ -210,14 +218,21 @@ class Catalog:
 
     async def every_version(self, tenant: str, name: str) -> list[Definition]:
         """Every version of `name` the tenant's customers may be on, each as they run it (the tenant's own
-        name@version before a shared one of that number), the active one among them, oldest first. A version
-        this release cannot compile is left out (and logged)."""
-        active = await self.active(tenant, name)
+        name@version before a shared one of that number), the active one among them, oldest first; also when
+        none is active (a customer may be created on a version it names). A version this release cannot compile
+        is left out (and logged once)."""
         if self.registry is None:
-            return [active]
-        keys = {t.key for t in await self._texts(active.key) if t.scope in ("", tenant)}
+            return [await self.active(tenant, name)]
+        try:
+            needed = await self._active_id(tenant, name)
+        except DefinitionNotFound as error:
+            needed, missing = "", error
         found = []
-        for version in sorted(int(key.rpartition("@")[2]) for key in keys if key.partition("@")[0] == name):
+        numbers = {int(text.key.rpartition("@")[2]) for text in await self._texts(needed)
+                   if text.scope in ("", tenant) and text.key.partition("@")[0] == name}  # fmt: skip
+        if not numbers and not needed:
+            raise missing
+        for version in sorted(numbers):
             try:
                 found.append(await self.resolve(tenant, name, version))
             except DefinitionNotFound:
@@ -226,11 +241,11 @@ class Catalog:
 
     async def _texts(self, needed: str = "") -> list[VersionText]:
         """Every published version's document. They never change, only new ones come: re-read at most every
-        TEXTS_FRESH seconds, and at once when the one `needed` (name@version) is not among them."""
+        TEXTS_FRESH seconds, and at once when the one `needed` (a registry id) is not among them."""
         assert self.registry is not None
         if (
             self._texts_read is None or time.monotonic() - self._texts_read[0] > TEXTS_FRESH
-            or (needed and all(text.key != needed for text in self._texts_read[1]))
+            or (needed and all(registry_id(text.scope, text.key) != needed for text in self._texts_read[1]))
         ):  # fmt: skip
             self._texts_read = (time.monotonic(), await self.registry.texts())
         return self._texts_read[1]

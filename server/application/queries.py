@@ -136,15 +136,15 @@ class Queries:
         if not having:
             raise UnknownName(f"dimension of {wanted.definition}", dimension,
                               {name for d in versions for name in d.dimensions})  # fmt: skip
-        indexed = [d for d in having if d.dimensions[dimension].indexed]
-        if not indexed:
+        with_state = [d for d in having if state in d.dimensions[dimension].states]
+        if not with_state:
+            raise UnknownName(
+                f"state of {dimension}", state, {s for d in having for s in d.dimensions[dimension].states}
+            )
+        found = [d for d in with_state if d.dimensions[dimension].indexed]
+        if not found:
             raise InvalidRequest(f"dimension {quote(dimension)} of {wanted.definition} is not indexed: its definition "
                                  "marks it `indexed: true` to list its customers per state")  # fmt: skip
-        found = [d for d in indexed if state in d.dimensions[dimension].states]
-        if not found:
-            raise UnknownName(
-                f"state of {dimension}", state, {s for d in indexed for s in d.dimensions[dimension].states}
-            )
         return found
 
     async def pool(self, caller: Caller, limit: int = 100, queue: str = "") -> list[tuple[str, datetime]]:

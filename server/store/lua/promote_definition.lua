@@ -35,12 +35,12 @@ end
 
 local scope = string.sub(ARGV[5], 1, string.find(ARGV[5], '|', 1, true) - 1)
 local replaced = redis.call('HGET', KEYS[2], ARGV[5]) or ''
-if ARGV[1] == 'ship' then
+if ARGV[1] == 'ship' and replaced ~= '' then  -- with none active (a registry that lost it), it is activated
   local version = tonumber(ARGV[7])
   if version <= tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') then
     return {'ok', ''}
   end
-  if replaced ~= '' and version <= tonumber(string.match(replaced, '@(%d+)$')) then
+  if version <= tonumber(string.match(replaced, '@(%d+)$')) then
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])  -- as new a version is the default already: it counts as shipped
     return {'ok', ''}
   end
