@@ -245,3 +245,18 @@ async def test_a_version_this_release_cannot_compile_is_left_out_and_tried_once(
     for _ in range(3):
         assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
     assert sum("b2b@3 cannot be used by this release" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_listings_read_which_versions_exist_not_every_versions_document(app, tenant, monkeypatch):
+    """A replica lists customers often; the registry holds every tenant's documents (tens of KB each)."""
+    monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 0)  # re-read at every listing
+    await app.create_customer(tenant, "c-1", "b2b", SALES)
+
+    async def whole_hash_reads() -> int:
+        stats = await app.app.store.client.info("commandstats")
+        return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
+
+    before = await whole_hash_reads()
+    for _ in range(3):
+        assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
+    assert await whole_hash_reads() == before

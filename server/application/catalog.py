@@ -60,6 +60,7 @@ class Catalog:
         self._resolved: dict[tuple[str, str], str] = {}  # (tenant, name@version) → registry id
         self._tailored: dict[tuple[str, str], Definition] = {}
         self._texts_read: tuple[float, list[VersionText]] | None = None
+        self._ids_read: tuple[float, frozenset[str]] | None = None
         self._uncompilable: set[str] = set()  # registry ids of versions this release cannot compile
 
     @classmethod
@@ -227,31 +228,54 @@ class Catalog:
             needed = await self._active_id(tenant, name)
         except DefinitionNotFound as error:
             needed, missing = "", error
-        found = []
-        numbers = {int(text.key.rpartition("@")[2]) for text in await self._texts(needed)
-                   if text.scope in ("", tenant) and text.key.partition("@")[0] == name}  # fmt: skip
-        if not numbers and not needed:
+        found = await self._runs(tenant, await self._ids(needed), name)
+        if not found and not needed:
             raise missing
-        for version in sorted(numbers):
+        return found
+
+    async def every_definition(self, tenant: str) -> list[Definition]:
+        """Every version of every definition the tenant's customers may be on, as every_version."""
+        if self.registry is None:
+            return [self.for_tenant(tenant, d) for d in self.shipped.values()]
+        return await self._runs(tenant, await self._ids(""))
+
+    async def _runs(self, tenant: str, ids: Iterable[str], name: str = "") -> list[Definition]:
+        """The versions among `ids` the tenant sees (of `name`, or all), each compiled as the tenant runs it."""
+        keys = set()
+        for rid in ids:
+            scope, key = split_id(rid)
+            if scope in ("", tenant) and (not name or key.partition("@")[0] == name):
+                keys.add(key.partition("@")[::2])
+        found = []
+        for each, version in sorted(keys, key=lambda pair: (pair[0], int(pair[1]))):
             try:
-                found.append(await self.resolve(tenant, name, version))
+                found.append(await self.resolve(tenant, each, int(version)))
             except DefinitionNotFound:
                 continue
         return found
 
-    async def _texts(self, needed: str = "") -> list[VersionText]:
+    async def _texts(self) -> list[VersionText]:
         """Every published version's document. They never change, only new ones come: re-read at most every
-        TEXTS_FRESH seconds, and at once when the one `needed` (a registry id) is not among them."""
+        TEXTS_FRESH seconds."""
         assert self.registry is not None
-        if (
-            self._texts_read is None or time.monotonic() - self._texts_read[0] > TEXTS_FRESH
-            or (needed and all(registry_id(text.scope, text.key) != needed for text in self._texts_read[1]))
-        ):  # fmt: skip
+        if self._texts_read is None or time.monotonic() - self._texts_read[0] > TEXTS_FRESH:
             self._texts_read = (time.monotonic(), await self.registry.texts())
         return self._texts_read[1]
 
+    async def _ids(self, needed: str) -> frozenset[str]:
+        """Every published version's registry id (not its document, which a listing does not need): re-read at
+        most every TEXTS_FRESH seconds, and at once when the one `needed` is not among them."""
+        assert self.registry is not None
+        if (
+            self._ids_read is None
+            or time.monotonic() - self._ids_read[0] > TEXTS_FRESH
+            or (needed and needed not in self._ids_read[1])
+        ):
+            self._ids_read = (time.monotonic(), frozenset(await self.registry.ids()))
+        return self._ids_read[1]
+
     def forget_texts(self) -> None:
-        self._texts_read = None
+        self._texts_read = self._ids_read = None
 
     async def _visible_ids(self, tenant: str) -> list[str]:
         return [registry_id(v.text.scope, v.text.key) for v in await self.versions(tenant)]

@@ -151,8 +151,7 @@ class Queries:
         """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when:
         those in no queue, or those in `queue` (which some definition of the tenant declares)."""
         if queue:
-            known = {name for v in await self.catalog.versions(caller.tenant)
-                     for name in (await self.catalog.compile(v.text)).queues}  # fmt: skip
+            known = {name for d in await self.catalog.every_definition(caller.tenant) for name in d.queues}
             if queue not in known:
                 raise UnknownName("queue", queue, known)
         free = await self.store.queries.pool(self.store.keys(caller.tenant), ms(self.clock.now()), limit, queue)

@@ -91,6 +91,11 @@ class DefinitionRegistry:
                 return codec.decode_version_text(split_id(rid)[1], text)
         return None
 
+    async def ids(self) -> list[str]:
+        """The registry id of every published version (not their documents)."""
+        async with store_errors(self.scripts.timeout):
+            return await self.client.hkeys(Registry.texts)  # type: ignore[return-value]
+
     async def texts(self) -> list[codec.VersionText]:
         async with store_errors(self.scripts.timeout):
             every: dict[str, str] = await self.client.hgetall(Registry.texts)  # type: ignore[assignment]
