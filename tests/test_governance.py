@@ -260,3 +260,13 @@ async def test_listings_read_which_versions_exist_not_every_versions_document(ap
     for _ in range(3):
         assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
     assert await whole_hash_reads() == before
+
+
+async def test_a_flow_report_shows_the_states_only_an_older_version_has(app, tenant, clock):
+    await _key_customer(app, tenant, "old-1", "b2b")  # entered 重点 on v1
+    await _publish(app, tenant, B2B_V2, 2)  # v2 calls it 关键
+    today = clock.now().date()
+    report = await app.app.analytics.flow(Caller(tenant, MANAGER), "b2b", "lifecycle", today, today)
+    entered = {flow.state: flow.entered for flow in report.states}
+    assert entered["重点"] == 1 and entered["关键"] == 0
+    assert [flow.state for flow in report.states][-1] == "重点"  # after v2's own states

@@ -92,10 +92,14 @@ class Analytics:
         """The flow of one dimension of a definition (every version, or one) over the days start…end."""
         if not start <= end or (end - start).days >= MAX_DAYS:
             raise InvalidRequest(f"a report covers 1 to {MAX_DAYS} days, from its start date to its end date")
-        latest = await self.catalog.resolve(caller.tenant, definition, version)
-        spec = latest.dimensions.get(dimension)
-        if spec is None:
-            raise UnknownName(f"dimension of {latest.key}", dimension, latest.dimensions)
+        if version is None:  # every version the tenant's customers may be on, the newest first
+            versions = (await self.catalog.every_version(caller.tenant, definition))[::-1]
+        else:
+            versions = [await self.catalog.resolve(caller.tenant, definition, version)]
+        specs = [d.dimensions[dimension] for d in versions if dimension in d.dimensions]
+        if not specs:
+            raise UnknownName(f"dimension of {definition}", dimension, {n for d in versions for n in d.dimensions})
+        labels = {name: state.label for spec in reversed(specs) for name, state in spec.states.items()}
         days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
         counters = await self.store.queries.flow(self.store.keys(caller.tenant), days)
         entered: dict[str, int] = {}
@@ -117,12 +121,14 @@ class Analytics:
                 stayed[int(second)] += count
             elif kind == "r":
                 reasons[first, second] = reasons.get((first, second), 0) + count
+        # the newest version's states in its order, then those only older versions have, where customers were
+        shown = [*specs[0].states, *(n for n in labels if n not in specs[0].states and (n in entered or n in left))]
         states = tuple(
-            StateFlow(name, state.label, entered.get(name, 0), left.get(name, 0), tuple(buckets.get(name, ())),
+            StateFlow(name, labels[name], entered.get(name, 0), left.get(name, 0), tuple(buckets.get(name, ())),
                       _quantile(buckets.get(name), 0.5), _quantile(buckets.get(name), 0.9))
-            for name, state in spec.states.items()
+            for name in shown
         )  # fmt: skip
-        return FlowReport(latest.name, dimension, start, end, states, moves, reasons)
+        return FlowReport(definition, dimension, start, end, states, moves, reasons)
 
     async def review(self, caller: Caller, name: str, version: int | None = None) -> ReviewReport:
         """The review report of a version (the tenant's active one when None), from the usage counters every
