@@ -213,11 +213,20 @@ async def test_a_registry_that_lost_which_versions_are_active_gets_the_shipped_d
     assert created.snapshot.definition_version == 1
 
 
+async def _whole_hash_reads(app) -> int:
+    stats = await app.app.store.client.info("commandstats")
+    return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
+
+
 async def test_customers_of_a_definition_with_no_active_version_are_listed(app, tenant):
     mine = B2B.replace("name: b2b", "name: mine", 1)
     await _publish(app, tenant, mine, 1, "mine.yaml", activate=False)  # approved, never activated
     await app.create_customer(tenant, "m-1", "mine", SALES, definition_version=1)
     assert await _listed(app, tenant, "mine", "潜在") == ["m-1"]
+    before = await _whole_hash_reads(app)
+    for _ in range(3):
+        assert await _listed(app, tenant, "mine", "潜在") == ["m-1"]
+    assert await _whole_hash_reads(app) == before, "every listing read the registry's documents and statuses"
 
 
 async def test_a_version_another_tenant_numbers_alike_does_not_hide_a_tenants_new_one(replicas, tenant, monkeypatch):
@@ -242,9 +251,18 @@ async def test_a_version_this_release_cannot_compile_is_left_out_and_tried_once(
     text = VersionText("b2b@3", "", "b2b.yaml", newer, "f" * 64, "release", app.clock.now())
     await app.app.store.registry.ship([(text, "b2b", 3)], VersionStatus("approved", ""))
     await app.create_customer(tenant, "c-1", "b2b", SALES)
+    registry, read = app.app.store.registry, []
+    first_text = registry.first_text
+
+    async def counted(rids):
+        read.extend(rid for rid in rids if rid.endswith("b2b@3"))
+        return await first_text(rids)
+
+    registry.first_text = counted
     for _ in range(3):
         assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
     assert sum("b2b@3 cannot be used by this release" in r.getMessage() for r in caplog.records) == 1
+    assert len(read) == 2, "its document was fetched again at every listing"  # the tenant's own id, the shared one
 
 
 async def test_listings_read_which_versions_exist_not_every_versions_document(app, tenant, monkeypatch):
@@ -252,14 +270,10 @@ async def test_listings_read_which_versions_exist_not_every_versions_document(ap
     monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 0)  # re-read at every listing
     await app.create_customer(tenant, "c-1", "b2b", SALES)
 
-    async def whole_hash_reads() -> int:
-        stats = await app.app.store.client.info("commandstats")
-        return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
-
-    before = await whole_hash_reads()
+    before = await _whole_hash_reads(app)
     for _ in range(3):
         assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
-    assert await whole_hash_reads() == before
+    assert await _whole_hash_reads(app) == before
 
 
 async def test_a_flow_report_shows_the_states_only_an_older_version_has(app, tenant, clock):
@@ -270,3 +284,22 @@ async def test_a_flow_report_shows_the_states_only_an_older_version_has(app, ten
     entered = {flow.state: flow.entered for flow in report.states}
     assert entered["重点"] == 1 and entered["关键"] == 0
     assert [flow.state for flow in report.states][-1] == "重点"  # after v2's own states
+
+
+async def test_a_flow_report_takes_its_states_from_the_active_version_not_a_newer_draft(app, tenant, clock):
+    await _key_customer(app, tenant, "c-1", "b2b")
+    await app.app.definitions.publish(Caller(tenant, ADMIN), B2B_V2, "b2b.yaml")  # a draft, never approved
+    today = clock.now().date()
+    report = await app.app.analytics.flow(Caller(tenant, MANAGER), "b2b", "lifecycle", today, today)
+    assert [flow.state for flow in report.states] == list(app.catalog.get("b2b").dimensions["lifecycle"].states)
+
+
+async def test_an_older_release_finding_no_active_version_activates_the_newest_a_release_shipped(app, clock):
+    registry = app.app.store.registry
+    v1, v2 = load_definition(EDUCATION, "education.yaml"), load_definition(EDU_V2, "education.yaml")
+    await Catalog([v1, v2]).connect(registry, clock.now())
+    await app.app.store.client.delete("crm:{registry}:active")  # lost
+    await Catalog([v1]).connect(registry, clock.now())  # a replica of the release before starts
+    assert await _shared_active(app) == "education@2"
+    await Catalog([v1, v2]).connect(registry, clock.now())
+    assert await _shared_active(app) == "education@2"

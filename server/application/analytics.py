@@ -92,8 +92,8 @@ class Analytics:
         """The flow of one dimension of a definition (every version, or one) over the days start…end."""
         if not start <= end or (end - start).days >= MAX_DAYS:
             raise InvalidRequest(f"a report covers 1 to {MAX_DAYS} days, from its start date to its end date")
-        if version is None:  # every version the tenant's customers may be on, the newest first
-            versions = (await self.catalog.every_version(caller.tenant, definition))[::-1]
+        if version is None:  # every version the tenant's customers may be on, the active one first
+            versions = await self.catalog.every_version(caller.tenant, definition)
         else:
             versions = [await self.catalog.resolve(caller.tenant, definition, version)]
         specs = [d.dimensions[dimension] for d in versions if dimension in d.dimensions]
@@ -121,7 +121,7 @@ class Analytics:
                 stayed[int(second)] += count
             elif kind == "r":
                 reasons[first, second] = reasons.get((first, second), 0) + count
-        # the newest version's states in its order, then those only older versions have, where customers were
+        # the active version's states in its order, then those only other versions have, where customers were
         shown = [*specs[0].states, *(n for n in labels if n not in specs[0].states and (n in entered or n in left))]
         states = tuple(
             StateFlow(name, labels[name], entered.get(name, 0), left.get(name, 0), tuple(buckets.get(name, ())),

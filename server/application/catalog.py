@@ -128,6 +128,12 @@ class Catalog:
         return await self._compiled_or_loaded(tenant, await self._active_id(tenant, name))
 
     async def _active_id(self, tenant: str, name: str) -> str:
+        rid = await self._active_or_none(tenant, name)
+        if rid is None:
+            raise await self._not_found(tenant, name)
+        return rid
+
+    async def _active_or_none(self, tenant: str, name: str) -> str | None:
         assert self.registry is not None
         known_name(name)
         own, shared = await self.registry.active([active_field(tenant, name), active_field("", name)])
@@ -135,10 +141,11 @@ class Catalog:
         if rid is None and any(d.name == name for d in self.shipped.values()):  # a Redis that lost its data
             await self._ship(self.registry, list(self.shipped.values()), self._shipped_at)
             rid = (await self.registry.active([active_field("", name)]))[0]
-        if rid is None:
-            names = {split_id(visible)[1].partition("@")[0] for visible in await self._visible_ids(tenant)}
-            raise DefinitionNotFound(name, names)
         return rid
+
+    async def _not_found(self, tenant: str, name: str) -> DefinitionNotFound:
+        """`name` is none of the tenant's definitions: the error, with the names it has."""
+        return DefinitionNotFound(name, {split_id(rid)[1].partition("@")[0] for rid in await self._visible_ids(tenant)})
 
     async def resolve(self, tenant: str, name: str, version: int | None = None) -> Definition:
         """The definition at `version` as the tenant sees it (its active version when None), loaded from the
@@ -153,14 +160,18 @@ class Catalog:
             return self.for_tenant(tenant, self._compiled[key])
         rid = self._resolved.get((tenant, key))
         if rid is not None:  # which version a tenant's name@version is never changes (see publish_definition.lua)
-            return self.for_tenant(tenant, self._compiled[rid])
+            compiled = self._compiled.get(rid)
+            if compiled is None:  # one this release cannot compile: not read again
+                raise DefinitionNotFound(key, ())
+            return self.for_tenant(tenant, compiled)
         text = await self.registry.first_text([registry_id(tenant, key), key])
         if text is None or text.scope not in ("", tenant):
             raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
         rid = registry_id(text.scope, key)
-        definition = await self._compiled_or_loaded(tenant, rid, text)
-        self._resolved[(tenant, key)] = rid  # only once it compiled: the shortcut above reads _compiled
-        return definition
+        try:
+            return await self._compiled_or_loaded(tenant, rid, text)
+        finally:
+            self._resolved[(tenant, key)] = rid
 
     async def for_new_customers(self, tenant: str, name: str, version: int | None) -> Definition:
         """The version a new customer gets: the active one, or one named that is approved, active or retired
@@ -219,19 +230,20 @@ class Catalog:
 
     async def every_version(self, tenant: str, name: str) -> list[Definition]:
         """Every version of `name` the tenant's customers may be on, each as they run it (the tenant's own
-        name@version before a shared one of that number), the active one among them, oldest first; also when
-        none is active (a customer may be created on a version it names). A version this release cannot compile
-        is left out (and logged once)."""
+        name@version before a shared one of that number): the active one first, then the others newest first;
+        also when none is active (a customer may be created on a version it names). A version this release
+        cannot compile is left out (and logged once)."""
         if self.registry is None:
             return [await self.active(tenant, name)]
-        try:
-            needed = await self._active_id(tenant, name)
-        except DefinitionNotFound as error:
-            needed, missing = "", error
-        found = await self._runs(tenant, await self._ids(needed), name)
-        if not found and not needed:
-            raise missing
-        return found
+        needed = await self._active_or_none(tenant, name)
+        found = await self._runs(tenant, await self._ids(needed or ""), name)
+        if not found and needed is None:  # one published through another replica just now, or none
+            self._ids_read = None
+            found = await self._runs(tenant, await self._ids(""), name)
+            if not found:
+                raise await self._not_found(tenant, name)
+        active = split_id(needed)[1] if needed else ""
+        return sorted(found, key=lambda d: (d.key != active, -d.version))
 
     async def every_definition(self, tenant: str) -> list[Definition]:
         """Every version of every definition the tenant's customers may be on, as every_version."""

@@ -16,9 +16,11 @@
 -- ship:     a release's newest version of a name is activated as the shared default once, when it is newer
 --           than every version a release shipped before and than the one active: a replica starting again
 --           does not undo an admin's rollback, and an older release starting late does not undo a newer one.
+--           With none active (a registry that lost which), the newest version a release shipped is.
 --
 -- Returns  {'ok', replaced name@version or ''} | {'refused', current status}
-local record = redis.call('HGET', KEYS[1], ARGV[2])
+local rid = ARGV[2]
+local record = redis.call('HGET', KEYS[1], rid)
 if not record then
   return {'refused', 'missing'}
 end
@@ -29,18 +31,24 @@ if ARGV[1] == 'approve' then
     return {'refused', status.status}
   end
   status.status, status.approved_by, status.approved_at = 'approved', ARGV[3], tonumber(ARGV[4])
-  redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(status))
+  redis.call('HSET', KEYS[1], rid, cjson.encode(status))
   return {'ok', ''}
 end
 
 local scope = string.sub(ARGV[5], 1, string.find(ARGV[5], '|', 1, true) - 1)
 local replaced = redis.call('HGET', KEYS[2], ARGV[5]) or ''
-if ARGV[1] == 'ship' and replaced ~= '' then  -- with none active (a registry that lost it), it is activated
-  local version = tonumber(ARGV[7])
-  if version <= tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') then
+local version, shipped = tonumber(ARGV[7]), tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0')
+if ARGV[1] == 'ship' then
+  if replaced == '' then
+    -- none active (a registry that lost which): the newest a release shipped, maybe a newer release's than this
+    local newest = (string.gsub(rid, '@%d+$', '@' .. shipped))
+    local found = shipped > version and redis.call('HGET', KEYS[1], newest)
+    if found then
+      rid, status = newest, cjson.decode(found)
+    end
+  elseif version <= shipped then
     return {'ok', ''}
-  end
-  if version <= tonumber(string.match(replaced, '@(%d+)$')) then
+  elseif version <= tonumber(string.match(replaced, '@(%d+)$')) then
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])  -- as new a version is the default already: it counts as shipped
     return {'ok', ''}
   end
@@ -48,16 +56,16 @@ end
 if status.status == 'draft' and ARGV[6] == '1' then
   return {'refused', 'draft'}
 end
-if ARGV[1] == 'ship' then
+if ARGV[1] == 'ship' and version > shipped then
   redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])
 end
-if replaced == ARGV[2] then
+if replaced == rid then
   return {'ok', ''}
 end
-redis.call('HSET', KEYS[2], ARGV[5], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[5], rid)
 if status.scope == scope then
   status.status, status.activated_by, status.activated_at, status.retired_at = 'active', ARGV[3], tonumber(ARGV[4]), nil
-  redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(status))
+  redis.call('HSET', KEYS[1], rid, cjson.encode(status))
 end
 -- the version replaced is retired when it was the scope's own, also when a tenant goes back to a shared one
 local old = replaced ~= '' and redis.call('HGET', KEYS[1], replaced)
