@@ -153,17 +153,18 @@ class Catalog:
         answered as not found."""
         if version is None:
             return await self.active(tenant, name)
-        key = f"{known_name(name)}@{version}"
+        key = f"{name}@{version}"
         if self.registry is None:
             if key not in self._compiled:
                 raise DefinitionNotFound(key, self._compiled)
             return self.for_tenant(tenant, self._compiled[key])
-        rid = self._resolved.get((tenant, key))
+        rid = self._resolved.get((tenant, key))  # holds only names known_name let through
         if rid is not None:  # which version a tenant's name@version is never changes (see publish_definition.lua)
             compiled = self._compiled.get(rid)
             if compiled is None:  # one this release cannot compile: not read again
                 raise DefinitionNotFound(key, ())
             return self.for_tenant(tenant, compiled)
+        known_name(name)
         text = await self.registry.first_text([registry_id(tenant, key), key])
         if text is None or text.scope not in ("", tenant):
             raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
@@ -253,15 +254,16 @@ class Catalog:
 
     async def _runs(self, tenant: str, ids: Iterable[str], name: str = "") -> list[Definition]:
         """The versions among `ids` the tenant sees (of `name`, or all), each compiled as the tenant runs it."""
-        keys = set()
+        versions = set()
         for rid in ids:
             scope, key = split_id(rid)
-            if scope in ("", tenant) and (not name or key.partition("@")[0] == name):
-                keys.add(key.partition("@")[::2])
+            each, _, number = key.partition("@")
+            if scope in ("", tenant) and (not name or each == name):
+                versions.add((each, int(number)))
         found = []
-        for each, version in sorted(keys, key=lambda pair: (pair[0], int(pair[1]))):
+        for each, version in sorted(versions):
             try:
-                found.append(await self.resolve(tenant, each, int(version)))
+                found.append(await self.resolve(tenant, each, version))
             except DefinitionNotFound:
                 continue
         return found

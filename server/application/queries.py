@@ -28,7 +28,6 @@ from crmstatus.server.store.errors import CustomerNotFound
 
 from .catalog import Catalog
 from .definitions import draw
-from .errors import DefinitionNotFound
 from .model import Caller, Listing
 
 
@@ -89,9 +88,7 @@ class Queries:
             if not definition or name == definition:
                 found.append((name, int(version), dimension, state, count))
         if definition and not found:
-            names = {v.text.key.partition("@")[0] for v in await self.catalog.versions(caller.tenant)}
-            if definition not in names:
-                raise DefinitionNotFound(definition, names)
+            await self.catalog.every_version(caller.tenant, definition)  # DefinitionNotFound when it has none
         return found
 
     async def listing(self, caller: Caller, wanted: Listing) -> tuple[list[tuple[str, datetime | None]], str | None]:
