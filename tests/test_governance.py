@@ -109,11 +109,17 @@ async def test_rolling_back_to_the_shared_version_retires_the_tenants_own(app):
 
 
 async def _publish(app, tenant: str, text: str, version: int, file: str = "b2b.yaml", activate: bool = True) -> None:
-    defs = app.app.definitions
+    defs, name = app.app.definitions, text.partition("name: ")[2].partition("\n")[0]
     await defs.publish(Caller(tenant, ADMIN), text, file)
-    await defs.approve(Caller(tenant, APPROVER), text.partition("name: ")[2].partition("\n")[0], version)
+    await defs.approve(Caller(tenant, APPROVER), name, version)
     if activate:
-        await defs.activate(Caller(tenant, ADMIN), text.partition("name: ")[2].partition("\n")[0], version)
+        await defs.activate(Caller(tenant, ADMIN), name, version)
+
+
+def _b2b_as(name: str) -> tuple[str, str]:
+    """b2b's v1 and v2 texts under another name; v2 has a new state 关键 where v1 has 重点."""
+    v1 = B2B.replace("name: b2b", f"name: {name}", 1)
+    return v1, v1.replace("version: 1", "version: 2", 1).replace("重点", "关键")
 
 
 async def _key_customer(app, tenant: str, customer_id: str, definition: str) -> None:
@@ -131,8 +137,7 @@ async def test_a_replica_lists_a_state_of_a_version_another_replica_just_activat
     monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 3600)  # however slow this machine
     a, b = replicas
     name = f"rv_{tenant[2:]}"
-    v1 = B2B.replace("name: b2b", f"name: {name}", 1)
-    v2 = v1.replace("version: 1", "version: 2", 1).replace("重点", "关键")  # v2 has a new state 关键
+    v1, v2 = _b2b_as(name)
     await _publish(a, tenant, v1, 1, f"{name}.yaml")
     assert await _listed(b, tenant, name, "潜在") == []  # replica b has read the published versions: v1 only
     await _publish(a, tenant, v2, 2, f"{name}.yaml")  # through replica a
@@ -233,8 +238,7 @@ async def test_a_version_another_tenant_numbers_alike_does_not_hide_a_tenants_ne
     monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 3600)
     a, b = replicas
     name, other = f"rn_{tenant[2:]}", f"{tenant}-other"
-    v1 = B2B.replace("name: b2b", f"name: {name}", 1)
-    v2 = v1.replace("version: 1", "version: 2", 1).replace("重点", "关键")
+    v1, v2 = _b2b_as(name)
     for owner in (other, tenant):  # another tenant's own v1 and v2, read by replica b; then the tenant's own
         await _publish(a, owner, v1, 1, f"{name}.yaml")
         await _publish(a, owner, v2, 2, f"{name}.yaml")
@@ -269,7 +273,6 @@ async def test_listings_read_which_versions_exist_not_every_versions_document(ap
     """A replica lists customers often; the registry holds every tenant's documents (tens of KB each)."""
     monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 0)  # re-read at every listing
     await app.create_customer(tenant, "c-1", "b2b", SALES)
-
     before = await _whole_hash_reads(app)
     for _ in range(3):
         assert await _listed(app, tenant, "b2b", "潜在") == ["c-1"]
