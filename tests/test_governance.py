@@ -183,6 +183,20 @@ async def test_a_replica_starting_again_keeps_an_admins_rollback_and_an_older_re
     assert await _shared_active(app) == "education@3"
 
 
+async def test_a_rollback_made_before_releases_kept_a_record_survives_the_first_start_that_keeps_one(app, clock):
+    registry, release = app.app.store.registry, [load_definition(t, "education.yaml") for t in (EDUCATION, EDU_V2)]
+    await Catalog(release).connect(registry, clock.now())  # v2 shipped and made the shared default
+    await app.app.definitions.activate(Caller("platform", ADMIN), "education", 1)  # the platform rolls back
+    await app.app.store.client.delete("crm:{registry}:shipped")  # as a release that kept no record left it
+    await Catalog(release).connect(registry, clock.now())
+    assert await _shared_active(app) == "education@1", "the first start keeping a record undid the rollback"
+    await Catalog(release).connect(registry, clock.now())
+    assert await _shared_active(app) == "education@1"
+    v3 = load_definition(EDU_V2.replace("version: 2", "version: 3", 1), "education.yaml")
+    await Catalog([*release, v3]).connect(registry, clock.now())  # a newer release's version still takes over
+    assert await _shared_active(app) == "education@3"
+
+
 async def test_a_reload_refused_for_one_edited_version_publishes_none_of_the_others(app, clock, tmp_path):
     registry = app.app.store.registry
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
