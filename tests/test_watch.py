@@ -7,12 +7,17 @@ import asyncio
 import uuid
 
 import grpc
+import pytest
 
 from crmstatus.engine import Actor
+from crmstatus.engine.commands import UpdateFacts
 from crmstatus.server.application.model import Caller
+from crmstatus.server.settings import Settings
+from crmstatus.server.store.errors import EventsTrimmed
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
-from tests.conftest import TOKENS
+from tests.conftest import PARTITIONS, TOKENS
+from tests.service import Service
 
 METADATA = [("x-crm-tenant", "globex"), ("x-crm-actor", "adv-chen"), ("x-crm-roles", "advisor"),
             ("authorization", f"Bearer {TOKENS['globex']}")]  # fmt: skip
@@ -85,6 +90,43 @@ async def test_watchers_wait_for_the_next_event_and_their_tenants_reader_stops_w
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
     assert tenant not in watch._tenants
+
+
+@pytest.fixture
+async def trimming(redis_url, catalog, clock):
+    """The application with event streams that keep next to nothing: Redis trims them a node (100 entries) at a time."""
+    settings = Settings(redis_url=redis_url, partitions=PARTITIONS, event_stream_maxlen=1)
+    service = await Service.connect(settings, catalog, clock)
+    yield service
+    await service.close()
+
+
+async def _first_event(watch, caller, token: str):
+    _, positions = await watch.start(caller, token)
+    async for _, event in watch.follow(caller, positions, lambda: True):
+        return event
+    raise AssertionError("the stream ended")
+
+
+async def test_a_watcher_resuming_after_events_were_trimmed_away_is_told_instead_of_missing_them(trimming, tenant):
+    watch, caller = trimming.app.watch, Caller(tenant, Actor("crm-sync", frozenset({"integration"})))
+    await trimming.create_customer(tenant, "c-1", "education", caller.actor)
+    gone, _ = await watch.start(caller, "")  # right after the creation's event
+    for n in range(250):  # each an event in c-1's partition: all but the last node are trimmed
+        await trimming.run(tenant, "c-1", UpdateFacts({"remaining_lessons": 40 + n % 2}), caller.actor)
+    with pytest.raises(EventsTrimmed, match="may have been trimmed") as trimmed:
+        await _first_event(watch, caller, gone)
+    assert trimmed.value.parts == (trimming.keys(tenant).part("c-1"),)
+    kept, _ = await watch.start(caller, "")
+    await trimming.run(tenant, "c-1", UpdateFacts({"remaining_lessons": 7}), caller.actor)
+    assert (await _first_event(watch, caller, kept)).version == 252
+
+
+async def test_a_watcher_that_started_on_empty_streams_resumes_with_every_event(store, tenant):
+    watch, caller = store.app.watch, Caller(tenant, Actor("crm-sync", frozenset({"integration"})))
+    empty, _ = await watch.start(caller, "")
+    await store.create_customer(tenant, "c-1", "education", caller.actor)
+    assert (await _first_event(watch, caller, empty)).customer_id == "c-1"
 
 
 def _facts(**values):

@@ -4,7 +4,8 @@ However many watchers a tenant has in this process, one task per group of its ev
 single Redis, each one on a Redis Cluster) reads them with a blocking XREAD and hands every event to each of
 them: a watcher costs memory, not a Redis connection. A watcher that resumes from an older position first
 catches up with reads of its own, then joins; one that falls too far behind is dropped from the fan-out and
-catches up again the same way. Either way it gets every event once, in stream order per partition.
+catches up again the same way. Either way it gets every event once, in stream order per partition; when
+events after its position may have been trimmed from the streams, it is told so (EventsTrimmed) instead.
 
 Events show the facts each change wrote only to callers with the `integration` role (a feed for services that
 keep their own copy); everyone else gets the moves, as they would read a customer locked to someone else.
@@ -104,6 +105,7 @@ class Watch:
         keys = self.store.keys(caller.tenant)
         mine = dict(positions)
         while active():
+            await self.store.events.check_kept(keys, mine)  # resumed, or dropped from the fan-out: nothing skipped
             watcher = await self._join(keys)
             try:
                 # catch up from our own position: events the tenant's reader read before we joined

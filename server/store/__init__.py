@@ -42,7 +42,7 @@ class Store:
         self.customers = Customers(scripts, Claims(scripts), Identities(scripts), settings.event_stream_maxlen)
         self.timers = TimerQueue(scripts)
         self.queries = Queries(scripts)
-        self.events = EventStreams(scripts, cluster=cluster)
+        self.events = EventStreams(scripts, cluster=cluster, maxlen=settings.event_stream_maxlen)
         self.registry = DefinitionRegistry(scripts)
 
     def keys(self, tenant: str) -> Keys:

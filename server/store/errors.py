@@ -56,6 +56,19 @@ class StoredDataError(StoreError):
     """Stored data does not fit the definition it is pinned to."""
 
 
+class EventsTrimmed(StoreError):
+    """Events after a watcher's position may be gone from the event streams (trimmed to their length, or the
+    streams lost with Redis's data): resuming would skip them silently."""
+
+    def __init__(self, parts: Sequence[int]) -> None:
+        self.parts = tuple(parts)
+        super().__init__(
+            f"events after this event id may have been trimmed from the event stream of partition "
+            f"{', '.join(map(str, self.parts))} (each keeps about CRMSTATUS_EVENT_STREAM_MAXLEN events): read the "
+            "customers you follow again, then watch from the next change (without after_event_id)"
+        )
+
+
 class StoreUnavailable(StoreError):
     """The state store cannot be reached; nothing was changed. The one error worth a blind retry."""
 

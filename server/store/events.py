@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import redis.exceptions
+
 from crmstatus.engine.errors import InvalidRequest, quote
 
 from . import codec
-from .errors import store_errors
+from .errors import EventsTrimmed, store_errors
 from .keys import Keys
 from .scripts import Scripts
 
@@ -40,10 +42,40 @@ def stream_order(entry: str) -> tuple[int, int]:
 
 
 class EventStreams:
-    def __init__(self, scripts: Scripts, *, cluster: bool) -> None:
+    def __init__(self, scripts: Scripts, *, cluster: bool, maxlen: int) -> None:
         self.scripts = scripts
         self.client = scripts.client
         self.cluster = cluster
+        self.maxlen = maxlen  # entries a stream keeps, about: trimmed a node at a time
+
+    async def check_kept(self, keys: Keys, positions: dict[int, str]) -> None:
+        """EventsTrimmed when events after `positions` may be gone from a partition's stream: trimmed past the
+        position's own entry (its successor may have gone with it), trimmed at all when the position is an
+        empty stream's (Redis 7 counts the entries added; on Redis 6, a stream at its length may have been), or
+        the stream lost (missing, or its ids begun again below the position)."""
+        async with store_errors(self.scripts.timeout):
+            pipeline = self.client.pipeline(transaction=False)
+            for part in range(keys.partitions):
+                pipeline.xinfo_stream(keys.events(part))
+            replies = await pipeline.execute(raise_on_error=False)
+        lost = [part for part, info in enumerate(replies) if self._lost(stream_order(positions[part]), info)]
+        if lost:
+            raise EventsTrimmed(lost)
+
+    def _lost(self, position: tuple[int, int], info: Any) -> bool:
+        if isinstance(info, redis.exceptions.ResponseError) and "no such key" in str(info):
+            return position > (0, 0)
+        if isinstance(info, Exception):
+            raise info
+        if position > stream_order(info["last-generated-id"]):
+            return True
+        first = info["first-entry"]
+        if first is None or stream_order(first[0]) <= position:
+            return False
+        if position > (0, 0):
+            return True
+        added, length = info.get("entries-added"), int(info["length"])
+        return int(added) > length if added is not None else length >= self.maxlen
 
     def groups(self, keys: Keys) -> list[range]:
         """Partitions one XREAD can read together: all of them, or (on a cluster) one each."""

@@ -43,6 +43,7 @@ from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRef
 from crmstatus.server.store.errors import (
     CustomerExists,
     CustomerNotFound,
+    EventsTrimmed,
     IdempotencyMismatch,
     NotReplicated,
     StoredDataError,
@@ -78,6 +79,7 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
     (InvalidDefinition, code_pb2.FAILED_PRECONDITION, "INVALID_DEFINITION"),
     (VersionConflict, code_pb2.ABORTED, "VERSION_CONFLICT"),
     (AutomationCycle, code_pb2.FAILED_PRECONDITION, "AUTOMATION_CYCLE"),  # the definition loops; nothing stored
+    (EventsTrimmed, code_pb2.OUT_OF_RANGE, "EVENTS_TRIMMED"),
     (StoredDataError, code_pb2.DATA_LOSS, "STORED_DATA_MISMATCH"),
     (NotReplicated, code_pb2.UNAVAILABLE, "NOT_REPLICATED"),
     (StoreUnavailable, code_pb2.UNAVAILABLE, "STORE_UNAVAILABLE"),
@@ -165,6 +167,8 @@ def _metadata(error: CrmStatusError) -> dict[str, str]:
         return {"event": error.event}
     if isinstance(error, CustomerNotFound):
         return {"customer_id": error.customer_id}
+    if isinstance(error, EventsTrimmed):
+        return {"partitions": ",".join(map(str, error.parts))}
     if isinstance(error, ClaimConflict):
         return {"holder": error.holder, "until": error.until.isoformat() if error.until else ""}
     if isinstance(error, ClaimRefused):
