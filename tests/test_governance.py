@@ -283,6 +283,16 @@ async def test_a_version_this_release_cannot_compile_is_left_out_and_tried_once(
     assert len(read) == 2, "its document was fetched again at every listing"  # the tenant's own id, the shared one
 
 
+async def test_a_definition_whose_every_version_this_release_cannot_compile_is_not_found(app, tenant):
+    from crmstatus.server.store.codec import VersionStatus, VersionText
+
+    newer = B2B.replace("name: b2b", "name: futur", 1).replace("dimensions:", "dimensions_v9:", 1)
+    text = VersionText("futur@1", "", "futur.yaml", newer, "e" * 64, "release", app.clock.now())
+    await app.app.store.registry.ship([(text, "futur", 1)], VersionStatus("approved", ""))
+    with pytest.raises(DefinitionNotFound, match="no version of 'futur' can be used by this release"):
+        await _listed(app, tenant, "futur", "潜在")
+
+
 async def test_listings_read_which_versions_exist_not_every_versions_document(app, tenant, monkeypatch):
     """A replica lists customers often; the registry holds every tenant's documents (tens of KB each)."""
     monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 0)  # re-read at every listing

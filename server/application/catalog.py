@@ -237,12 +237,15 @@ class Catalog:
         if self.registry is None:
             return [await self.active(tenant, name)]
         needed = await self._active_or_none(tenant, name)
-        found = await self._runs(tenant, await self._ids(needed or ""), name)
-        if not found and needed is None:  # one published through another replica just now, or none
+        numbers = _numbers(tenant, await self._ids(needed or ""), name)
+        if not numbers and needed is None:  # one published through another replica just now, or none
             self._ids_read = None
-            found = await self._runs(tenant, await self._ids(""), name)
-            if not found:
+            numbers = _numbers(tenant, await self._ids(""), name)
+            if not numbers:
                 raise await self._not_found(tenant, name)
+        found = await self._runs(tenant, numbers)
+        if not found:
+            raise DefinitionNotFound(name, (), unusable=True)
         active = split_id(needed)[1] if needed else ""
         return sorted(found, key=lambda d: (d.key != active, -d.version))
 
@@ -250,18 +253,12 @@ class Catalog:
         """Every version of every definition the tenant's customers may be on, as every_version."""
         if self.registry is None:
             return [self.for_tenant(tenant, d) for d in self.shipped.values()]
-        return await self._runs(tenant, await self._ids(""))
+        return await self._runs(tenant, _numbers(tenant, await self._ids("")))
 
-    async def _runs(self, tenant: str, ids: Iterable[str], name: str = "") -> list[Definition]:
-        """The versions among `ids` the tenant sees (of `name`, or all), each compiled as the tenant runs it."""
-        versions = set()
-        for rid in ids:
-            scope, key = split_id(rid)
-            each, _, number = key.partition("@")
-            if scope in ("", tenant) and (not name or each == name):
-                versions.add((each, int(number)))
+    async def _runs(self, tenant: str, numbers: Iterable[tuple[str, int]]) -> list[Definition]:
+        """Each (name, version) compiled as the tenant runs it; those this release cannot compile left out."""
         found = []
-        for each, version in sorted(versions):
+        for each, version in numbers:
             try:
                 found.append(await self.resolve(tenant, each, version))
             except DefinitionNotFound:
@@ -306,6 +303,17 @@ class Catalog:
                 definition, claims=replace(definition.claims, protection=protection)
             )
         return tailored
+
+
+def _numbers(tenant: str, ids: Iterable[str], name: str = "") -> list[tuple[str, int]]:
+    """The (name, version) pairs among registry `ids` the tenant sees (of `name`, or all), in order."""
+    versions = set()
+    for rid in ids:
+        scope, key = split_id(rid)
+        each, _, number = key.partition("@")
+        if scope in ("", tenant) and (not name or each == name):
+            versions.add((each, int(number)))
+    return sorted(versions)
 
 
 def _changed(definition: Definition) -> Diagnostic:

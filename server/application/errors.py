@@ -12,9 +12,13 @@ class ApplicationError(CrmStatusError):
 
 
 class DefinitionNotFound(ApplicationError):
-    def __init__(self, wanted: str, known: Iterable[str]) -> None:
+    def __init__(self, wanted: str, known: Iterable[str], *, unusable: bool = False) -> None:
         self.wanted = wanted
-        super().__init__(f"unknown definition {quote(wanted)}{did_you_mean(wanted, known)}")
+        if unusable:
+            super().__init__(f"no version of {quote(wanted)} can be used by this release: each is written for a newer "
+                             "one (the server's log says what it cannot read)")  # fmt: skip
+        else:
+            super().__init__(f"unknown definition {quote(wanted)}{did_you_mean(wanted, known)}")
 
 
 class Unauthenticated(ApplicationError):
