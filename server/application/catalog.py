@@ -162,7 +162,7 @@ class Catalog:
         if rid is not None:  # which version a tenant's name@version is never changes (see publish_definition.lua)
             compiled = self._compiled.get(rid)
             if compiled is None:  # one this release cannot compile: not read again
-                raise DefinitionNotFound(key, ())
+                raise DefinitionNotFound(key, (), unusable=True)
             return self.for_tenant(tenant, compiled)
         known_name(name)
         text = await self.registry.first_text([registry_id(tenant, key), key])
@@ -189,7 +189,7 @@ class Catalog:
         definition = self._compiled.get(rid)
         if definition is None:
             if rid in self._uncompilable:
-                raise DefinitionNotFound(split_id(rid)[1], ())
+                raise DefinitionNotFound(split_id(rid)[1], (), unusable=True)
             if text is None:
                 assert self.registry is not None
                 text = await self.registry.first_text([rid])
@@ -200,7 +200,7 @@ class Catalog:
             except InvalidDefinition as error:  # a published text never changes: it is tried once
                 self._uncompilable.add(rid)
                 log.error("definition %s cannot be used by this release: %s", rid, error)
-                raise DefinitionNotFound(split_id(rid)[1], ()) from None
+                raise DefinitionNotFound(split_id(rid)[1], (), unusable=True) from None
         return self.for_tenant(tenant, definition)
 
     async def compile(self, text: VersionText) -> Definition:

@@ -14,9 +14,10 @@ class ApplicationError(CrmStatusError):
 class DefinitionNotFound(ApplicationError):
     def __init__(self, wanted: str, known: Iterable[str], *, unusable: bool = False) -> None:
         self.wanted = wanted
-        if unusable:
-            super().__init__(f"no version of {quote(wanted)} can be used by this release: each is written for a newer "
-                             "one (the server's log says what it cannot read)")  # fmt: skip
+        if unusable:  # a name@version, or a name none of whose versions
+            which = f"{quote(wanted)} is" if "@" in wanted else f"no version of {quote(wanted)} is usable:"
+            super().__init__(f"{which} written for a newer release than this one, which cannot use it (the server's "
+                             "log says what it cannot read)")  # fmt: skip
         else:
             super().__init__(f"unknown definition {quote(wanted)}{did_you_mean(wanted, known)}")
 
