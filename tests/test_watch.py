@@ -93,9 +93,11 @@ async def test_watchers_wait_for_the_next_event_and_their_tenants_reader_stops_w
 
 
 @pytest.fixture
-async def trimming(redis_url, catalog, clock):
-    """The application with event streams that keep next to nothing: Redis trims them a node (100 entries) at a time."""
-    settings = Settings(redis_url=redis_url, partitions=PARTITIONS, event_stream_maxlen=1)
+async def trimming(redis_url, catalog, clock, request):
+    """The application with event streams that keep about `maxlen` events (1 unless the test's `maxlen` mark says
+    otherwise): Redis trims them a node (100 entries) at a time."""
+    mark = request.node.get_closest_marker("maxlen")
+    settings = Settings(redis_url=redis_url, partitions=PARTITIONS, event_stream_maxlen=mark.args[0] if mark else 1)
     service = await Service.connect(settings, catalog, clock)
     yield service
     await service.close()
@@ -120,6 +122,24 @@ async def test_a_watcher_resuming_after_events_were_trimmed_away_is_told_instead
     kept, _ = await watch.start(caller, "")
     await trimming.run(tenant, "c-1", UpdateFacts({"remaining_lessons": 7}), caller.actor)
     assert (await _first_event(watch, caller, kept)).version == 252
+
+
+@pytest.mark.maxlen(300)
+async def test_a_catch_up_overtaken_by_trimming_is_told_instead_of_skipping_events(trimming, tenant):
+    watch, caller = trimming.app.watch, Caller(tenant, Actor("crm-sync", frozenset({"integration"})))
+    await trimming.create_customer(tenant, "c-1", "education", caller.actor)  # version 1
+    _, positions = await watch.start(caller, "")  # right after the creation's event
+    for n in range(200):  # versions 2..201: nothing trimmed yet
+        await trimming.run(tenant, "c-1", UpdateFacts({"remaining_lessons": 40 + n % 2}), caller.actor)
+    follow = watch.follow(caller, positions, lambda: True)
+    seen = [(await anext(follow))[1].version]  # the catch-up has begun, and its client is slow
+    for n in range(600):  # versions 202..801: the stream is trimmed past where the catch-up stands
+        await trimming.run(tenant, "c-1", UpdateFacts({"remaining_lessons": 40 + n % 2}), caller.actor)
+    with pytest.raises(EventsTrimmed):
+        while seen[-1] < 801:
+            seen.append((await anext(follow))[1].version)
+    await follow.aclose()
+    assert seen == list(range(2, len(seen) + 2)), "events were skipped before the watcher was told"
 
 
 async def test_a_watcher_that_started_on_empty_streams_resumes_with_every_event(store, tenant):

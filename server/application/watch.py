@@ -105,11 +105,17 @@ class Watch:
         keys = self.store.keys(caller.tenant)
         mine = dict(positions)
         while active():
-            await self.store.events.check_kept(keys, mine)  # resumed, or dropped from the fan-out: nothing skipped
             watcher = await self._join(keys)
             try:
-                # catch up from our own position: events the tenant's reader read before we joined
-                while events := await self.store.events.read(keys, dict(mine)):
+                # Catch up from our own position: events the tenant's reader read before we joined. Each read is
+                # checked after it: trimming only moves a stream's start on, so one that kept the position then
+                # kept it during the read, which skipped nothing. A slow catch-up may be overtaken (EventsTrimmed).
+                while True:
+                    start = dict(mine)
+                    events = await self.store.events.read(keys, dict(start))
+                    await self.store.events.check_kept(keys, start)
+                    if not events:
+                        break
                     for event in events:
                         yield self._advance(mine, event), _as_seen(caller, event)
                 while active() and not watcher.dropped:

@@ -58,7 +58,7 @@ class EventStreams:
             for part in range(keys.partitions):
                 pipeline.xinfo_stream(keys.events(part))
             replies = await pipeline.execute(raise_on_error=False)
-        lost = [part for part, info in enumerate(replies) if self._lost(stream_order(positions[part]), info)]
+            lost = [part for part, info in enumerate(replies) if self._lost(stream_order(positions[part]), info)]
         if lost:
             raise EventsTrimmed(lost)
 
