@@ -9,7 +9,7 @@ import pytest
 from crmstatus.engine import Actor
 from crmstatus.engine.errors import InvalidDefinition, UnknownName
 from crmstatus.engine.loader import load_definition
-from crmstatus.server.application.catalog import Catalog
+from crmstatus.server.application.catalog import RELEASE, Catalog
 from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused
 from crmstatus.server.application.model import Caller, Listing
 from crmstatus.server.settings import Settings
@@ -195,6 +195,16 @@ async def test_a_rollback_made_before_releases_kept_a_record_survives_the_first_
     v3 = load_definition(EDU_V2.replace("version: 2", "version: 3", 1), "education.yaml")
     await Catalog([*release, v3]).connect(registry, clock.now())  # a newer release's version still takes over
     assert await _shared_active(app) == "education@3"
+
+
+async def test_a_newer_version_an_older_release_replaced_in_a_race_before_records_is_the_default_again(app, clock):
+    registry, release = app.app.store.registry, [load_definition(t, "education.yaml") for t in (EDUCATION, EDU_V2)]
+    await Catalog(release).connect(registry, clock.now())  # a release made v2 the shared default
+    # an older release starting alongside, before releases kept a record, activated its own newest after that
+    await registry.activate("education@1", "|education", RELEASE, clock.now(), True)
+    await app.app.store.client.delete("crm:{registry}:shipped")
+    await Catalog(release).connect(registry, clock.now())  # the upgrade to a release keeping the record
+    assert await _shared_active(app) == "education@2", "no admin rolled back, yet v2 stayed retired"
 
 
 async def test_a_reload_refused_for_one_edited_version_publishes_none_of_the_others(app, clock, tmp_path):

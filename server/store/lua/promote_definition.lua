@@ -16,8 +16,8 @@
 -- ship:     a release's newest version of a name is activated as the shared default once, when it is newer
 --           than every version a release shipped before and than the one active: a replica starting again
 --           does not undo an admin's rollback, and an older release starting late does not undo a newer one.
---           A retired version was the default once and was replaced: it stays so, also when no record says
---           that a release shipped it (a rollback made before releases kept one).
+--           A retired version was the default once and someone replaced it: it stays so, also when no record
+--           says that a release shipped it (a rollback made before releases kept one).
 --           With none active (a registry that lost which), the newest version a release shipped is.
 --
 -- Returns  {'ok', replaced name@version or ''} | {'refused', current status}
@@ -37,6 +37,11 @@ if ARGV[1] == 'approve' then
   return {'ok', ''}
 end
 
+local function activated_by(id, who)
+  local found = redis.call('HGET', KEYS[1], id)
+  return found and cjson.decode(found).activated_by == who
+end
+
 local scope = string.sub(ARGV[5], 1, string.find(ARGV[5], '|', 1, true) - 1)
 local replaced = redis.call('HGET', KEYS[2], ARGV[5]) or ''
 local version, shipped = tonumber(ARGV[7]), tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0')
@@ -53,8 +58,9 @@ if ARGV[1] == 'ship' then
   elseif version <= tonumber(string.match(replaced, '@(%d+)$')) then
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])  -- as new a version is the default already: it counts as shipped
     return {'ok', ''}
-  elseif status.status == 'retired' then
-    -- the default once and replaced since (a rollback, maybe made before releases kept this record): it was shipped
+  elseif status.status == 'retired' and not activated_by(replaced, ARGV[3]) then
+    -- the default once and replaced since by someone (a rollback, maybe made before releases kept this record):
+    -- it was shipped. Replaced by a release, it was a race between two releases starting before this record.
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])
     return {'ok', ''}
   end
