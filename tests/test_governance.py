@@ -299,9 +299,9 @@ async def test_a_definition_whose_every_version_this_release_cannot_compile_is_n
     newer = B2B.replace("name: b2b", "name: futur", 1).replace("dimensions:", "dimensions_v9:", 1)
     text = VersionText("futur@1", "", "futur.yaml", newer, "e" * 64, "release", app.clock.now())
     await app.app.store.registry.ship([(text, "futur", 1)], VersionStatus("approved", ""))
-    with pytest.raises(DefinitionNotFound, match="no version of 'futur' is usable: written for a newer release"):
+    with pytest.raises(DefinitionNotFound, match="no version of 'futur' can be used by this release"):
         await _listed(app, tenant, "futur", "潜在")
-    with pytest.raises(DefinitionNotFound, match="'futur@1' is written for a newer release"):
+    with pytest.raises(DefinitionNotFound, match="'futur@1' cannot be used by this release: its text, published by"):
         await app.create_customer(tenant, "f-1", "futur", SALES, definition_version=1)
 
 

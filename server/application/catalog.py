@@ -170,9 +170,12 @@ class Catalog:
             raise DefinitionNotFound(key, [split_id(rid)[1] for rid in await self._visible_ids(tenant)])
         rid = registry_id(text.scope, key)
         try:
-            return await self._compiled_or_loaded(tenant, rid, text)
-        finally:
-            self._resolved[(tenant, key)] = rid
+            definition = await self._compiled_or_loaded(tenant, rid, text)
+        except DefinitionNotFound:
+            self._resolved[(tenant, key)] = rid  # this release cannot compile it (logged): not read again
+            raise
+        self._resolved[(tenant, key)] = rid
+        return definition
 
     async def for_new_customers(self, tenant: str, name: str, version: int | None) -> Definition:
         """The version a new customer gets: the active one, or one named that is approved, active or retired
@@ -244,8 +247,10 @@ class Catalog:
             if not numbers:
                 raise await self._not_found(tenant, name)
         found = await self._runs(tenant, numbers)
-        if not found:
-            raise DefinitionNotFound(name, (), unusable=True)
+        if not found:  # each version unusable here, or gone with a registry that lost its data
+            if self._uncompilable:
+                raise DefinitionNotFound(name, (), unusable=True)
+            raise await self._not_found(tenant, name)
         active = split_id(needed)[1] if needed else ""
         return sorted(found, key=lambda d: (d.key != active, -d.version))
 

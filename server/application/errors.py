@@ -15,9 +15,9 @@ class DefinitionNotFound(ApplicationError):
     def __init__(self, wanted: str, known: Iterable[str], *, unusable: bool = False) -> None:
         self.wanted = wanted
         if unusable:  # a name@version, or a name none of whose versions
-            which = f"{quote(wanted)} is" if "@" in wanted else f"no version of {quote(wanted)} is usable:"
-            super().__init__(f"{which} written for a newer release than this one, which cannot use it (the server's "
-                             "log says what it cannot read)")  # fmt: skip
+            which = f"{quote(wanted)} cannot" if "@" in wanted else f"no version of {quote(wanted)} can"
+            super().__init__(f"{which} be used by this release: its text, published by another release, does not "
+                             "compile here (the server's log says why)")  # fmt: skip
         else:
             super().__init__(f"unknown definition {quote(wanted)}{did_you_mean(wanted, known)}")
 
