@@ -317,6 +317,26 @@ def test_a_token_for_one_tenant_cannot_touch_another(customers, cid):
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_call_naming_no_tenant_or_actor_is_unauthenticated():
+    from crmstatus.server.application.errors import Unauthenticated
+    from crmstatus.server.wire.auth import caller_of
+
+    for metadata, missing in (([("x-crm-actor", "a")], "x-crm-tenant"), ([("x-crm-tenant", "acme")], "x-crm-actor")):
+        with pytest.raises(Unauthenticated, match=f"metadata {missing} names no"):
+            caller_of(metadata)
+
+
+def test_an_empty_definition_name_is_a_bad_request_not_an_unknown_definition(customers, cid):
+    for call in (
+        lambda: customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition=""), metadata=who()),
+        lambda: customers.GetFlowReport(cs.GetFlowReportRequest(definition="", dimension="learner",
+                                                                start_date="2026-01-01", end_date="2026-01-31"),
+                                        metadata=who(roles="manager")),  # fmt: skip
+    ):
+        code, reason, _ = failure(call)
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+
+
 @pytest.mark.parametrize("header", ["x-crm-tenant", "x-crm-actor", "x-crm-roles", "authorization"])
 def test_a_header_naming_the_caller_given_twice_is_refused(customers, cid, header):
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import Diagnostic, InvalidDefinition
+from crmstatus.engine.errors import Diagnostic, InvalidDefinition, InvalidRequest
 from crmstatus.engine.loader import load_all, load_definition
 from crmstatus.server.store.codec import VersionStatus, VersionText
 from crmstatus.server.store.registry import DefinitionRegistry, active_field, registry_id, split_id
@@ -36,6 +36,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")  # as the schema has it: never a registry
 def known_name(name: str) -> str:
     """A definition name as callers give it: anything else (`acme:education`, another tenant's registry id)
     names no definition."""
+    if not name:
+        raise InvalidRequest("a definition name is required: it is empty")
     if not _NAME.fullmatch(name):
         raise DefinitionNotFound(name, ())
     return name

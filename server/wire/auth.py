@@ -53,6 +53,8 @@ def _once(metadata: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=4096)  # a tenant's reps call again and again: each (tenant, actor, roles) checked once
 def _caller(tenant_name: str, actor: str, role_list: str) -> Caller:
+    if not tenant_name:
+        raise Unauthenticated(f"metadata {TENANT} names no tenant")
     tenant = check_tenant(tenant_name)
     actor_id = actor.strip()
     if not actor_id:
