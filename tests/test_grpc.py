@@ -327,11 +327,10 @@ def test_a_call_naming_no_tenant_or_actor_is_unauthenticated():
 
 
 def test_an_empty_definition_name_is_a_bad_request_not_an_unknown_definition(customers, cid):
+    report = cs.GetFlowReportRequest(definition="", dimension="learner", start_date="2026-01-01", end_date="2026-01-31")
     for call in (
         lambda: customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition=""), metadata=who()),
-        lambda: customers.GetFlowReport(cs.GetFlowReportRequest(definition="", dimension="learner",
-                                                                start_date="2026-01-01", end_date="2026-01-31"),
-                                        metadata=who(roles="manager")),  # fmt: skip
+        lambda: customers.GetFlowReport(report, metadata=who(roles="manager")),
     ):
         code, reason, _ = failure(call)
         assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
