@@ -53,6 +53,30 @@ async def test_a_stale_expected_version_is_a_conflict_and_changes_nothing(store,
     assert (await store.fire(tenant, "c-1", "promote", REP, expected_version=2)).snapshot.version == 3
 
 
+async def test_a_command_another_writer_beats_at_every_attempt_says_so_without_a_version_it_never_gave(store, tenant):
+    from crmstatus.engine.commands import UpdateFacts
+    from crmstatus.server.application.commands import CONFLICT_RETRIES
+
+    await store.create_customer(tenant, "c-1", "b2b", REP)
+    customers, write, others = store.app.store.customers, store.app.store.customers.write, []
+
+    async def another_writer_first(keys, decided):  # each attempt, a real write of someone else lands first
+        if decided.outcome.history[0].event == "start_follow_up":
+            others.append(len(others) + 1)
+            await store.run(tenant, "c-1", UpdateFacts({"effective_contacts": len(others)}), REP)
+        return await write(keys, decided)
+
+    customers.write = another_writer_first
+    try:
+        with pytest.raises(VersionConflict, match=f"changed while this command was decided, {CONFLICT_RETRIES} times"):
+            await store.fire(tenant, "c-1", "start_follow_up", REP)
+    finally:
+        customers.write = write
+    entries, _ = await store.history(tenant, "c-1")
+    assert len(others) == CONFLICT_RETRIES and max(entry.version for entry in entries) == 1 + CONFLICT_RETRIES
+    assert "start_follow_up" not in {entry.event for entry in entries}
+
+
 async def test_a_refused_transition_stores_nothing(store, tenant):
     await store.create_customer(tenant, "c-1", "b2b", REP)
     with pytest.raises(TransitionNotAllowed):

@@ -41,7 +41,13 @@ from crmstatus.server.store.codec import (
     usage_field,
 )
 from crmstatus.server.store.customers import Idempotency, Stored, Write
-from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, StoreUnavailable, VersionConflict
+from crmstatus.server.store.errors import (
+    Contended,
+    CustomerExists,
+    CustomerNotFound,
+    StoreUnavailable,
+    VersionConflict,
+)
 from crmstatus.server.store.keys import Keys
 
 from .catalog import Catalog
@@ -152,9 +158,8 @@ class Commands:
             )
             try:
                 return _change(definition, await self.store.customers.write(keys, write))
-            except VersionConflict:
-                if options.expected_version is not None or attempt == CONFLICT_RETRIES - 1:
-                    raise
+            except VersionConflict as conflict:
+                _retried(conflict, options.expected_version, attempt)
         raise AssertionError("unreachable")
 
     async def erase(self, caller: Caller, customer_id: str, reason: str, expected_version: int | None = None) -> int:
@@ -175,9 +180,8 @@ class Commands:
             try:
                 await self.store.customers.erase(keys, definition, snapshot, entry, timer_keys)
                 return snapshot.version
-            except VersionConflict:
-                if expected_version is not None or attempt == CONFLICT_RETRIES - 1:
-                    raise
+            except VersionConflict as conflict:
+                _retried(conflict, expected_version, attempt)
         raise AssertionError("unreachable")
 
     async def _read(self, keys: Keys, customer_id: str, record_key: str | None = None) -> tuple[Stored, Definition]:
@@ -209,6 +213,15 @@ class Commands:
 def own_idempotency() -> Idempotency:
     """A short-lived key of our own, for a write whose caller gave none (used by that one write only)."""
     return Idempotency(f"own-{_PROCESS}-{next(_OWN)}", "own", OWN_KEY_TTL_SECONDS)
+
+
+def _retried(conflict: VersionConflict, expected: int | None, attempt: int) -> None:
+    """Returns when the command is to be read and decided again: its caller pinned no version and it has
+    attempts left. Else raises the conflict, or Contended after the last attempt."""
+    if expected is not None:
+        raise conflict
+    if attempt == CONFLICT_RETRIES - 1:
+        raise Contended(conflict.customer_id, conflict.actual, CONFLICT_RETRIES) from conflict
 
 
 def _at_version(snapshot: Snapshot, expected: int | None) -> Snapshot:

@@ -44,6 +44,16 @@ class VersionConflict(StoreError):
         super().__init__(f"customer {customer_id!r} is at version {actual}, not {expected}: re-read and retry")
 
 
+class Contended(VersionConflict):
+    """A command whose caller pinned no version met a change of the customer at each of its attempts."""
+
+    def __init__(self, customer_id: str, actual: int, attempts: int) -> None:
+        super().__init__(customer_id, 0, actual)
+        self.attempts = attempts
+        StoreError.__init__(self, f"customer {customer_id!r} changed while this command was decided, {attempts} times "
+                                  f"in a row (it is at version {actual} now): retry")  # fmt: skip
+
+
 class IdempotencyMismatch(StoreError):
     """An idempotency key was reused for a different request."""
 

@@ -41,6 +41,7 @@ from crmstatus.engine.errors import (
 from crmstatus.server import metrics
 from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused, Unauthenticated, VersionTaken
 from crmstatus.server.store.errors import (
+    Contended,
     CustomerExists,
     CustomerNotFound,
     EventsTrimmed,
@@ -77,6 +78,7 @@ TABLE: list[tuple[type[CrmStatusError], int, str]] = [
     (CustomerLocked, code_pb2.FAILED_PRECONDITION, "CUSTOMER_LOCKED"),
     (StaleTimer, code_pb2.FAILED_PRECONDITION, "STALE_TIMER"),
     (InvalidDefinition, code_pb2.FAILED_PRECONDITION, "INVALID_DEFINITION"),
+    (Contended, code_pb2.ABORTED, "VERSION_CONFLICT"),  # not pinned: read and decided again, and lost each time
     (VersionConflict, code_pb2.ABORTED, "VERSION_CONFLICT"),
     (AutomationCycle, code_pb2.FAILED_PRECONDITION, "AUTOMATION_CYCLE"),  # the definition loops; nothing stored
     (EventsTrimmed, code_pb2.OUT_OF_RANGE, "EVENTS_TRIMMED"),
@@ -159,6 +161,8 @@ def _cut(text: str) -> str:
 def _metadata(error: CrmStatusError) -> dict[str, str]:
     if isinstance(error, CustomerExists):
         return {"existing_customer_id": error.existing_id, "identity": error.identity}
+    if isinstance(error, Contended):
+        return {"current_version": str(error.actual), "attempts": str(error.attempts)}
     if isinstance(error, VersionConflict):
         return {"expected_version": str(error.expected), "current_version": str(error.actual)}
     if isinstance(error, CustomerLocked):
