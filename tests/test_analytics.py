@@ -207,3 +207,23 @@ def test_the_report_through_grpc_and_crmstatus_report_with_its_svg_charts(desk, 
         assert int(funnel[funnel.index(label) + 1]) >= state.entered
     dwell = [t.text for t in ElementTree.parse(tmp_path / "time_in_state.svg").iter(svg)]
     assert "潜在 (Potential)" in dwell and any(text.startswith("median ") for text in dwell)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "message"),
+    [
+        (dict(definition="b2b"), "a listing by state names the definition, one of its dimensions and the state"),
+        (dict(definition="b2b", dimension="lifecycle"), "a listing by state names the definition, one of its"),
+        (dict(definition="b2b", owner="rep-1"), "list by one of: a state, an owner or a queue"),
+        (dict(owner="rep-1", dimension="lifecycle"), "list by one of: a state, an owner or a queue"),
+        (dict(queue="no_such_queue"), "unknown queue 'no_such_queue'"),
+        (dict(definition="b2b", dimension="lifecycle", state="潜在", longer_than=timedelta(days=-1)), "longer_than"),
+    ],
+)
+async def test_a_listing_asked_for_unclearly_is_refused_not_answered_otherwise(store, tenant, wanted, message):
+    from crmstatus.engine.errors import InvalidRequest, UnknownName
+    from crmstatus.server.application.model import Caller, Listing
+
+    await store.create_customer(tenant, "c-1", "b2b", MANAGER)
+    with pytest.raises((InvalidRequest, UnknownName), match=message):
+        await store.app.queries.listing(Caller(tenant, MANAGER), Listing(**wanted))

@@ -317,6 +317,18 @@ def test_a_token_for_one_tenant_cannot_touch_another(customers, cid):
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_duration_that_is_not_one_is_refused():
+    from google.protobuf import duration_pb2
+
+    from crmstatus.engine.errors import InvalidRequest
+    from crmstatus.server.wire import convert
+
+    for seconds, nanos in ((1, 1_000_000_000), (1, -5), (-1, 5), (0, -1_000_000_000)):
+        with pytest.raises(InvalidRequest, match="longer_than is not a valid duration"):
+            convert.duration(duration_pb2.Duration(seconds=seconds, nanos=nanos), "longer_than")
+    assert convert.duration(duration_pb2.Duration(seconds=86400, nanos=5000), "longer_than").microseconds == 5
+
+
 def test_a_call_naming_no_tenant_or_actor_is_unauthenticated():
     from crmstatus.server.application.errors import Unauthenticated
     from crmstatus.server.wire.auth import caller_of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from crmstatus.engine.clock import Clock
@@ -104,11 +104,19 @@ class Queries:
             raise InvalidRequest("list by one of: a state (definition, dimension and state), an owner or a queue")
         below = None
         if wanted.owner or wanted.queue:
-            if wanted.state or (wanted.owner and wanted.queue):
+            if wanted.definition or wanted.dimension or wanted.state or wanted.longer_than is not None or (
+                wanted.owner and wanted.queue
+            ):  # fmt: skip
                 raise InvalidRequest("list by one of: a state, an owner or a queue")
+            if wanted.queue:
+                await self._known_queue(caller, wanted.queue)
             index = keys.owned_by if wanted.owner else keys.in_queue
             per_part = [index(part, wanted.owner or wanted.queue) for part in range(keys.partitions)]
         else:
+            if not (wanted.dimension and wanted.state):
+                raise InvalidRequest("a listing by state names the definition, one of its dimensions and the state")
+            if wanted.longer_than is not None and wanted.longer_than < timedelta(0):
+                raise InvalidRequest("longer_than is a duration of zero or more")
             per_part = [keys.in_state(part, d.key, wanted.dimension, wanted.state)
                         for d in await self._indexed(caller, wanted) for part in range(keys.partitions)]  # fmt: skip
             if wanted.longer_than is not None:
@@ -148,11 +156,15 @@ class Queries:
         """Customers free to claim now (unowned, or their lease lapsed), longest free first, with since when:
         those in no queue, or those in `queue` (which some definition of the tenant declares)."""
         if queue:
-            known = {name for d in await self.catalog.every_definition(caller.tenant) for name in d.queues}
-            if queue not in known:
-                raise UnknownName("queue", queue, known)
+            await self._known_queue(caller, queue)
         free = await self.store.queries.pool(self.store.keys(caller.tenant), ms(self.clock.now()), limit, queue)
         return [(customer_id, moment(since)) for customer_id, since in free]
+
+    async def _known_queue(self, caller: Caller, queue: str) -> None:
+        """UnknownName unless some definition the tenant's customers may be on declares `queue`."""
+        known = {name for d in await self.catalog.every_definition(caller.tenant) for name in d.queues}
+        if queue not in known:
+            raise UnknownName("queue", queue, known)
 
     async def check_action(
         self, caller: Caller, customer_id: str, action: str, attributes: Mapping[str, Any]

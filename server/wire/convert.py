@@ -348,7 +348,11 @@ def flow_report(report: FlowReport) -> customer_status_service_pb2.GetFlowReport
 
 
 def duration(message: Any, field: str) -> timedelta:
-    """A google.protobuf.Duration as a timedelta; INVALID_ARGUMENT when it is out of range."""
+    """A google.protobuf.Duration as a timedelta; INVALID_ARGUMENT when it is out of range, or not one at all
+    (nanos beyond a second, or of the other sign than the seconds)."""
+    seconds, nanos = message.seconds, message.nanos
+    if abs(nanos) > 999_999_999 or (seconds and nanos and (seconds < 0) != (nanos < 0)):
+        raise InvalidRequest(f"{field} is not a valid duration: its nanos are within a second, of the seconds' sign")
     try:
         return message.ToTimedelta()  # type: ignore[no-any-return]
     except (OverflowError, ValueError):
