@@ -227,3 +227,13 @@ async def test_a_listing_asked_for_unclearly_is_refused_not_answered_otherwise(s
     await store.create_customer(tenant, "c-1", "b2b", MANAGER)
     with pytest.raises((InvalidRequest, UnknownName), match=message):
         await store.app.queries.listing(Caller(tenant, MANAGER), Listing(**wanted))
+
+
+def test_a_report_day_is_read_only_as_written_in_the_documented_form():
+    from crmstatus.engine.errors import InvalidRequest
+    from crmstatus.server.application.analytics import parse_day
+
+    assert parse_day("2026-01-31", "start_date") == date(2026, 1, 31)
+    for text in ("20260131", "2026-W05-6", "2026-1-31", "２０２６-01-31", "2026-02-30"):
+        with pytest.raises(InvalidRequest, match="start_date is a date like 2026-01-31"):
+            parse_day(text, "start_date")

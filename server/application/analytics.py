@@ -4,6 +4,7 @@ conversion rates, the time spent in each state before leaving it, and the reason
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -164,7 +165,13 @@ def _quantile(buckets: list[int] | None, share: float) -> float | None:
 
 
 def parse_day(text: str, what: str) -> date:
+    """A day as 2026-01-31, and only so (Python reads 20260131 and 2026-W05-6 too)."""
     try:
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(f"{what} is a date like 2026-01-31, not {quote(text)}") from None
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
