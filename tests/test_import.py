@@ -96,6 +96,16 @@ async def test_importing_needs_admin_and_an_identity_taken_refuses_only_that_row
     assert "p-1" in results[1].reason
 
 
+async def test_a_customer_named_twice_in_one_call_is_imported_from_its_first_row(store, tenant):
+    rows = [ImportRow("d-1", "b2b"), ImportRow("d-2", "b2b"), ImportRow("d-1", "education"), ImportRow("d-1", "b2b")]
+    results = await store.app.commands.import_customers(Caller(tenant, ADMIN), rows)
+    assert [(r.customer_id, r.status) for r in results] == [
+        ("d-1", "created"), ("d-2", "created"), ("d-1", "refused"), ("d-1", "refused")]  # fmt: skip
+    assert results[2].reason == "row 3 names customer 'd-1' as row 1 does: a call imports each customer once"
+    _, snapshot = await store.get_customer(tenant, "d-1")
+    assert snapshot.definition == "b2b"
+
+
 def test_import_over_grpc_answers_each_row(channel):  # noqa: F811
     api = cs_grpc.CustomerStatusServiceStub(channel)
     row = cs.ImportedCustomer(customer_id=f"g-imp-{RUN}-1", definition="b2b",

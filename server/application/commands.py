@@ -20,7 +20,7 @@ from crmstatus.engine.clock import Clock
 from crmstatus.engine.commands import Command, Fire, blocked_by_rules, imported_customer, imported_states, new_customer
 from crmstatus.engine.commands import decide as engine_decide
 from crmstatus.engine.definition import Definition
-from crmstatus.engine.errors import CrmStatusError, InvalidRequest, PermissionDenied, TransitionNotAllowed
+from crmstatus.engine.errors import CrmStatusError, InvalidRequest, PermissionDenied, TransitionNotAllowed, quote
 from crmstatus.engine.facts import MAX_TEXT
 from crmstatus.engine.identity import identity_keys
 from crmstatus.engine.ids import check_customer_id
@@ -96,9 +96,14 @@ class Commands:
             raise PermissionDenied(f"importing customers needs the {ADMIN_ROLE} role")
         if len(rows) > MAX_IMPORT:
             raise InvalidRequest(f"an import call carries at most {MAX_IMPORT:,} customers, not {len(rows):,}")
-        gate = asyncio.Semaphore(IMPORT_PARALLEL)
+        gate, first = asyncio.Semaphore(IMPORT_PARALLEL), dict[str, int]()
+        for number, row in enumerate(rows, 1):
+            first.setdefault(row.customer_id, number)
 
-        async def one(row: ImportRow) -> Imported:
+        async def one(number: int, row: ImportRow) -> Imported:
+            if first[row.customer_id] != number:  # rows are written at once: which one came first would be luck
+                return Imported(row.customer_id, "refused", f"row {number} names customer {quote(row.customer_id)} as "
+                                f"row {first[row.customer_id]} does: a call imports each customer once")  # fmt: skip
             async with gate:
                 try:
                     return await self._import(caller, row)
@@ -112,7 +117,7 @@ class Commands:
                 except CrmStatusError as refused:
                     return Imported(row.customer_id, "refused", str(refused))
 
-        return list(await asyncio.gather(*(one(row) for row in rows)))
+        return list(await asyncio.gather(*(one(number, row) for number, row in enumerate(rows, 1))))
 
     async def _import(self, caller: Caller, row: ImportRow) -> Imported:
         keys = self.store.keys(caller.tenant)
