@@ -41,16 +41,11 @@ from crmstatus.server.store.codec import (
     usage_field,
 )
 from crmstatus.server.store.customers import Idempotency, Stored, Write
-from crmstatus.server.store.errors import (
-    Contended,
-    CustomerExists,
-    CustomerNotFound,
-    StoreUnavailable,
-    VersionConflict,
-)
+from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, StoreUnavailable, VersionConflict
 from crmstatus.server.store.keys import Keys
 
 from .catalog import Catalog
+from .errors import Contended
 from .model import Caller, Change, Imported, ImportRow, NewCustomer, Options
 
 NO_OPTIONS = Options()

@@ -1,10 +1,12 @@
-"""What the application raises itself: unknown definitions and callers that cannot be identified."""
+"""What the application raises itself: unknown definitions, callers that cannot be identified, and commands
+that lost every attempt to other writers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from crmstatus.engine.errors import CrmStatusError, did_you_mean, quote
+from crmstatus.server.store.errors import VersionConflict
 
 
 class ApplicationError(CrmStatusError):
@@ -39,3 +41,12 @@ class VersionTaken(ApplicationError):
 class LifecycleRefused(ApplicationError):
     """A definition version cannot move on from where it stands (approving twice, activating a draft that
     needs approval)."""
+
+
+class Contended(VersionConflict):
+    """A command whose caller pinned no version met a change of the customer at each of its attempts."""
+
+    def __init__(self, customer_id: str, actual: int, attempts: int) -> None:
+        self.attempts = attempts
+        message = f"customer {customer_id!r} changed while this command was decided, {attempts} times in a row"
+        super().__init__(customer_id, 0, actual, f"{message} (it is at version {actual} now): retry")

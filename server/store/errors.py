@@ -37,21 +37,12 @@ class CustomerExists(StoreError):
 class VersionConflict(StoreError):
     """The customer changed since it was read: re-read and retry."""
 
-    def __init__(self, customer_id: str, expected: int, actual: int) -> None:
+    def __init__(self, customer_id: str, expected: int, actual: int, message: str = "") -> None:
         self.customer_id = customer_id
         self.expected = expected
         self.actual = actual
-        super().__init__(f"customer {customer_id!r} is at version {actual}, not {expected}: re-read and retry")
-
-
-class Contended(VersionConflict):
-    """A command whose caller pinned no version met a change of the customer at each of its attempts."""
-
-    def __init__(self, customer_id: str, actual: int, attempts: int) -> None:
-        super().__init__(customer_id, 0, actual)
-        self.attempts = attempts
-        StoreError.__init__(self, f"customer {customer_id!r} changed while this command was decided, {attempts} times "
-                                  f"in a row (it is at version {actual} now): retry")  # fmt: skip
+        stale = f"customer {customer_id!r} is at version {actual}, not {expected}: re-read and retry"
+        super().__init__(message or stale)
 
 
 class IdempotencyMismatch(StoreError):

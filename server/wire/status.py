@@ -39,9 +39,14 @@ from crmstatus.engine.errors import (
     quote,
 )
 from crmstatus.server import metrics
-from crmstatus.server.application.errors import DefinitionNotFound, LifecycleRefused, Unauthenticated, VersionTaken
-from crmstatus.server.store.errors import (
+from crmstatus.server.application.errors import (
     Contended,
+    DefinitionNotFound,
+    LifecycleRefused,
+    Unauthenticated,
+    VersionTaken,
+)
+from crmstatus.server.store.errors import (
     CustomerExists,
     CustomerNotFound,
     EventsTrimmed,
