@@ -16,8 +16,8 @@
 -- ship:     a release's newest version of a name is activated as the shared default once, when it is newer
 --           than every version a release shipped before and than the one active: a replica starting again
 --           does not undo an admin's rollback, and an older release starting late does not undo a newer one.
---           A retired version was the default once and someone replaced it: it stays so, also when no record
---           says that a release shipped it (a rollback made before releases kept one).
+--           A retired version was the default once; when an admin (not a release) replaced it, it stays so,
+--           also when no record says that a release shipped it (a rollback made before releases kept one).
 --           With none active (a registry that lost which), the newest version a release shipped is.
 --
 -- Returns  {'ok', replaced name@version or ''} | {'refused', current status}
@@ -59,7 +59,7 @@ if ARGV[1] == 'ship' then
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])  -- as new a version is the default already: it counts as shipped
     return {'ok', ''}
   elseif status.status == 'retired' and not activated_by(replaced, ARGV[3]) then
-    -- the default once and replaced since by someone (a rollback, maybe made before releases kept this record):
+    -- the default once and replaced by an admin since (a rollback, maybe made before releases kept this record):
     -- it was shipped. Replaced by a release, it was a race between two releases starting before this record.
     redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])
     return {'ok', ''}
