@@ -149,6 +149,40 @@ async def test_a_watcher_that_started_on_empty_streams_resumes_with_every_event(
     assert (await _first_event(watch, caller, empty)).customer_id == "c-1"
 
 
+async def test_over_grpc_a_resume_after_trimmed_events_ends_out_of_range_with_the_partitions(redis_url):
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    from crmstatus.server.settings import Settings as Serving
+    from tests.conftest import CONFIGS, Served
+
+    settings = Serving(redis_url=redis_url, listen="127.0.0.1:0", tokens=TOKENS, config_dir=str(CONFIGS),
+                       partitions=PARTITIONS, timer_worker=False, event_stream_maxlen=1)  # fmt: skip
+    server, customer = Served(settings), f"w-{uuid.uuid4().hex[:8]}"
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            api = cs_grpc.CustomerStatusServiceStub(channel)
+            await api.CreateCustomer(cs.CreateCustomerRequest(customer_id=customer, definition="education"),
+                                     metadata=METADATA)  # fmt: skip
+            opened = api.WatchEvents(cs.WatchEventsRequest(), metadata=METADATA)
+            token = dict(await opened.initial_metadata())["x-crm-watch-position"]
+            opened.cancel()
+            for n in range(250):  # all in the customer's partition: its stream is trimmed past the token
+                update = cs.UpdateFactsRequest(customer_id=customer, facts=_facts(remaining_lessons=n % 2))
+                await api.UpdateFacts(update, metadata=METADATA)
+            resumed = api.WatchEvents(cs.WatchEventsRequest(after_event_id=token), metadata=METADATA)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                async for _ in resumed:
+                    raise AssertionError("an event after trimmed ones was delivered")
+        assert refused.value.code() == grpc.StatusCode.OUT_OF_RANGE
+        assert "may have been trimmed" in refused.value.details()
+        info = error_details_pb2.ErrorInfo()
+        rpc_status.from_call(refused.value).details[0].Unpack(info)
+        assert info.reason == "EVENTS_TRIMMED" and info.metadata["partitions"]
+    finally:
+        server.stop()
+
+
 def _facts(**values):
     from google.protobuf import struct_pb2
 
