@@ -74,7 +74,8 @@ async def _run(kind: str, calls: int) -> None:
                 reply = await service.FireEvent(request, context)
             else:
                 reply = await minimal.FireEvent(cs.FireEventRequest(customer_id=customer), context)
-            reply.SerializeToString()
+            if not isinstance(reply, bytes):  # the service's commands answer serialized (wire/handlers.py)
+                reply.SerializeToString()
 
     await asyncio.gather(*(client(customer, context, WARM) for customer, context in contexts))
     gc.collect()

@@ -33,11 +33,12 @@ WATCH_POSITION = "x-crm-watch-position"  # WatchEvents' initial metadata: the ev
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _answer(change: Change, into: cs.ChangeResult, view: int = convert.FULL) -> None:
-    """Fill a response's result; a replayed one is the first response, marked only in the trailing metadata."""
-    convert.change(change, into, view)
+def _answer(change: Change, response: Any, view: int = convert.FULL) -> bytes:
+    """The response serialized with its result (as gRPC sends it: wire/handlers.py passes bytes on); a replayed
+    one is the first response, marked only in the trailing metadata."""
     if change.replayed:
         trail(REPLAYED, "true")
+    return response.SerializeToString() + convert.result_field(change, view)  # type: ignore[no-any-return]
 
 
 def _lease(change: Change) -> Any:
@@ -59,9 +60,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         new = NewCustomer(request.customer_id, request.definition, request.definition_version or None,
                           convert.plain(request.facts), dict(request.identities))  # fmt: skip
         change = await self.commands.create(caller(context), new, Options(idempotency_key=request.idempotency_key))
-        response = cs.CreateCustomerResponse()
-        _answer(change, response.result)
-        return response
+        return _answer(change, cs.CreateCustomerResponse())
 
     @rpc
     async def ImportCustomers(self, request: cs.ImportCustomersRequest, context: Context) -> Any:
@@ -98,48 +97,38 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
         view = convert.view(o.view)  # checked first: a refused request changes nothing
         change = await self.commands.run(caller(context).holding(o.fence_token), customer_id, command,
                                          convert.options(o))  # fmt: skip
-        _answer(change, response.result, view)
-        return response
+        return _answer(change, response, view)
 
     @rpc
     async def ClaimCustomer(self, request: cs.ClaimCustomerRequest, context: Context) -> Any:
         options = Options(idempotency_key=request.idempotency_key or None)
         change = await self.commands.run(caller(context), request.customer_id, Claim(), options)
         response = cs.ClaimCustomerResponse(fence_token=change.snapshot.fence, lease_expire_time=_lease(change))
-        _answer(change, response.result)
-        return response
+        return _answer(change, response)
 
     @rpc
     async def RenewClaim(self, request: cs.RenewClaimRequest, context: Context) -> Any:
         change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Renew())
-        response = cs.RenewClaimResponse(lease_expire_time=_lease(change))
-        _answer(change, response.result)
-        return response
+        return _answer(change, cs.RenewClaimResponse(lease_expire_time=_lease(change)))
 
     @rpc
     async def ReleaseCustomer(self, request: cs.ReleaseCustomerRequest, context: Context) -> Any:
         change = await self.commands.run(caller(context).holding(request.fence_token), request.customer_id, Release())
-        response = cs.ReleaseCustomerResponse()
-        _answer(change, response.result)
-        return response
+        return _answer(change, cs.ReleaseCustomerResponse())
 
     @rpc
     async def ReassignCustomer(self, request: cs.ReassignCustomerRequest, context: Context) -> Any:
         options = Options(expected_version=request.expected_version or None)
         reassign = Reassign(request.owner, request.reason)
         change = await self.commands.run(caller(context), request.customer_id, reassign, options)
-        response = cs.ReassignCustomerResponse(fence_token=change.snapshot.fence)
-        _answer(change, response.result)
-        return response
+        return _answer(change, cs.ReassignCustomerResponse(fence_token=change.snapshot.fence))
 
     @rpc
     async def OverrideState(self, request: cs.OverrideStateRequest, context: Context) -> Any:
         options = Options(request.expected_version or None, request.idempotency_key or None)
         override = Override(request.dimension, request.state, request.reason)
         change = await self.commands.run(caller(context), request.customer_id, override, options)
-        response = cs.OverrideStateResponse()
-        _answer(change, response.result)
-        return response
+        return _answer(change, cs.OverrideStateResponse())
 
     @rpc
     async def DeleteCustomer(self, request: cs.DeleteCustomerRequest, context: Context) -> Any:

@@ -47,9 +47,17 @@ class _Methods:
         self.services[service] = handlers
 
 
+def _passing_bytes(serialize: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    def encode(message: Any) -> bytes:
+        return message if message.__class__ is bytes else serialize(message)
+
+    return encode
+
+
 def add(server: grpc.aio.Server, add_to_server: Callable[[Any, Any], None], servicer: Any, lenient: bool) -> None:
-    """`add_to_server(servicer, server)`, with the methods as generic handlers; `lenient`: a request whose
-    bytes do not decode reaches the handler as Undecodable."""
+    """`add_to_server(servicer, server)`, with the methods as generic handlers; `lenient` (our own services): a
+    request whose bytes do not decode reaches the handler as Undecodable, and a handler may answer with its
+    response already serialized (a command's result is built as bytes: convert.result_field)."""
     methods = _Methods()
     add_to_server(servicer, methods)
     if not methods.services:
@@ -57,6 +65,7 @@ def add(server: grpc.aio.Server, add_to_server: Callable[[Any, Any], None], serv
     for service, handlers in methods.services.items():
         if lenient:
             # grpc's method handlers are named tuples: the same handler with a lenient request decoder
-            handlers = {name: h._replace(request_deserializer=_lenient(h.request_deserializer))
+            handlers = {name: h._replace(request_deserializer=_lenient(h.request_deserializer),
+                                         response_serializer=_passing_bytes(h.response_serializer))
                         for name, h in handlers.items()}  # fmt: skip
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
