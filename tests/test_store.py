@@ -77,6 +77,21 @@ async def test_a_command_another_writer_beats_at_every_attempt_says_so_without_a
     assert "start_follow_up" not in {entry.event for entry in entries}
 
 
+async def test_a_keyed_command_that_changed_nothing_is_remembered_so_its_retry_changes_nothing_later(store, tenant):
+    from crmstatus.engine.commands import UpdateFacts
+
+    await store.create_customer(tenant, "c-1", "b2b", REP, facts={"company_name": "A"})
+    first = await store.run(tenant, "c-1", UpdateFacts({"company_name": "A"}), REP, idempotency_key="k-1")
+    assert (first.history, first.replayed, first.snapshot.version) == ((), False, 1)
+    await store.run(tenant, "c-1", UpdateFacts({"company_name": "B"}), REP)  # someone else, meanwhile
+    retry = await store.run(tenant, "c-1", UpdateFacts({"company_name": "A"}), REP, idempotency_key="k-1")
+    assert (retry.history, retry.replayed, retry.snapshot.version) == ((), True, 1), "the retry was applied anew"
+    _, snapshot = await store.get_customer(tenant, "c-1")
+    assert (snapshot.version, snapshot.facts["company_name"]) == (2, "B")
+    with pytest.raises(IdempotencyMismatch):
+        await store.run(tenant, "c-1", UpdateFacts({"company_name": "C"}), REP, idempotency_key="k-1")
+
+
 async def test_a_refused_transition_stores_nothing(store, tenant):
     await store.create_customer(tenant, "c-1", "b2b", REP)
     with pytest.raises(TransitionNotAllowed):

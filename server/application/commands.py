@@ -151,7 +151,10 @@ class Commands:
                         usage_field(definition.key, "g", t.dimension, t.index) for t in blocked
                     ])  # fmt: skip
                 raise
-            if not outcome.history:
+            if not outcome.history:  # nothing to write; the caller's key is kept all the same, for its retries
+                record = await self.store.customers.remember(keys, found, idempotency) if caller_key else None
+                if record is not None:
+                    return await self._replayed(caller.tenant, found._replace(record=record), idempotency)
                 return Change(definition, snapshot)
             write = Write(
                 definition, snapshot, outcome, idempotency, now, _new_claim(definition, snapshot, outcome.snapshot, now)

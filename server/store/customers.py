@@ -85,6 +85,18 @@ class Customers:
         text, record = await self.scripts.read(keys.customer(customer_id), record_key)
         return None if text is None else Stored(customer_id, text, record)
 
+    async def remember(self, keys: Keys, found: Stored, idempotency: Idempotency) -> str | None:
+        """Keep the caller's key of a command that changed nothing, with the customer as it was (`found`), so
+        that a retry gets this answer back rather than acting on a later state. None when kept; else the record
+        a request with the same key kept first (one SET NX: the first one wins)."""
+        key = keys.idempotency(found.customer_id, idempotency.key)
+        record = f"{idempotency.digest}\n{codec.result_document(found.text, '[]', '[]')}"
+        async with store_errors(self.scripts.timeout):
+            if await self.scripts.client.set(key, record, nx=True, ex=idempotency.ttl_seconds):
+                return None
+            first: str | None = await self.scripts.client.get(key)  # type: ignore[assignment]
+        return first
+
     async def every(self, keys: Keys, batch: int = 500) -> AsyncIterator[list[Stored]]:
         """Every customer of the tenant as stored, in batches: a SCAN over each partition's customer keys
         (idempotency records share the prefix and are told apart by their text), and one MGET per batch (a
