@@ -1,5 +1,6 @@
 """Instructions per FireEvent, counted by valgrind's callgrind, next to the minimal handler's: a figure that
-repeats to the instruction where server CPU time on these machines varies by 10–20% from run to run.
+repeats within a few percent (the service's timed chores, such as its one-second caches, count differently
+under valgrind's slowness from run to run) where server CPU time on these machines varies by 10–20%.
 
 In process: both on one event loop and an embedded Redis (not traced), without gRPC: the service's FireEvent
 through its servicer (wire → application → engine / store, the reply built and serialized), and
