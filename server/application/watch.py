@@ -111,9 +111,8 @@ class Watch:
                 # checked after it: trimming only moves a stream's start on, so one that kept the position then
                 # kept it during the read, which skipped nothing. A slow catch-up may be overtaken (EventsTrimmed).
                 while True:
-                    start = dict(mine)
-                    events = await self.store.events.read(keys, dict(start))
-                    await self.store.events.check_kept(keys, start)
+                    events = await self.store.events.read(keys, dict(mine))
+                    await self.store.events.check_kept(keys, mine)  # still where this read started
                     if not events:
                         break
                     for event in events:
