@@ -250,7 +250,7 @@ class Catalog:
                 raise await self._not_found(tenant, name)
         found = await self._runs(tenant, numbers)
         if not found:  # each version unusable here, or gone with a registry that lost its data
-            if self._uncompilable:
+            if any(self._resolved.get((tenant, f"{each}@{n}")) in self._uncompilable for each, n in numbers):
                 raise DefinitionNotFound(name, (), unusable=True)
             raise await self._not_found(tenant, name)
         active = split_id(needed)[1] if needed else ""
@@ -296,7 +296,9 @@ class Catalog:
         self._texts_read = self._ids_read = None
 
     async def _visible_ids(self, tenant: str) -> list[str]:
-        return [registry_id(v.text.scope, v.text.key) for v in await self.versions(tenant)]
+        """The registry ids of the versions the tenant sees (its own and the shared ones), for did-you-mean hints:
+        their ids only, not every document, status and activation that `versions` reads."""
+        return [rid for rid in await self._ids("") if split_id(rid)[0] in ("", tenant)]
 
     def for_tenant(self, tenant: str, definition: Definition) -> Definition:
         """The definition as `tenant` runs it: with the tenant's own claim lease, when it has one."""
