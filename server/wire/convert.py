@@ -148,17 +148,7 @@ def _since(moment: datetime) -> bytes:
     return _field(_SINCE, timestamp(moment).SerializeToString())
 
 
-def customer(
-    definition: Definition, snapshot: Snapshot, view: int = FULL, into: customer_pb2.Customer | None = None
-) -> customer_pb2.Customer:
-    """The customer as a message (filled into `into`, when given); the basic view leaves out facts, scores,
-    checklists, restrictions and work."""
-    message = customer_pb2.Customer() if into is None else into
-    message.MergeFromString(customer_bytes(definition, snapshot, view))
-    return message
-
-
-def customer_bytes(definition: Definition, snapshot: Snapshot, view: int = FULL) -> bytes:
+def _customer_bytes(definition: Definition, snapshot: Snapshot, view: int = FULL) -> bytes:
     """The customer message, serialized: its own fields, then its states and checklists joined from the bytes
     each definition version serializes once (a parser merges fields in any order)."""
     parts = _parts(definition)
@@ -181,28 +171,28 @@ def customer_bytes(definition: Definition, snapshot: Snapshot, view: int = FULL)
             since = stamps[id(entry.since)] = _since(entry.since)
         head = heads.get((name, entry.state, len(since))) or parts.head(name, entry.state, len(since))
         wire += (head, since)
-    if view == BASIC:
-        return message.SerializeToString() + b"".join(wire)
-    for checklist in definition.checklists.values():
-        marks = snapshot.checklists.get(checklist.name)
-        if not marks:
-            wire.append(parts.open_checklists[checklist.name])
-        else:
-            progress = _progress(parts, checklist.name, checklist.items, marks)
-            wire.append(_field(_CHECKLISTS, progress.SerializeToString()))
-    if snapshot.facts:
-        message.facts.update({name: to_json(definition.facts[name].type, v) for name, v in snapshot.facts.items()})
-    if snapshot.scores:
-        message.scores.update(snapshot.scores)
-    if snapshot.restrictions:
-        message.restrictions.update(dict(snapshot.restrictions))
-    message.open_work.extend(
-        customer_pb2.WorkItem(
-            kind=w.kind, name=w.name, role=w.role, dimension=w.dimension, state=w.state, event=w.event,
-            raise_time=timestamp(w.raised), due_time=timestamp(w.due) if w.due else None, severity=w.severity,
-        )
-        for w in snapshot.work
-    )  # fmt: skip
+    if view != BASIC:  # the basic view leaves out checklists, facts, scores, restrictions and work
+        for checklist in definition.checklists.values():
+            marks = snapshot.checklists.get(checklist.name)
+            if not marks:
+                wire.append(parts.open_checklists[checklist.name])
+            else:
+                progress = _progress(parts, checklist.name, checklist.items, marks)
+                wire.append(_field(_CHECKLISTS, progress.SerializeToString()))
+        if snapshot.facts:
+            facts = definition.facts
+            message.facts.update({name: to_json(facts[name].type, v) for name, v in snapshot.facts.items()})
+        if snapshot.scores:
+            message.scores.update(snapshot.scores)
+        if snapshot.restrictions:
+            message.restrictions.update(dict(snapshot.restrictions))
+        message.open_work.extend(
+            customer_pb2.WorkItem(
+                kind=w.kind, name=w.name, role=w.role, dimension=w.dimension, state=w.state, event=w.event,
+                raise_time=timestamp(w.raised), due_time=timestamp(w.due) if w.due else None, severity=w.severity,
+            )
+            for w in snapshot.work
+        )  # fmt: skip
     return message.SerializeToString() + b"".join(wire)
 
 
@@ -243,7 +233,13 @@ def history_entry(entry: HistoryEntry) -> customer_pb2.HistoryEntry:
     return message
 
 
-_RESULT, _CUSTOMER = 1, 1  # field numbers: every command response's `result`, ChangeResult.customer
+_RESULT, _CUSTOMER = 1, 1  # field numbers: every command response's `result`; ChangeResult's and
+# GetCustomerResponse's `customer`
+
+
+def customer_field(definition: Definition, snapshot: Snapshot, view: int = FULL) -> bytes:
+    """A `customer` field (of a ChangeResult, or a GetCustomerResponse: all of it), serialized."""
+    return _field(_CUSTOMER, _customer_bytes(definition, snapshot, view))
 
 
 def result_field(result: Change, view: int = FULL) -> bytes:
@@ -252,8 +248,7 @@ def result_field(result: Change, view: int = FULL) -> bytes:
     rest = customer_status_service_pb2.ChangeResult(
         effects=[effect(e) for e in result.effects], history=[history_entry(h) for h in result.history]
     )
-    return _field(_RESULT, _field(_CUSTOMER, customer_bytes(result.definition, result.snapshot, view))
-                  + rest.SerializeToString())  # fmt: skip
+    return _field(_RESULT, customer_field(result.definition, result.snapshot, view) + rest.SerializeToString())
 
 
 def options(message: customer_status_service_pb2.CommandOptions) -> Options:

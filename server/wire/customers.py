@@ -142,9 +142,7 @@ class CustomerStatusService(cs_grpc.CustomerStatusServiceServicer):
     async def GetCustomer(self, request: cs.GetCustomerRequest, context: Context) -> Any:
         view = convert.view(request.view)
         definition, seen = await self.queries.customer(caller(context), request.customer_id)
-        response = cs.GetCustomerResponse()
-        convert.customer(definition, seen, view, response.customer)
-        return response
+        return convert.customer_field(definition, seen, view)  # a GetCustomerResponse, serialized
 
     @rpc
     async def ListTransitions(self, request: cs.ListTransitionsRequest, context: Context) -> Any:
