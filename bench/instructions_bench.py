@@ -1,4 +1,4 @@
-"""Instructions per FireEvent, counted by valgrind's callgrind, next to the minimal handler's: a figure that
+"""Instructions per FireEvent, counted by valgrind, next to the minimal handler's: a figure that
 repeats within a few percent (the service's timed chores, such as its one-second caches, count differently
 under valgrind's slowness from run to run) where server CPU time on these machines varies by 10–20%.
 
@@ -7,7 +7,9 @@ through its servicer (wire → application → engine / store, the reply built a
 bench/minimal_server.py's handler without its 40 µs of Python (the same two Lua calls over the same pipe, a
 reply of the real shape): a spin calibrated in time would count differently in every run. Each runs twice,
 with 256 and with 768 calls after the same warm-up; the difference of the two totals, divided by 512, leaves
-start-up out.
+start-up out. Counted by cachegrind, which also simulates this machine's caches and branch predictor: the
+first-level cache misses and mispredicted branches say why the same number of instructions costs one
+handler more time than another (Python's own code runs slower per instruction than the C code of protobuf).
 
 Served: the same two as grpc_bench serves them (`crmstatus serve` and bench/minimal_server.py, gRPC included),
 the server process under callgrind, one call at a time from this process; 100 and 400 calls, the difference
@@ -86,10 +88,25 @@ async def _run(kind: str, calls: int) -> None:
 
 
 def _counted(kind: str, calls: int) -> subprocess.Popen[str]:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m",
-               "bench.instructions_bench", kind, str(calls)]  # fmt: skip
+    """The in-process run under cachegrind, which simulates the caches and branch predictor of this machine:
+    besides instructions, what makes the same instructions cost more or less time."""
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes",
+               "--cachegrind-out-file=/dev/null", sys.executable, "-m", "bench.instructions_bench", kind,
+               str(calls)]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+COUNTED = {"instructions": r"I\s+refs:", "I1 misses": r"I1\s+misses:", "D1 misses": r"D1\s+misses:",
+           "mispredicts": r"Mispredicts:"}  # fmt: skip
+
+
+def _counts(process: subprocess.Popen[str]) -> dict[str, int]:
+    _, err = process.communicate()
+    found = {name: re.search(rf"{label}\s+([\d,]+)", err) for name, label in COUNTED.items()}
+    if process.returncode or not all(found.values()):
+        raise RuntimeError(f"valgrind failed: {err[-2000:]}")
+    return {name: int(match[1].replace(",", "")) for name, match in found.items() if match}
 
 
 def _instructions(process: subprocess.Popen[str]) -> int:
@@ -143,16 +160,15 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         print("instructions_bench: valgrind is not installed here (apt-get install valgrind): nothing counted")
         return
-    per_call = {}
+    per_call: dict[str, dict[str, float]] = {}
     for kind in ("service", "minimal"):
-        runs = [_counted(kind, calls) for calls in CALLS]  # both at once: one core each
-        low, high = (_instructions(run) for run in runs)
-        per_call[kind] = (high - low) / (CALLS[1] - CALLS[0])
-    print(f"instructions per FireEvent, in process (callgrind; {CALLS[1]} calls less {CALLS[0]}):")
-    print(f"  FireEvent through the service                 {per_call['service'] / 1000:8,.0f}k")
-    print(f"  minimal handler, without its 40 µs of Python  {per_call['minimal'] / 1000:8,.0f}k")
-    beyond = per_call["service"] - per_call["minimal"]
-    print(f"  the service's own work beyond it              {beyond / 1000:8,.0f}k")
+        low, high = (_counts(run) for run in [_counted(kind, calls) for calls in CALLS])  # at once: a core each
+        per_call[kind] = {name: (high[name] - low[name]) / (CALLS[1] - CALLS[0]) for name in COUNTED}
+    print(f"per FireEvent, in process (cachegrind; {CALLS[1]} calls less {CALLS[0]}): the service | the minimal "
+          "handler without its 40 µs of Python | ratio")  # fmt: skip
+    for name in COUNTED:
+        service, minimal = per_call["service"][name], per_call["minimal"][name]
+        print(f"  {name:<14} {service / 1000:8,.1f}k {minimal / 1000:8,.1f}k {service / minimal:6.2f}")
     served = {}
     with ThreadPoolExecutor(2) as pool:  # one core each
         for kind in ("service", "minimal"):
