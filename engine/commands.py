@@ -296,6 +296,8 @@ class Reassign(Command):
         if self.owner == SYSTEM.id:
             raise InvalidRequest("the new owner cannot be the system actor: it is the engine's own timers and rules")
         previous = run.owner or "no one"
+        if run.owner == self.owner:  # kept with its owner: a fresh lease and token, and no cooldown to wait out
+            run.owner = None
         run.set_owner(self.owner)
         run.record(actor, "reassign", reason=f"{previous} → {self.owner}: {self.reason}")
         return True

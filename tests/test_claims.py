@@ -115,6 +115,17 @@ def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
     )
 
 
+def test_reassigning_to_the_current_owner_gives_a_fresh_lease_and_token(definitions, clock):
+    b2b = definitions["b2b"]
+    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
+    clock.advance(timedelta(days=8))  # rep-li's lease lapsed: anyone may claim the customer
+    kept = decide(b2b, held, Reassign("rep-li", "keep it with li"), ZHAO, clock.now()).snapshot
+    assert (kept.owner, kept.fence, kept.lease_until) == ("rep-li", 2, clock.now() + timedelta(days=7))
+    assert "rep-li" not in kept.former  # no cooldown for keeping it
+    with pytest.raises(ClaimConflict):
+        decide(b2b, kept, Claim(), WANG, clock.now())
+
+
 def test_a_claim_keeps_other_reps_out_even_where_the_state_is_not_locked(definitions, clock):
     b2b = definitions["b2b"]
     customer = Customer(b2b, clock)
