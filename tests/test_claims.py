@@ -201,6 +201,31 @@ async def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant)
     await store.claim(tenant, "k-4", LI)
 
 
+@pytest.mark.parametrize("lost", ["not replicated", "answer lost"])
+async def test_a_claim_written_though_its_call_failed_counts_against_the_caps(capped_store, tenant, monkeypatch, lost):
+    from crmstatus.server.store.errors import NotReplicated, StoreUnavailable
+
+    store = capped_store
+    for n in range(3):
+        await store.create_customer(tenant, f"k-{n}", "capped", LI)
+    scripts = store.app.store.customers.scripts
+    commit = scripts.commit
+
+    async def written_then_failed(*args):
+        await commit(*args)  # Redis applied it; the caller hears of a failure all the same
+        raise NotReplicated("only 0 of 1 replicas confirmed it") if lost == "not replicated" else StoreUnavailable(lost)
+
+    monkeypatch.setattr(scripts, "commit", written_then_failed)
+    with pytest.raises(StoreUnavailable):
+        await store.claim(tenant, "k-0", LI, idempotency_key="claim-k-0")
+    monkeypatch.undo()
+    assert (await store.claim(tenant, "k-0", LI, idempotency_key="claim-k-0")).replayed  # the retry confirms it
+    await store.claim(tenant, "k-1", LI)
+    with pytest.raises(ClaimRefused) as refused:  # rep-li holds k-0 and k-1: max_held is 2
+        await store.claim(tenant, "k-2", LI)
+    assert refused.value.reason == "HELD_CAP"
+
+
 async def test_a_tenant_may_set_its_own_claim_lease(store, tenant):
     from crmstatus.server.application import claim_protection
     from crmstatus.server.settings import Settings

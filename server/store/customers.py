@@ -7,6 +7,7 @@ stores the idempotency record. A concurrent change makes it refuse (VersionConfl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -200,6 +201,7 @@ class Customers:
         reserved = await self.claims.reserve(keys, customer_id, write.claim) if write.claim else None
         changes = _index_changes(keys, write)
         day = codec.day(write.definition, write.now)
+        args = _commit_args(write, self.stream_maxlen, day, changes)
         try:
             status, value = await self.scripts.commit(
                 CommitKeys(
@@ -208,10 +210,17 @@ class Customers:
                     keys.pool(part, after.queue), keys.pool(part, before.queue if before else None),
                     keys.flow(part, day), keys.usage(part), [key for key, _, _ in changes],
                 ),
-                _commit_args(write, self.stream_maxlen, day, changes),
+                args,
             )  # fmt: skip
-        except BaseException:
-            await self.claims.undo(reserved)
+        except BaseException as error:
+            # Written all the same when too few replicas confirmed it, and maybe when the answer was lost: then
+            # the claim counts (its retry with the same key replays it, reserving nothing) and hands changed.
+            if isinstance(error, NotReplicated) or (reserved and await self._written(keys, customer_id, args.stored)):
+                if before is not None:
+                    with contextlib.suppress(StoreUnavailable):  # heals itself (Claims.track)
+                        await self.claims.track(keys, before, after)
+            else:
+                await self.claims.undo(reserved)
             raise
         if status != "ok" and reserved is not None:
             # It may have lost to the same rep's own claim (a double submit, or its replay): then the hold stays
@@ -227,6 +236,14 @@ class Customers:
         if status == "replay":  # the script compared the digests: `value` is the first request's result
             return codec.decode_result(write.definition, customer_id, value)
         return codec.Result(after, write.outcome.effects, write.outcome.history)
+
+    async def _written(self, keys: Keys, customer_id: str, stored: str) -> bool:
+        """Whether the customer is stored as a write whose answer was lost left it (False when it cannot be read)."""
+        try:
+            found = await self.read(keys, customer_id)
+        except StoreUnavailable:
+            return False
+        return found is not None and found.text == stored
 
 
 def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[str, str]:
