@@ -110,6 +110,7 @@ class _Builder:
         self.event_dimension: dict[str, str] = {}
         self.restrictions_set: set[str] = set()
         self.restrictions_lifted: list[tuple[Path, str]] = []
+        self.overlap_budget = overlap.Budget()
 
     def error(self, path: Path, message: str | Words, *, at_key: bool = False) -> None:
         self.problems.append(self.document.diagnostic(path, message, at_key=at_key))
@@ -576,23 +577,38 @@ class _Builder:
     def _twin_checks(self, base: Path, transitions: tuple[Transition, ...]) -> None:
         """Transitions that say the same thing twice, that contradict each other, or that are automatic and
         can both be true at once from one state (only the first would fire: say which with `priority`)."""
-        for later_position, later in enumerate(transitions):
-            for earlier in transitions[:later_position]:
+        same_event: dict[str, list[Transition]] = {}
+        automatic: list[Transition] = []
+        for later in transitions:
+            # the earlier ones that can be its twins: of its event, and (while the search has tries left) the
+            # automatic ones, in definition order
+            candidates = {t.index: t for t in same_event.get(later.event, ())}
+            if later.auto and self.overlap_budget.left > 0:
+                candidates.update((t.index, t) for t in automatic)
+            same_event.setdefault(later.event, []).append(later)
+            if later.auto:
+                automatic.append(later)
+            for _, earlier in sorted(candidates.items()):
                 shared = earlier.sources & later.sources
-                if not shared or (earlier.event != later.event and not (earlier.auto and later.auto)):
+                if not shared:
                     continue
                 path = (*base, "transitions", later.index)
-                line = self.document.diagnostic((*base, "transitions", earlier.index), "").line
                 state = sorted(shared)[0]
                 same_guard = _guard(earlier) == _guard(later) and earlier.checklist == later.checklist
                 if earlier.event == later.event and same_guard:
+                    line = self._line((*base, "transitions", earlier.index))
                     words = _duplicate(later.event, state, line) if earlier.target == later.target else (
                         _conflict(later.event, state, earlier.target, later.target, line))  # fmt: skip
                     self.error(path, words)
                 elif earlier.auto and later.auto and earlier.priority == later.priority:
-                    witness = overlap.both_true(earlier, later, state, self.facts, self.scores, self.state_names)
+                    witness = overlap.both_true(earlier, later, state, self.facts, self.scores, self.state_names,
+                                                self.overlap_budget)  # fmt: skip
                     if witness is not None:
+                        line = self._line((*base, "transitions", earlier.index))
                         self.error(path, _overlap(earlier.event, later.event, state, line, witness))
+
+    def _line(self, path: Path) -> int:
+        return self.document.diagnostic(path, "").line
 
 
 def _guard(transition: Transition) -> str:

@@ -4,7 +4,9 @@ It tries, for every name the two conditions read, the values that matter to them
 either condition, one below and one above it, and the stand-in samples of the fact's type; the states are
 the shared source state (and each dimension's states for `states.<dimension>`). It reports only what it
 finds, so two conditions it calls overlapping truly are; two it lets pass may still overlap in ways it did
-not try (an expression over dates or texts, say)."""
+not try (an expression over dates or texts, say). The tries of one definition share a budget: past it, the
+pairs left are not searched, so that no text, however many automatic transitions it has, keeps a server busy.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +20,16 @@ from .facts import SAMPLES, FactType
 from .model import Fact, Score, Transition
 
 MAX_TRIES = 4096  # combinations per pair; the shipped definitions need a few dozen
+MAX_TRIES_PER_DEFINITION = 50_000  # about a quarter of a second of CEL evaluations
+
+
+class Budget:
+    """The combinations one definition's searches may still try."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TRIES_PER_DEFINITION
+
+
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])")
 
 
@@ -28,16 +40,19 @@ def both_true(
     facts: Mapping[str, Fact],
     scores: Mapping[str, Score],
     states: Mapping[str, Mapping[str, Any]],
+    budget: Budget,
 ) -> str | None:
-    """An example of values for which both conditions hold in `state`, as text (`remaining_lessons = 3`)."""
-    if first.when is None or second.when is None:
+    """An example of values for which both conditions hold in `state`, as text (`remaining_lessons = 3`); each
+    combination tried is taken from `budget`."""
+    if first.when is None or second.when is None or budget.left <= 0:
         return None
     names = sorted(set(first.when.names) | set(second.when.names))
     if any(name not in facts and name not in scores and name not in ("now", "states") for name in names):
         return None  # an unknown name: reported on its own, and nothing to try for it
     numbers = {float(n) for n in _NUMBER.findall(first.when.source + " " + second.when.source)}
     choices = [_candidates(name, numbers, facts, scores, states, first.dimension, state) for name in names]
-    for values in itertools.islice(itertools.product(*choices), MAX_TRIES):
+    for values in itertools.islice(itertools.product(*choices), min(MAX_TRIES, budget.left)):
+        budget.left -= 1
         bindings = dict(zip(names, values, strict=True))
         if _holds(first, bindings) and _holds(second, bindings):
             shown = [f"{name} = {_show(value)}" for name, value in bindings.items() if name not in ("now", "states")]

@@ -189,3 +189,47 @@ def test_restrictions_timer_moments_and_internal_transitions_are_checked_in_both
     }  # fmt: skip
     assert all(zh for _, zh in found.values())
     assert "did you mean 'stop'" in found[21, 97, "dimensions.d.transitions[0].effects[0].restrict.nope"][0]
+
+
+def _many_automatic(count: int) -> str:
+    """`count` automatic transitions out of one state, none overlapping (k tells them apart), each pair of them
+    searched for values that make both true."""
+    guard = " && ".join(f"f{i} > {i + 1}" for i in range(6))
+    facts = "".join(f"\n  f{i}: {{type: int, default: 0}}" for i in range(6))
+    states = "".join(f"\n      t{i}: {{final: true}}" for i in range(count))
+    transitions = "".join(
+        f"\n      - {{event: e{i}, from: s0, to: t{i}, auto: true, when: '{guard} && k == {i + 100}'}}"
+        for i in range(count)
+    )
+    return (f"name: many\nindustry: test\nversion: 1\nowner: qa@crm.example\nroles: {{sales: {{}}}}\nfacts:{facts}\n"
+            f"  k: {{type: int, default: 0}}\ndimensions:\n  d:\n    states:\n      s0: {{initial: true}}{states}\n"
+            f"    transitions:{transitions}\n")  # fmt: skip
+
+
+def test_searching_automatic_transitions_for_overlaps_has_one_budget_per_definition(monkeypatch):
+    # Each pair may take thousands of tries: without a budget for the whole definition, one text of 40 such
+    # transitions (6 KB) kept a server's event loop busy for 14 s, and the work grows with the pairs' count.
+    from crmstatus.engine import overlap
+
+    tried, holds = [0], overlap._holds
+
+    def counted(transition, bindings):
+        tried[0] += 1
+        return holds(transition, bindings)
+
+    monkeypatch.setattr(overlap, "_holds", counted)
+    assert load_definition(_many_automatic(40), "many.yaml").name == "many"
+    assert tried[0] <= 2 * overlap.MAX_TRIES_PER_DEFINITION
+
+
+async def test_a_callers_text_is_compiled_while_the_event_loop_answers_other_calls():
+    import asyncio
+
+    from crmstatus.server.application.definitions import Definitions
+
+    compiling = asyncio.create_task(Definitions.validate(_many_automatic(400), "many.yaml"))  # about half a second
+    other = asyncio.create_task(asyncio.sleep(0))
+    done, _ = await asyncio.wait({compiling, other}, return_when=asyncio.FIRST_COMPLETED)
+    assert done == {other}
+    found = await compiling
+    assert not isinstance(found, list) and found.name == "many"

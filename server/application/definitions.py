@@ -8,6 +8,8 @@ role; approving needs the `approver` role and someone other than the publisher.
 
 from __future__ import annotations
 
+import asyncio
+
 from crmstatus.engine import diagram, diff
 from crmstatus.engine.clock import Clock
 from crmstatus.engine.definition import Definition
@@ -22,6 +24,12 @@ from .errors import DefinitionNotFound, LifecycleRefused, VersionTaken
 from .model import Caller
 
 
+async def _compiled(text: str, file_name: str) -> Definition:
+    """A caller's text compiled in a thread of its own: up to a megabyte takes seconds, in which the event loop
+    goes on answering every other call."""
+    return await asyncio.to_thread(load_definition, text, file_name)
+
+
 class Definitions:
     def __init__(self, catalog: Catalog, clock: Clock, config_dir: str, platform_tenant: str = "platform",
                  approval_optional: frozenset[str] = frozenset()) -> None:  # fmt: skip
@@ -32,10 +40,10 @@ class Definitions:
         self.approval_optional = approval_optional
 
     @staticmethod
-    def validate(text: str, file_name: str) -> Definition | list[Diagnostic]:
+    async def validate(text: str, file_name: str) -> Definition | list[Diagnostic]:
         """The compiled definition, or every problem in it."""
         try:
-            return load_definition(text, file_name)
+            return await _compiled(text, file_name)
         except InvalidDefinition as error:
             return list(error.diagnostics)
 
@@ -63,7 +71,7 @@ class Definitions:
         """Store a valid text as a draft version of the caller's scope; a broken one is refused with every
         problem (InvalidDefinition) and nothing is stored. Publishing the same text again is harmless."""
         scope = self._scope(caller, ADMIN_ROLE, "publishing a definition")
-        definition = load_definition(text, file_name or "definition.yaml")
+        definition = await _compiled(text, file_name or "definition.yaml")
         now = self.clock.now()
         document = VersionText(definition.key, scope, definition.file, definition.source, definition.digest,
                                caller.actor.id, now)  # fmt: skip

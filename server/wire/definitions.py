@@ -33,7 +33,7 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
     @rpc
     async def ValidateDefinition(self, request: ds.ValidateDefinitionRequest, context: Context) -> Any:
         caller(context)
-        found = self.definitions.validate(request.content, request.file_name or "definition.yaml")
+        found = await self.definitions.validate(request.content, request.file_name or "definition.yaml")
         if isinstance(found, list):
             return ds.ValidateDefinitionResponse(valid=False, diagnostics=[convert.diagnostic(d) for d in found])
         return ds.ValidateDefinitionResponse(valid=True, definition=convert.summary(found))
