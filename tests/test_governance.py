@@ -305,6 +305,19 @@ async def test_a_definition_whose_every_version_this_release_cannot_compile_is_n
         await app.create_customer(tenant, "f-1", "futur", SALES, definition_version=1)
 
 
+async def test_the_definition_listings_leave_out_a_version_this_release_cannot_compile(app, tenant):
+    # Shipped by a newer release during a rolling upgrade: every tenant sees the shared versions.
+    from crmstatus.server.store.codec import VersionStatus, VersionText
+
+    newer = EDUCATION.replace("version: 1", "version: 7", 1).replace("dimensions:", "dimensions_v9:", 1)
+    text = VersionText("education@7", "", "education.yaml", newer, "d" * 64, "release", app.clock.now())
+    await app.app.store.registry.ship([(text, "education", 7)], VersionStatus("approved", ""))
+    defs, caller = app.app.definitions, Caller(tenant, ADMIN)
+    assert "education@1" in {d.key for d in await defs.published(caller)}
+    assert "education@7" not in {d.key for d in await defs.published(caller)}
+    assert [v.text.key for v, _ in await defs.compiled(caller, "education")] == ["education@1"]
+
+
 async def test_listings_read_which_versions_exist_not_every_versions_document(app, tenant, monkeypatch):
     """A replica lists customers often; the registry holds every tenant's documents (tens of KB each)."""
     monkeypatch.setattr("crmstatus.server.application.catalog.TEXTS_FRESH", 0)  # re-read at every listing

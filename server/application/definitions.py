@@ -48,8 +48,20 @@ class Definitions:
             return list(error.diagnostics)
 
     async def published(self, caller: Caller) -> list[Definition]:
-        """Every version the caller's tenant sees, compiled."""
-        return [await self.catalog.compile(v.text) for v in await self.catalog.versions(caller.tenant)]
+        """Every version the caller's tenant sees, compiled (as `compiled`)."""
+        return [definition for _, definition in await self.compiled(caller)]
+
+    async def compiled(self, caller: Caller, name: str = "") -> list[tuple[Version, Definition]]:
+        """The versions the caller's tenant sees (of `name`, or all), each with its definition. One this release
+        cannot compile (a newer release's, in a rolling upgrade) is left out, as the catalog leaves it out of
+        listings: it is logged, and a call naming it is answered that it cannot be used."""
+        found = []
+        for version in await self.versions(caller, name):
+            try:
+                found.append((version, await self.catalog.compile(version.text)))
+            except DefinitionNotFound:
+                continue
+        return found
 
     async def get(self, caller: Caller, name: str, version: int | None = None) -> Definition:
         return await self.catalog.resolve(caller.tenant, name, version)

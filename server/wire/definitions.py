@@ -84,8 +84,8 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
 
     @rpc
     async def ListDefinitionVersions(self, request: ds.ListDefinitionVersionsRequest, context: Context) -> Any:
-        found = await self.definitions.versions(caller(context), request.name)
-        return ds.ListDefinitionVersionsResponse(versions=[await self._version(v) for v in found])
+        found = await self.definitions.compiled(caller(context), request.name)
+        return ds.ListDefinitionVersionsResponse(versions=[convert.version(v, d) for v, d in found])
 
     @rpc
     async def DiffDefinitions(self, request: ds.DiffDefinitionsRequest, context: Context) -> Any:
