@@ -240,11 +240,18 @@ def _registry(args: argparse.Namespace) -> int:
     from .admin import call_metadata, refused
 
     metadata = call_metadata(args)
+    content = ""
+    if args.command == "publish":
+        try:
+            content = Path(args.file).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"crmstatus publish: cannot read {args.file}: {error}", file=sys.stderr)
+            return 1
     with grpc.insecure_channel(args.address) as channel:
         api = ds_grpc.DefinitionServiceStub(channel)
         calls: dict[str, Callable[[], Any]] = {
             "publish": lambda: api.PublishDefinition(ds.PublishDefinitionRequest(
-                content=Path(args.file).read_text("utf-8"), file_name=args.file), metadata=metadata, timeout=30),
+                content=content, file_name=args.file), metadata=metadata, timeout=30),
             "approve": lambda: api.ApproveDefinition(ds.ApproveDefinitionRequest(name=args.name, version=args.version),
                                                      metadata=metadata, timeout=30),
             "activate": lambda: api.ActivateDefinition(ds.ActivateDefinitionRequest(

@@ -233,3 +233,13 @@ async def test_a_callers_text_is_compiled_while_the_event_loop_answers_other_cal
     assert done == {other}
     found = await compiling
     assert not isinstance(found, list) and found.name == "many"
+
+
+@pytest.mark.parametrize("kind", ["gbk", "missing", "folder"])
+def test_publish_says_why_it_cannot_read_the_file_without_a_traceback(tmp_path, capsys, kind):
+    path = {"gbk": tmp_path / "gbk.yaml", "missing": tmp_path / "missing.yaml", "folder": tmp_path}[kind]
+    if kind == "gbk":  # a consultant's editor saving in GBK
+        path.write_bytes("name: education\nowner: 管理员\n".encode("gbk"))
+    assert main(["publish", "127.0.0.1:1", str(path), "--tenant", "acme", "--actor", "ana"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"crmstatus publish: cannot read {path}: ") and "Traceback" not in err
