@@ -70,6 +70,7 @@ class ReasonKind(StrEnum):
     FACT_UNSET = "FACT_UNSET"
     CHECKLIST = "CHECKLIST"
     REQUIRED_FACT = "REQUIRED_FACT"
+    COOLDOWN = "COOLDOWN"
 
 
 @dataclass(frozen=True)

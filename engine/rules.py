@@ -225,6 +225,10 @@ class Run:
             yield Reason(ReasonKind.ROLE, needed, f"needs role {needed}")
         if transition.takes_owner:
             yield from self.queue_reasons(actor)
+            cooling = self.former.get(actor.id) if self.owner != actor.id else None
+            if cooling is not None:  # as a claim waits it out (commands.Claim)
+                again = f"{actor.id} lost this customer recently and may take it again from {cooling.isoformat()}"
+                yield Reason(ReasonKind.COOLDOWN, actor.id, again)
         locked = self._lock()
         if locked and not self._may_see_locked(actor):
             dimension, state = locked
@@ -323,6 +327,7 @@ class Run:
         self.lease_until = self.now + policy.protection if owner is not None and policy is not None else None
         if owner is not None:
             self.fence += 1
+            self.former.pop(owner, None)  # its own again: nothing left to wait out
 
     def check_item(self, checklist: str, item: str) -> None:
         spec = self.definition.checklists.get(checklist)

@@ -95,6 +95,34 @@ def test_an_ex_owner_waits_out_its_cooldown_before_claiming_again(definitions, c
     assert decide(b2b, free, Claim(), LI, clock.now()).snapshot.owner == "rep-li"
 
 
+def test_an_ex_owner_cannot_take_the_customer_back_by_firing_the_claim_event_during_its_cooldown(definitions, clock):
+    b2b = definitions["b2b"]
+    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
+    free = decide(
+        b2b, held, Release(), Actor("rep-li", frozenset({"sales"}), fence_token=held.fence), clock.now()
+    ).snapshot
+    customer = Customer(b2b, clock)
+    customer.snapshot = free
+    until = free.former["rep-li"].isoformat()
+    (reason,) = customer.options(LI)["start_follow_up"].reasons  # start_follow_up makes whoever fires it the owner
+    assert (reason.kind.value, reason.subject) == ("COOLDOWN", "rep-li")
+    assert reason.message == f"rep-li lost this customer recently and may take it again from {until}"
+    with pytest.raises(Exception, match="not allowed"):
+        customer.fire("start_follow_up", LI)
+    assert decide(b2b, free, Fire("start_follow_up"), WANG, clock.now()).snapshot.owner == "rep-wang"
+    clock.advance(timedelta(days=30))
+    assert decide(b2b, free, Fire("start_follow_up"), LI, clock.now()).snapshot.owner == "rep-li"
+
+
+def test_an_ex_owner_the_customer_is_reassigned_to_has_no_cooldown_left_for_it(definitions, clock):
+    b2b = definitions["b2b"]
+    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
+    moved = decide(b2b, held, Reassign("rep-wang", "li is on leave"), ZHAO, clock.now()).snapshot
+    assert "rep-li" in moved.former
+    back = decide(b2b, moved, Reassign("rep-li", "li is back"), ZHAO, clock.now()).snapshot
+    assert "rep-li" not in back.former and "rep-wang" in back.former
+
+
 def test_only_a_manager_reassigns_and_always_with_a_reason(definitions, clock):
     b2b = definitions["b2b"]
     held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot

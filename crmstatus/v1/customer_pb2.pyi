@@ -27,6 +27,7 @@ class BlockReasonKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOCK_REASON_KIND_FACT_UNSET: _ClassVar[BlockReasonKind]
     BLOCK_REASON_KIND_CHECKLIST: _ClassVar[BlockReasonKind]
     BLOCK_REASON_KIND_REQUIRED_FACT: _ClassVar[BlockReasonKind]
+    BLOCK_REASON_KIND_COOLDOWN: _ClassVar[BlockReasonKind]
 CUSTOMER_VIEW_UNSPECIFIED: CustomerView
 CUSTOMER_VIEW_BASIC: CustomerView
 CUSTOMER_VIEW_FULL: CustomerView
@@ -38,6 +39,7 @@ BLOCK_REASON_KIND_GUARD: BlockReasonKind
 BLOCK_REASON_KIND_FACT_UNSET: BlockReasonKind
 BLOCK_REASON_KIND_CHECKLIST: BlockReasonKind
 BLOCK_REASON_KIND_REQUIRED_FACT: BlockReasonKind
+BLOCK_REASON_KIND_COOLDOWN: BlockReasonKind
 
 class Label(_message.Message):
     __slots__ = ("zh", "en")
