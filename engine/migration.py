@@ -243,6 +243,8 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
     every reason the mapping cannot move it. Its time in each state is kept."""
     old, new = mapping.old, mapping.new
     reasons: list[str] = []
+    fact_reasons: list[str] = []
+    facts = _facts(mapping, snapshot, fact_reasons)  # as the customer will have them: dropped, renamed, defaulted
     states, moves = {}, []
     for name, dimension in new.dimensions.items():
         entry = snapshot.states.get(name) if name in old.dimensions else None
@@ -258,9 +260,9 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
         states[name] = entry._replace(state=target)
         moves.append((name, entry.state, target))
         for fact in new.dimensions[name].states[target].requires:
-            if _new_facts_value(mapping, snapshot, fact) is None:
+            if facts.get(fact, new.facts[fact].default) is None:
                 reasons.append(f"{name} {target} requires fact {fact}, which the customer does not have")
-    facts = _facts(mapping, snapshot, reasons)
+    reasons += fact_reasons
     if snapshot.queue is not None and snapshot.queue not in new.queues:
         reasons.append(f"the customer is in queue {snapshot.queue}, which v{new.version} does not have")
     if reasons:
@@ -287,14 +289,6 @@ def migrate(mapping: MigrationMap, snapshot: Snapshot, actor: Actor, now: dateti
     cancelled = tuple(t.key for t in timers(old, snapshot))
     scheduled = tuple(timers(new, outcome.snapshot))
     return Migrated(outcome._replace(cancelled=cancelled, scheduled=scheduled), tuple(moves), states)
-
-
-def _new_facts_value(mapping: MigrationMap, snapshot: Snapshot, name: str) -> Any:
-    old_name = next((o for o, n in mapping.renamed.items() if n == name), name)
-    value = snapshot.facts.get(old_name)
-    if value is None:
-        value = mapping.defaults.get(name, mapping.new.facts[name].default)
-    return value
 
 
 def _facts(mapping: MigrationMap, snapshot: Snapshot, reasons: list[str]) -> dict[str, Any]:

@@ -116,6 +116,20 @@ def test_a_swap_and_a_replacing_rename_keep_each_value_where_the_mapping_says(ve
         assert kept == expected
 
 
+def test_a_customer_whose_state_requires_a_fact_the_mapping_drops_or_renames_away_is_not_moved(versions, clock):
+    old, new = versions
+    now = clock.now()
+    signed = new_customer(old, "c-1", SALES, now, {"contract_end_date": "2026-12-31"}).snapshot
+    signed = signed._replace(states={**signed.states, "lifecycle": signed.states["lifecycle"]._replace(state="签约")})
+    assert "contract_end_date" in new.dimensions["lifecycle"].states["签约"].requires
+    for facts in ("  drop: [contract_end_date]\n", "  rename: {contract_end_date: phone}\n  drop: [phone]\n"):
+        moved = migrate(load_mapping(MAPPING + "facts:\n" + facts, old, new), signed, ADMIN, now)
+        assert isinstance(moved, Unmappable), facts
+        assert "lifecycle 签约 requires fact contract_end_date, which the customer does not have" in moved.reasons
+    kept = migrate(load_mapping(MAPPING, old, new), signed, ADMIN, now)
+    assert isinstance(kept, Migrated) and kept.outcome.snapshot.facts["contract_end_date"]
+
+
 async def test_migrating_moves_states_counts_indexes_and_timers_and_keeps_time_in_state(service, tenant, clock):
     created = clock.now()
     await _create(service, tenant, "m-potential", "b2b", SALES)
