@@ -155,6 +155,20 @@ async def test_a_state_only_an_older_version_has_lists_the_customers_still_on_it
         await _listed(app, tenant, "b2b", "关")
 
 
+async def test_a_shared_version_shipped_under_a_number_a_tenant_used_runs_the_customers_created_on_it(app, tenant):
+    own = EDU_V2.replace("remaining_lessons <= 6", "remaining_lessons <= 7", 1)  # the tenant's variant, not activated
+    await _publish(app, tenant, own, 2, "education.yaml", activate=False)
+    await _publish(app, "platform", EDU_V2, 2, "education.yaml")  # later the platform makes its own v2 the default
+    await app.create_customer(tenant, "s-1", "education", SALES)  # on the shared v2
+    shared = load_definition(EDU_V2, "education.yaml")
+    definition, snapshot = await app.get_customer(tenant, "s-1")
+    assert (definition.key, definition.digest) == ("education@2", shared.digest)
+    changed = await app.update_facts(tenant, "s-1", {"remaining_lessons": 3}, SALES)
+    assert changed.snapshot.version == snapshot.version + 1
+    await app.create_customer(tenant, "o-1", "education", SALES, definition_version=2)  # a version named: its own
+    assert (await app.get_customer(tenant, "o-1"))[0].digest == load_definition(own, "education.yaml").digest
+
+
 async def test_a_shared_version_taking_a_tenants_number_later_lists_the_tenants_customers_once(app, tenant):
     await _publish(app, tenant, B2B_V2, 2)  # the tenant's own b2b@2
     await _key_customer(app, tenant, "t-1", "b2b")

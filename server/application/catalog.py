@@ -11,6 +11,7 @@ definition keeps the shared name, and never a number the shared versions had whe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -149,10 +150,25 @@ class Catalog:
         """`name` is none of the tenant's definitions: the error, with the names it has."""
         return DefinitionNotFound(name, {split_id(rid)[1].partition("@")[0] for rid in await self._visible_ids(tenant)})
 
-    async def resolve(self, tenant: str, name: str, version: int | None = None) -> Definition:
+    async def resolve(self, tenant: str, name: str, version: int | None = None, digest: str = "") -> Definition:
         """The definition at `version` as the tenant sees it (its active version when None), loaded from the
         registry the first time. One this release cannot compile (a newer release's language) is logged and
-        answered as not found."""
+        answered as not found.
+
+        A customer's `digest` (the start of its text's, as stored) tells the shared version from the tenant's
+        own of the same number: a release may ship a shared version under a number a tenant's own draft or
+        approved version already has, and customers created on the shared one run it."""
+        found = await self._resolved_version(tenant, name, version)
+        if digest and not found.digest.startswith(digest) and self.registry is not None and version is not None:
+            key = f"{name}@{version}"
+            if self._resolved.get((tenant, key)) != key:  # the tenant's own: the shared one may be the customer's
+                with contextlib.suppress(DefinitionNotFound):
+                    shared = await self._compiled_or_loaded(tenant, key)
+                    if shared.digest.startswith(digest):
+                        return shared
+        return found  # else: its text was edited in place, which decoding the customer reports
+
+    async def _resolved_version(self, tenant: str, name: str, version: int | None) -> Definition:
         if version is None:
             return await self.active(tenant, name)
         key = f"{name}@{version}"

@@ -131,7 +131,7 @@ class Migrations:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
             found = await self.store.customers.read(keys, stored.customer_id)
-            if found is None or found.pinned != (mapping.old.name, mapping.old.version):
+            if found is None or found.pinned[:2] != (mapping.old.name, mapping.old.version):
                 return None
             stored = found
         raise AssertionError("unreachable")
@@ -155,7 +155,7 @@ class Migrations:
         async for found in self._candidates(keys, selection, batch):
             chosen = []
             for stored in found:
-                pinned = stored.pinned
+                pinned = stored.pinned[:2]
                 if pinned == new and not selection.states:
                     report.already += 1
                 elif pinned == old and _in_states(mapping.old, stored, selection.states):

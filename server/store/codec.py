@@ -141,7 +141,7 @@ def encode_snapshot(definition: Definition, snapshot: Snapshot) -> str:
     return f"{snapshot.version}\n{dumps(document)}"
 
 
-_HEADER = re.compile(r'\d+\n\{"d":"([a-z][a-z0-9_]*)","dv":(\d+),')
+_HEADER = re.compile(r'\d+\n\{"d":"([a-z][a-z0-9_]*)","dv":(\d+),"dg":"([^"]*)"')
 
 
 def is_snapshot(stored: str) -> bool:
@@ -151,14 +151,15 @@ def is_snapshot(stored: str) -> bool:
     return version.isdigit() and len(version) < 16 and rest.startswith("{")
 
 
-def stored_definition(stored: str) -> tuple[str, int]:
-    """The definition name and version a stored snapshot is pinned to (read from its first fields, which
-    encode_snapshot always writes first, so the document is parsed once, by decode_snapshot)."""
+def stored_definition(stored: str) -> tuple[str, int, str]:
+    """The definition name and version a stored snapshot is pinned to, and the start of the digest of the text
+    it was written with (read from its first fields, which encode_snapshot always writes first, so the document
+    is parsed once, by decode_snapshot)."""
     match = _HEADER.match(stored)
     if match:
-        return match[1], int(match[2])
+        return match[1], int(match[2]), match[3]
     header = _document(stored)
-    return header["d"], header["dv"]
+    return header["d"], header["dv"], header.get("dg", "")
 
 
 def stored_owner(stored: str) -> str | None:
@@ -298,8 +299,8 @@ def replay(definition: Definition, customer_id: str, record: str, digest: str, k
     return decode_result(definition, customer_id, text)
 
 
-def recorded_definition(record: str) -> tuple[str, int]:
-    """The definition (name, version) the command an idempotency record keeps was decided on."""
+def recorded_definition(record: str) -> tuple[str, int, str]:
+    """The definition (name, version, digest start) the command an idempotency record keeps was decided on."""
     return stored_definition(_document(record)["doc"])
 
 

@@ -43,8 +43,8 @@ class Stored(NamedTuple):
         return int(self.text.partition("\n")[0])
 
     @property
-    def pinned(self) -> tuple[str, int]:
-        """The definition (name, version) the customer is pinned to."""
+    def pinned(self) -> tuple[str, int, str]:
+        """The definition (name, version) the customer is pinned to, and the start of its text's digest."""
         return codec.stored_definition(self.text)
 
     def snapshot(self, definition: Definition) -> Snapshot:
