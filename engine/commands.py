@@ -247,8 +247,7 @@ class Claim(Command):
             run.owner = None
         run.set_owner(actor.id)
         run.record(actor, "claim", reason=f"fence token {run.fence}")
-        if not run.follow_up_event(policy.claim_event, actor):
-            run.new_holder()
+        run.follow_up_event(policy.claim_event, actor)
         return True
 
 
@@ -301,7 +300,6 @@ class Reassign(Command):
             run.owner = None
         run.set_owner(self.owner)
         run.record(actor, "reassign", reason=f"{previous} → {self.owner}: {self.reason}")
-        run.new_holder()
         return True
 
 

@@ -416,19 +416,10 @@ class Run:
                 self.names.forget(score.name)
                 self.changed.add(score.name)
 
-    def follow_up_event(self, event: str | None, actor: Actor) -> bool:
+    def follow_up_event(self, event: str | None, actor: Actor) -> None:
         """Fire a claim's or release's companion event, if the definition names one and it applies now."""
-        return self.trigger(event, actor, "caller") if event else False
-
-    def new_holder(self) -> None:
-        """The customer changed hands: where the claim event (e.g. start_follow_up) has already put it, its
-        dimension starts a new stay, so that the timers there count from this claim, not from the previous
-        holder's."""
-        policy = self.definition.claims
-        for transition in self.definition.event_transitions.get(policy.claim_event or "", ()) if policy else ():
-            if self.states[transition.dimension].state == transition.target:
-                self.enter(transition.dimension, transition.target)
-                return
+        if event:
+            self.trigger(event, actor, "caller")
 
     def fire_event(self, event: str, actor: Actor, trigger: str, reason: str = "") -> None:
         candidates = self.definition.event_transitions.get(event)

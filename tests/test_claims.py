@@ -30,7 +30,6 @@ from crmstatus.engine import (
     view,
 )
 from crmstatus.engine.errors import InvalidRequest, PermissionDenied
-from crmstatus.engine.rules import timers
 from crmstatus.server.application.catalog import Catalog
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
@@ -68,24 +67,6 @@ def test_a_lapsed_claim_can_be_taken_over_and_the_old_token_is_fenced_out(defini
         decide(b2b, second, Fire("ask_for_help"), stale, clock.now())
     with pytest.raises(FencedOut):
         decide(b2b, second, Release(), stale, clock.now())
-
-
-def test_a_new_holder_gets_a_fresh_follow_up_period(definitions, clock):
-    # b2b: 12 days in 跟进中 without contact warn (即将回收), 2 more give the customer back to the pool. Counted
-    # from the previous holder's claim, a rep taking over a lapsed claim lost it 4 days into its 7-day lease.
-    b2b = definitions["b2b"]
-    first = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
-    clock.advance(timedelta(days=8))
-    for taken in (
-        decide(b2b, first, Claim(), WANG, clock.now()).snapshot,
-        decide(b2b, first, Reassign("rep-wang", "li is on leave"), ZHAO, clock.now()).snapshot,
-        decide(b2b, first, Claim(), LI, clock.now()).snapshot,  # its own lapsed claim, taken afresh
-    ):
-        assert (taken.state("team"), taken.states["team"].since) == ("跟进中", clock.now())
-        (warning,) = [t for t in timers(b2b, taken) if t.dimension == "team"]
-        assert warning.due == clock.now() + timedelta(days=12)
-    renewed = decide(b2b, first, Claim(), LI, first.lease_until - timedelta(hours=1)).snapshot
-    assert renewed.states["team"] == first.states["team"]  # a renewal is the same claim: the period runs on
 
 
 def test_claiming_again_after_ones_own_lease_lapsed_is_a_fresh_claim(definitions, clock):
