@@ -229,7 +229,7 @@ async def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant)
     await store.claim(tenant, "k-4", LI)
 
 
-@pytest.mark.parametrize("lost", ["not replicated", "answer lost"])
+@pytest.mark.parametrize("lost", ["not replicated", "answer lost", "answer lost, then another write"])
 async def test_a_claim_written_though_its_call_failed_counts_against_the_caps(capped_store, tenant, monkeypatch, lost):
     from crmstatus.server.store.errors import NotReplicated, StoreUnavailable
 
@@ -237,11 +237,18 @@ async def test_a_claim_written_though_its_call_failed_counts_against_the_caps(ca
     for n in range(3):
         await store.create_customer(tenant, f"k-{n}", "capped", LI)
     scripts = store.app.store.customers.scripts
-    commit = scripts.commit
+    commit, calls = scripts.commit, []
 
     async def written_then_failed(*args):
-        await commit(*args)  # Redis applied it; the caller hears of a failure all the same
-        raise NotReplicated("only 0 of 1 replicas confirmed it") if lost == "not replicated" else StoreUnavailable(lost)
+        calls.append(args)
+        reply = await commit(*args)  # Redis applied it; the caller hears of a failure all the same
+        if len(calls) > 1:  # the other write
+            return reply
+        if lost == "not replicated":
+            raise NotReplicated("only 0 of 1 replicas confirmed it")
+        if lost.endswith("another write"):  # before the claim's own read after the failure
+            await store.fire(tenant, "k-0", "close", LI)
+        raise StoreUnavailable("the answer was lost")
 
     monkeypatch.setattr(scripts, "commit", written_then_failed)
     with pytest.raises(StoreUnavailable):
@@ -252,6 +259,32 @@ async def test_a_claim_written_though_its_call_failed_counts_against_the_caps(ca
     with pytest.raises(ClaimRefused) as refused:  # rep-li holds k-0 and k-1: max_held is 2
         await store.claim(tenant, "k-2", LI)
     assert refused.value.reason == "HELD_CAP"
+
+
+async def test_a_claim_that_lost_to_another_and_then_failed_does_not_count(capped_store, tenant, monkeypatch):
+    from crmstatus.server.store.errors import NotReplicated
+
+    store = capped_store
+    for n in range(3):
+        await store.create_customer(tenant, f"k-{n}", "capped", LI)
+    scripts = store.app.store.customers.scripts
+    commit, calls = scripts.commit, []
+
+    async def lost_then_failed(*args):
+        calls.append(args)
+        if len(calls) == 1:  # rep-wang's claim lands first: rep-li's write finds another version, writes nothing
+            await store.claim(tenant, "k-0", WANG)
+            await commit(*args)
+            raise NotReplicated("only 0 of 1 replicas confirmed it")
+        return await commit(*args)
+
+    monkeypatch.setattr(scripts, "commit", lost_then_failed)
+    with pytest.raises(NotReplicated):
+        await store.claim(tenant, "k-0", LI)
+    monkeypatch.undo()
+    assert (await store.get_customer(tenant, "k-0"))[1].owner == "rep-wang"
+    await store.claim(tenant, "k-1", LI)
+    await store.claim(tenant, "k-2", LI)  # rep-li holds two: k-0 was never its
 
 
 async def test_a_tenant_may_set_its_own_claim_lease(store, tenant):

@@ -212,10 +212,10 @@ class Customers:
                 ),
                 args,
             )  # fmt: skip
-        except BaseException as error:
-            # Written all the same when too few replicas confirmed it, and maybe when the answer was lost: then
+        except BaseException:
+            # Too few replicas confirmed it, or its answer was lost: Redis may have written it all the same. Then
             # the claim counts (its retry with the same key replays it, reserving nothing) and hands changed.
-            if isinstance(error, NotReplicated) or (reserved and await self._written(keys, customer_id, args.stored)):
+            if await self._written(keys, customer_id, write.idempotency, args.result):
                 if before is not None:
                     with contextlib.suppress(StoreUnavailable):  # heals itself (Claims.track)
                         await self.claims.track(keys, before, after)
@@ -237,13 +237,16 @@ class Customers:
             return codec.decode_result(write.definition, customer_id, value)
         return codec.Result(after, write.outcome.effects, write.outcome.history)
 
-    async def _written(self, keys: Keys, customer_id: str, stored: str) -> bool:
-        """Whether the customer is stored as a write whose answer was lost left it (False when it cannot be read)."""
+    async def _written(self, keys: Keys, customer_id: str, idempotency: Idempotency, result: str) -> bool:
+        """Whether a write whose call failed is in Redis: its own idempotency record, which commit.lua writes
+        with the customer and no later write changes. False when it cannot be read. (Cancelled while the write
+        was still on its way, it may land after this read: its count is then lost, as before.)"""
         try:
-            found = await self.read(keys, customer_id)
+            async with store_errors(self.scripts.timeout):
+                record = await self.scripts.client.get(keys.idempotency(customer_id, idempotency.key))
         except StoreUnavailable:
             return False
-        return found is not None and found.text == stored
+        return record == f"{idempotency.digest}\n{result}"
 
 
 def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[str, str]:
