@@ -319,6 +319,29 @@ async def test_a_definition_whose_every_version_this_release_cannot_compile_is_n
         await app.create_customer(tenant, "f-1", "futur", SALES, definition_version=1)
 
 
+async def test_versions_are_compiled_off_the_event_loop_and_a_published_one_once(replicas, tenant, monkeypatch):
+    """Up to a megabyte of text takes seconds to compile: the event loop goes on answering every other call."""
+    import threading
+
+    from crmstatus.server.application import catalog, definitions
+
+    compiled = []
+
+    def watched(text, file):
+        compiled.append(threading.current_thread() is threading.main_thread())  # the event loop's thread
+        return load_definition(text, file)
+
+    monkeypatch.setattr(catalog, "load_definition", watched)
+    monkeypatch.setattr(definitions, "load_definition", watched)
+    a, b = replicas
+    await _publish(a, tenant, EDU_V2, 2, "education.yaml")  # publish, approve and activate through replica a
+    await a.app.definitions.compiled(Caller(tenant, ADMIN))
+    await a.create_customer(tenant, "s-1", "education", SALES)
+    assert compiled == [False]  # compiled once, when published, in a thread
+    await b.create_customer(tenant, "s-2", "education", SALES)  # replica b compiles it from the registry
+    assert compiled == [False, False]
+
+
 async def test_the_definition_listings_leave_out_a_version_this_release_cannot_compile(app, tenant):
     # Shipped by a newer release during a rolling upgrade: every tenant sees the shared versions.
     from crmstatus.server.store.codec import VersionStatus, VersionText

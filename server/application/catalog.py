@@ -11,6 +11,7 @@ definition keeps the shared name, and never a number the shared versions had whe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -216,13 +217,17 @@ class Catalog:
                 text = await self.registry.first_text([rid])
             if text is None:
                 raise DefinitionNotFound(split_id(rid)[1], ())
-            try:
-                definition = self._compiled[rid] = load_definition(text.source, text.file)
+            try:  # in a thread: a text of up to a megabyte takes seconds, in which other calls are answered
+                definition = self._compiled[rid] = await asyncio.to_thread(load_definition, text.source, text.file)
             except InvalidDefinition as error:  # a published text never changes: it is tried once
                 self._uncompilable.add(rid)
                 log.error("definition %s cannot be used by this release: %s", rid, error)
                 raise DefinitionNotFound(split_id(rid)[1], (), unusable=True) from None
         return self.for_tenant(tenant, definition)
+
+    def compiled_as(self, rid: str, definition: Definition) -> None:
+        """A version compiled as it was published: kept, so that its first use compiles nothing again."""
+        self._compiled.setdefault(rid, definition)
 
     async def compile(self, text: VersionText) -> Definition:
         """A published version's definition, compiled once."""

@@ -91,6 +91,7 @@ class Definitions:
         taken = await registry.publish(document, definition.name, definition.version, VersionStatus("draft", scope))
         if taken is not None and (taken.existing.digest != definition.digest or taken.existing.scope != scope):
             raise VersionTaken(definition.key, taken.latest)
+        self.catalog.compiled_as(registry_id(scope, definition.key), definition)
         return definition, await self._version(caller, scope, definition.key)
 
     async def approve(self, caller: Caller, name: str, version: int) -> Version:
