@@ -169,6 +169,26 @@ async def test_a_shared_version_shipped_under_a_number_a_tenant_used_runs_the_cu
     assert (await app.get_customer(tenant, "o-1"))[0].digest == load_definition(own, "education.yaml").digest
 
 
+async def test_a_migration_from_a_number_two_texts_share_moves_the_customers_of_its_own_text(app, tenant):
+    from crmstatus.server.application.migration import Selection
+
+    own = EDU_V2.replace("remaining_lessons <= 6", "remaining_lessons <= 7", 1)  # the tenant's v2, not activated
+    await _publish(app, tenant, own, 2, "education.yaml", activate=False)
+    await _publish(app, "platform", EDU_V2, 2, "education.yaml")  # the shared v2, the default
+    await app.create_customer(tenant, "s-1", "education", SALES)  # on the shared text
+    await app.create_customer(tenant, "o-1", "education", SALES, definition_version=2)  # on the tenant's own
+    await _publish(app, tenant, own.replace("version: 2", "version: 3", 1), 3, "education.yaml", activate=False)
+    mapping, caller = "definition: education\nfrom: 2\nto: 3\n", Caller(tenant, ADMIN)
+    plan = await app.app.migrations.plan(caller, mapping, Selection())
+    assert (plan.migrated, plan.unmappable) == (1, 1)
+    (shared,) = plan.unmapped
+    assert shared.customer_id == "s-1" and "another text of education@2" in shared.reasons[0]
+    (done,) = [r async for r in app.app.migrations.apply(caller, mapping, Selection()) if r.done]
+    assert (done.migrated, done.unmappable) == (1, 1)
+    assert (await app.get_customer(tenant, "o-1"))[1].definition_version == 3
+    assert (await app.get_customer(tenant, "s-1"))[1].definition_version == 2
+
+
 async def test_a_shared_version_taking_a_tenants_number_later_lists_the_tenants_customers_once(app, tenant):
     await _publish(app, tenant, B2B_V2, 2)  # the tenant's own b2b@2
     await _key_customer(app, tenant, "t-1", "b2b")

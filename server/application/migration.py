@@ -150,15 +150,19 @@ class Migrations:
     async def _selected(
         self, keys: Keys, mapping: MigrationMap, selection: Selection, report: Report, batch: int = 500
     ) -> AsyncIterator[list[Stored]]:
-        """The selection's customers on the old version, in batches; those on the target already are counted."""
+        """The selection's customers on the old version, in batches; those on the target already are counted, and
+        those on another text of the old version's number (the shared one and the tenant's own) are unmappable."""
         old, new = (mapping.old.name, mapping.old.version), (mapping.new.name, mapping.new.version)
         async for found in self._candidates(keys, selection, batch):
             chosen = []
             for stored in found:
-                pinned = stored.pinned[:2]
-                if pinned == new and not selection.states:
+                name, version, digest = stored.pinned
+                if (name, version) == new and not selection.states:
                     report.already += 1
-                elif pinned == old and _in_states(mapping.old, stored, selection.states):
+                elif (name, version) == old and not mapping.old.digest.startswith(digest):
+                    report.selected += 1
+                    report.count(Unmappable(stored.customer_id, (_OTHER_TEXT.format(mapping.old.key),)), 0)
+                elif (name, version) == old and _in_states(mapping.old, stored, selection.states):
                     chosen.append(stored)
             report.selected += len(chosen)
             if chosen:
@@ -173,6 +177,10 @@ class Migrations:
         for start in range(0, len(ids), batch):
             read = await asyncio.gather(*(self.store.customers.read(keys, i) for i in ids[start : start + batch]))
             yield [stored for stored in read if stored is not None]
+
+
+_OTHER_TEXT = ("it runs another text of {0} (a shared version has the number of the tenant's own): a mapping from "
+               "{0} moves the customers of the tenant's own text only")  # fmt: skip
 
 
 def _in_states(definition: Definition, stored: Stored, states: Sequence[tuple[str, str]]) -> bool:
