@@ -245,7 +245,8 @@ def _registry(args: argparse.Namespace) -> int:
         try:
             content = Path(args.file).read_text("utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            print(f"crmstatus publish: cannot read {args.file}: {error}", file=sys.stderr)
+            why = error.strerror if isinstance(error, OSError) and error.strerror else error
+            print(f"crmstatus publish: cannot read {args.file}: {why}", file=sys.stderr)
             return 1
     with grpc.insecure_channel(args.address) as channel:
         api = ds_grpc.DefinitionServiceStub(channel)
