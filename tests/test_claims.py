@@ -80,12 +80,16 @@ def test_claiming_again_after_ones_own_lease_lapsed_is_a_fresh_claim(definitions
         decide(b2b, again, Release(), Actor("rep-li", frozenset({"sales"}), fence_token=1), clock.now())
 
 
+def _released_by_li(b2b, clock):
+    """A b2b customer rep-li claimed and released just now: in its cooldown."""
+    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
+    holder = Actor("rep-li", frozenset({"sales"}), fence_token=held.fence)
+    return decide(b2b, held, Release(), holder, clock.now()).snapshot
+
+
 def test_an_ex_owner_waits_out_its_cooldown_before_claiming_again(definitions, clock):
     b2b = definitions["b2b"]
-    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
-    free = decide(
-        b2b, held, Release(), Actor("rep-li", frozenset({"sales"}), fence_token=held.fence), clock.now()
-    ).snapshot
+    free = _released_by_li(b2b, clock)
     assert (free.owner, free.state("team")) == (None, "新分配")
     with pytest.raises(ClaimRefused, match="may claim it again from") as refused:
         decide(b2b, free, Claim(), LI, clock.now())
@@ -97,10 +101,7 @@ def test_an_ex_owner_waits_out_its_cooldown_before_claiming_again(definitions, c
 
 def test_an_ex_owner_cannot_take_the_customer_back_by_firing_the_claim_event_during_its_cooldown(definitions, clock):
     b2b = definitions["b2b"]
-    held = decide(b2b, Customer(b2b, clock).snapshot, Claim(), LI, clock.now()).snapshot
-    free = decide(
-        b2b, held, Release(), Actor("rep-li", frozenset({"sales"}), fence_token=held.fence), clock.now()
-    ).snapshot
+    free = _released_by_li(b2b, clock)
     customer = Customer(b2b, clock)
     customer.snapshot = free
     until = free.former["rep-li"].isoformat()
@@ -229,15 +230,20 @@ async def test_claim_caps_per_rep_held_at_once_and_per_day(capped_store, tenant)
     await store.claim(tenant, "k-4", LI)
 
 
+async def _three_capped(store, tenant: str):
+    """Customers k-0, k-1 and k-2 (capped: a rep holds 2 at most), and the commit script to wrap."""
+    for n in range(3):
+        await store.create_customer(tenant, f"k-{n}", "capped", LI)
+    scripts = store.app.store.customers.scripts
+    return scripts, scripts.commit, []
+
+
 @pytest.mark.parametrize("lost", ["not replicated", "answer lost", "answer lost, then another write"])
 async def test_a_claim_written_though_its_call_failed_counts_against_the_caps(capped_store, tenant, monkeypatch, lost):
     from crmstatus.server.store.errors import NotReplicated, StoreUnavailable
 
     store = capped_store
-    for n in range(3):
-        await store.create_customer(tenant, f"k-{n}", "capped", LI)
-    scripts = store.app.store.customers.scripts
-    commit, calls = scripts.commit, []
+    scripts, commit, calls = await _three_capped(store, tenant)
 
     async def written_then_failed(*args):
         calls.append(args)
@@ -265,10 +271,7 @@ async def test_a_claim_that_lost_to_another_and_then_failed_does_not_count(cappe
     from crmstatus.server.store.errors import NotReplicated
 
     store = capped_store
-    for n in range(3):
-        await store.create_customer(tenant, f"k-{n}", "capped", LI)
-    scripts = store.app.store.customers.scripts
-    commit, calls = scripts.commit, []
+    scripts, commit, calls = await _three_capped(store, tenant)
 
     async def lost_then_failed(*args):
         calls.append(args)
