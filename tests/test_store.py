@@ -455,3 +455,29 @@ async def test_a_create_written_but_not_confirmed_by_its_replicas_keeps_its_iden
     monkeypatch.undo()
     with pytest.raises(CustomerExists, match="'c-1'"):  # the email is the written customer's
         await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "zhao@example.cn"})
+
+
+async def test_a_retry_confirms_a_durable_write_only_once_the_replicas_have_it(store, redis_url, catalog, clock,
+                                                                                 tenant, request):  # fmt: skip
+    # The single test Redis has no replica: no write to it is ever confirmed, the first one nor its retries. Each
+    # of the test cluster's masters has one: a retry is confirmed.
+    from crmstatus.server.settings import Settings
+    from crmstatus.server.store.errors import NotReplicated
+    from tests.conftest import PARTITIONS
+    from tests.service import Service
+
+    await store.create_customer(tenant, "warm", "b2b", REP)  # Redis knows the scripts: one WAIT per call below
+    durable = Settings(redis_url=redis_url, partitions=PARTITIONS, durable_replicas=1, redis_timeout_seconds=1.0)
+    service = await Service.connect(durable, catalog, clock)
+    try:
+        if request.node.callspec.params["redis_url"] == "cluster":
+            await service.create_customer(tenant, "d-1", "b2b", REP, idempotency_key="create-d-1")
+            retried = await service.create_customer(tenant, "d-1", "b2b", REP, idempotency_key="create-d-1")
+            assert retried.replayed
+            return
+        with pytest.raises(NotReplicated):
+            await service.create_customer(tenant, "d-1", "b2b", REP, idempotency_key="create-d-1")
+        with pytest.raises(NotReplicated, match="retry with the same idempotency key"):
+            await service.create_customer(tenant, "d-1", "b2b", REP, idempotency_key="create-d-1")
+    finally:
+        await service.close()

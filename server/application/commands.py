@@ -206,11 +206,12 @@ class Commands:
 
     async def _replayed(self, tenant: str, found: Stored, idempotency: Idempotency) -> Change:
         """The first answer to the key, read with the definition version it was written on (a migration may
-        have moved the customer to another since)."""
+        have moved the customer to another since); with durable writes, once the replicas have it."""
         assert found.record is not None
         definition = await self.catalog.resolve(tenant, *recorded_definition(found.record))
-        return _change(definition, replay(definition, found.customer_id, found.record, idempotency.digest,
-                                          idempotency.key))  # fmt: skip
+        first = replay(definition, found.customer_id, found.record, idempotency.digest, idempotency.key)
+        await self.store.customers.confirm(self.store.keys(tenant), found.customer_id, idempotency)
+        return _change(definition, first)
 
 
 def own_idempotency() -> Idempotency:

@@ -86,6 +86,10 @@ class Customers:
         text, record = await self.scripts.read(keys.customer(customer_id), record_key)
         return None if text is None else Stored(customer_id, text, record)
 
+    async def confirm(self, keys: Keys, customer_id: str, idempotency: Idempotency) -> None:
+        """A replayed answer is given once the replicas have its write, as the first answer would have been."""
+        await self.scripts.commit.confirm(keys.idempotency(customer_id, idempotency.key), idempotency.ttl_seconds)
+
     async def remember(self, keys: Keys, found: Stored, idempotency: Idempotency) -> str | None:
         """Keep the caller's key of a command that changed nothing, with the customer as it was (`found`), so
         that a retry gets this answer back rather than acting on a later state. None when kept; else the record

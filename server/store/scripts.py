@@ -131,14 +131,25 @@ class Commit(_Script):
         return str(reply[0]), str(reply[1]) if len(reply) > 1 else ""
 
     async def _run_durably(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self._acknowledged(("EVALSHA", self.sha, len(keys), *keys, *args), keys[0])
+
+    async def confirm(self, record: str, ttl_seconds: int) -> None:
+        """With `replicas` > 0: returns once that many replicas have the write that kept the idempotency
+        `record`, for a retry that replays it. The record's time to live is renewed, a write that replicas get
+        after every write before it, and WAITed for; NotReplicated as for the write itself."""
+        if self.replicas:
+            await self._acknowledged(("EXPIRE", record, ttl_seconds), record)
+
+    async def _acknowledged(self, command: tuple[Any, ...], key: str) -> Any:
+        """`command`, then a WAIT for the replicas on the same connection (a pipeline)."""
         wait_ms = max(1, int(self.timeout * 500))  # half the call's bound: the rest is for the write itself
         try:
             async with asyncio.timeout(self.timeout):
                 for attempt in (1, 2):
                     pipeline = self.client.pipeline(transaction=False)
-                    pipeline.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                    pipeline.execute_command(*command)
                     if isinstance(self.client, RedisCluster):  # WAIT has no key: send it to the writing node
-                        node = self.client.get_node_from_key(keys[0])
+                        node = self.client.get_node_from_key(key)
                         pipeline.execute_command("WAIT", self.replicas, wait_ms, target_nodes=node)
                     else:
                         pipeline.execute_command("WAIT", self.replicas, wait_ms)
