@@ -291,6 +291,11 @@ def request_digest(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(dumps(request).encode()).hexdigest()[:32]
 
 
+def idempotency_record(digest: str, result: str) -> str:
+    """What a command's idempotency record holds: `<digest>\n<result>`, as commit.lua writes it too."""
+    return f"{digest}\n{result}"
+
+
 def replay(definition: Definition, customer_id: str, record: str, digest: str, key: str) -> Result:
     """The result of the first request with this idempotency record (`<digest>\n<result>`, see commit.lua)."""
     stored_digest, _, text = record.partition("\n")

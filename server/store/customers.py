@@ -95,7 +95,7 @@ class Customers:
         that a retry gets this answer back rather than acting on a later state. None when kept; else the record
         a request with the same key kept first (one SET NX: the first one wins)."""
         key = keys.idempotency(found.customer_id, idempotency.key)
-        record = f"{idempotency.digest}\n{codec.result_document(found.text, '[]', '[]')}"
+        record = codec.idempotency_record(idempotency.digest, codec.result_document(found.text, "[]", "[]"))
         async with store_errors(self.scripts.timeout):
             if await self.scripts.client.set(key, record, nx=True, ex=idempotency.ttl_seconds):
                 return None
@@ -250,7 +250,7 @@ class Customers:
                 record = await self.scripts.client.get(keys.idempotency(customer_id, idempotency.key))
         except StoreUnavailable:
             return False
-        return record == f"{idempotency.digest}\n{result}"
+        return record == codec.idempotency_record(idempotency.digest, result)
 
 
 def memberships(keys: Keys, definition: Definition, snapshot: Snapshot) -> dict[str, str]:
