@@ -159,11 +159,12 @@ class Migrations:
                 name, version, digest = stored.pinned
                 if (name, version) == new and not selection.states:
                     report.already += 1
-                elif (name, version) == old and not mapping.old.digest.startswith(digest):
-                    report.selected += 1
-                    report.count(Unmappable(stored.customer_id, (_OTHER_TEXT.format(mapping.old.key),)), 0)
-                elif (name, version) == old and _in_states(mapping.old, stored, selection.states):
-                    chosen.append(stored)
+                elif (name, version) == old:
+                    if not mapping.old.digest.startswith(digest):
+                        report.selected += 1
+                        report.count(Unmappable(stored.customer_id, (_OTHER_TEXT.format(mapping.old.key),)), 0)
+                    elif _in_states(mapping.old, stored, selection.states):
+                        chosen.append(stored)
             report.selected += len(chosen)
             if chosen:
                 yield chosen
