@@ -66,6 +66,7 @@ class Catalog:
         self._texts_read: tuple[float, list[VersionText]] | None = None
         self._ids_read: tuple[float, frozenset[str]] | None = None
         self._uncompilable: set[str] = set()  # registry ids of versions this release cannot compile
+        self._loading: dict[str, asyncio.Future[Definition]] = {}  # registry id → its load under way
 
     @classmethod
     def load(cls, config_dir: str, claim_protection: Mapping[str, timedelta] | None = None) -> Catalog:
@@ -210,20 +211,30 @@ class Catalog:
     async def _compiled_or_loaded(self, tenant: str, rid: str, text: VersionText | None = None) -> Definition:
         definition = self._compiled.get(rid)
         if definition is None:
-            if rid in self._uncompilable:
-                raise DefinitionNotFound(split_id(rid)[1], (), unusable=True)
-            if text is None:
-                assert self.registry is not None
-                text = await self.registry.first_text([rid])
-            if text is None:
-                raise DefinitionNotFound(split_id(rid)[1], ())
-            try:  # in a thread: a text of up to a megabyte takes seconds, in which other calls are answered
-                definition = self._compiled[rid] = await asyncio.to_thread(load_definition, text.source, text.file)
-            except InvalidDefinition as error:  # a published text never changes: it is tried once
-                self._uncompilable.add(rid)
-                log.error("definition %s cannot be used by this release: %s", rid, error)
-                raise DefinitionNotFound(split_id(rid)[1], (), unusable=True) from None
+            # One load per version, however many calls meet it at once (a replica that has not compiled it yet)
+            loading = self._loading.get(rid)
+            if loading is None:
+                loading = self._loading[rid] = asyncio.ensure_future(self._load(rid, text))
+                loading.add_done_callback(lambda _: self._loading.pop(rid, None))
+            definition = await asyncio.shield(loading)
         return self.for_tenant(tenant, definition)
+
+    async def _load(self, rid: str, text: VersionText | None) -> Definition:
+        """The version read from the registry (unless its `text` is given) and compiled, or DefinitionNotFound."""
+        if rid in self._uncompilable:
+            raise DefinitionNotFound(split_id(rid)[1], (), unusable=True)
+        if text is None:
+            assert self.registry is not None
+            text = await self.registry.first_text([rid])
+        if text is None:
+            raise DefinitionNotFound(split_id(rid)[1], ())
+        try:  # in a thread: a text of up to a megabyte takes seconds, in which other calls are answered
+            definition = self._compiled[rid] = await asyncio.to_thread(load_definition, text.source, text.file)
+        except InvalidDefinition as error:  # a published text never changes: it is tried once
+            self._uncompilable.add(rid)
+            log.error("definition %s cannot be used by this release: %s", rid, error)
+            raise DefinitionNotFound(split_id(rid)[1], (), unusable=True) from None
+        return definition
 
     def compiled_as(self, rid: str, definition: Definition) -> None:
         """A version compiled as it was published: kept, so that its first use compiles nothing again."""
