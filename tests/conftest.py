@@ -20,11 +20,13 @@ import redis
 from crmstatus.engine.clock import ManualClock
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.loader import load_all
+from crmstatus.server.store import codec
 from tests.cluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 TOKENS = {"acme": "token-acme", "globex": "token-globex", "platform": "token-platform"}
+codec.VERIFY_DECODED = True  # each snapshot a process keeps decoded is checked against its text at every use
 PARTITIONS = 16  # the default; every server and store on a shared test Redis uses it (the first start records it)
 
 

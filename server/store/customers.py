@@ -239,6 +239,7 @@ class Customers:
             raise IdempotencyMismatch(write.idempotency.key)
         if status == "replay":  # the script compared the digests: `value` is the first request's result
             return codec.decode_result(write.definition, customer_id, value)
+        codec.known(write.definition, args.stored, after)
         return codec.Result(after, write.outcome.effects, write.outcome.history)
 
     async def _written(self, keys: Keys, customer_id: str, idempotency: Idempotency, result: str) -> bool:
