@@ -247,6 +247,22 @@ def test_a_kept_snapshot_that_is_not_what_its_text_decodes_to_fails_the_tests(de
         codec.decode_snapshot(b2b, "c-kept", text)
 
 
+def test_the_snapshots_a_process_keeps_are_bounded_in_number_and_size(definitions, monkeypatch):
+    from crmstatus.engine.commands import new_customer
+    from crmstatus.server.store import codec
+
+    monkeypatch.setattr(codec, "_DECODED", {})
+    monkeypatch.setattr(codec, "DECODED_KEPT", 8)
+    b2b, at = definitions["b2b"], codec.moment(1_767_600_000_000)
+    for n in range(20):
+        snapshot = new_customer(b2b, f"c-{n}", REP, at).snapshot
+        codec.known(b2b, codec.encode_snapshot(b2b, snapshot), snapshot)
+        assert len(codec._DECODED) <= 8
+    large = new_customer(b2b, "c-large", REP, at, {"phone": "1" * 2100, "company_name": "x" * 2100}).snapshot
+    codec.known(b2b, codec.encode_snapshot(b2b, large), large)
+    assert "c-large" not in codec._DECODED
+
+
 async def test_identities_are_per_tenant(store, tenant):
     await store.create_customer(tenant, "c-1", "b2b", REP, identities={"phone": "13800138000"})
     await store.create_customer(tenant + "-other", "c-1", "b2b", REP, identities={"phone": "13800138000"})
