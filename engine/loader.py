@@ -54,12 +54,28 @@ def load_definition(text: str, file: str = "<definition>") -> Definition:
 
 
 def load_file(path: str | FilePath) -> Definition:
-    path = FilePath(path)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_text(path)
+    except OSError as error:
         raise InvalidDefinition([Diagnostic(str(path), 1, 1, "", f"cannot read the file: {error}")]) from None
     return load_definition(text, str(path))
+
+
+def read_text(path: str | FilePath) -> str:
+    """A definition or scenario file's text: InvalidDefinition at the first byte that is not UTF-8 (a file
+    saved in GBK, say), by its line and column; OSError when the file cannot be read."""
+    data = FilePath(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start : error.start].decode("utf-8", "replace")) + 1
+        byte = f"0x{data[error.start]:02X}"
+        words = Words(f"byte {byte} is not UTF-8 text: the file was saved in another encoding (GBK, say)",
+                      f"字节 {byte} 不是 UTF-8 文本：文件是用别的编码（比如 GBK）保存的",
+                      "save it as UTF-8 (in most editors: Save with Encoding, UTF-8)",
+                      "把文件另存为 UTF-8 编码（多数编辑器：另存为，编码选 UTF-8）")  # fmt: skip
+        raise InvalidDefinition([words.at(str(path), data.count(b"\n", 0, error.start) + 1, column)]) from None
 
 
 SCENARIOS = "scenarios"  # the folder beside the definitions that holds their scenario tests

@@ -74,7 +74,10 @@ class SourceDocument:
 
 MAX_CHARACTERS = 1_000_000  # a definition is a page of rules, not a data dump
 MAX_DEPTH = 32  # the language nests about six levels; deeper is a mistake (or an attack on the parser)
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u2028\u2029]")
+# Line and paragraph separators end a line for the YAML parser but not in an editor: every line reported after
+# one would be off by one.
+_SEPARATORS = {"\u2028": ("line separator", "行分隔符"), "\u2029": ("paragraph separator", "段落分隔符")}
 
 
 def _position(text: str, index: int) -> tuple[int, int]:
@@ -93,7 +96,8 @@ def refuse_hostile(text: str, file: str) -> list[Diagnostic]:
     for match in itertools.islice(_INVISIBLE.finditer(text), 10):
         line, column = _position(text, match.start())
         code = f"U+{ord(match[0]):04X}"
-        words = Words(f"invisible control character {code} here", f"这里有看不见的控制字符 {code}", _DELETE_IT,
+        en, zh = _SEPARATORS.get(match[0], ("control character", "控制字符"))
+        words = Words(f"invisible {en} {code} here", f"这里有看不见的{zh} {code}", _DELETE_IT,
                       "删掉它（这种字符常随从别的程序复制的文字一起带进来）")  # fmt: skip
         found.append(words.at(file, line, column))
     return found or _structure(text, file)

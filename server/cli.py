@@ -21,7 +21,7 @@ import yaml
 from crmstatus.engine import diagram, scenarios
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, InvalidDefinition, did_you_mean
-from crmstatus.engine.loader import SCENARIOS, load_all, load_file, scenario_files
+from crmstatus.engine.loader import SCENARIOS, load_all, load_file, read_text, scenario_files
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -243,10 +243,12 @@ def _registry(args: argparse.Namespace) -> int:
     content = ""
     if args.command == "publish":
         try:
-            content = Path(args.file).read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            why = error.strerror if isinstance(error, OSError) and error.strerror else error
-            print(f"crmstatus publish: cannot read {args.file}: {why}", file=sys.stderr)
+            content = read_text(args.file)
+        except OSError as error:
+            print(f"crmstatus publish: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        except InvalidDefinition as error:  # not UTF-8: where
+            print(f"crmstatus publish: {error}", file=sys.stderr)
             return 1
     with grpc.insecure_channel(args.address) as channel:
         api = ds_grpc.DefinitionServiceStub(channel)
@@ -458,8 +460,8 @@ def _as_json(problem: Diagnostic, lang: str) -> dict[str, object]:
 def _stories(file: Path) -> tuple[Definition, scenarios.ScenarioFile]:
     """A scenario file and the definition it names (relative to the file); InvalidDefinition if either is bad."""
     try:
-        text = file.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_text(file)
+    except OSError as error:
         raise InvalidDefinition([Diagnostic(str(file), 1, 1, "", f"cannot read the file: {error}")]) from None
     source = scenarios.parse(text, str(file))
     return load_file(file.parent / source.definition), source

@@ -242,4 +242,17 @@ def test_publish_says_why_it_cannot_read_the_file_without_a_traceback(tmp_path, 
         path.write_bytes("name: education\nowner: 管理员\n".encode("gbk"))
     assert main(["publish", "127.0.0.1:1", str(path), "--tenant", "acme", "--actor", "ana"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"crmstatus publish: cannot read {path}: ") and "Traceback" not in err
+    why = f"{path}:2:8: byte 0xB9 is not UTF-8 text" if kind == "gbk" else f"cannot read {path}: "
+    assert err.startswith(f"crmstatus publish: {why}") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_file_saved_in_another_encoding_is_reported_at_its_first_byte_that_is_not_utf8(tmp_path, capsys):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes(b"name: education\n# " + "负责人\nowner: 管理员\n".encode("gbk"))  # saved in GBK
+    with pytest.raises(InvalidDefinition) as raised:
+        load_file(path)
+    (problem,) = raised.value.diagnostics
+    assert (problem.line, problem.column) == (2, 3)
+    assert problem.message == "byte 0xB8 is not UTF-8 text: the file was saved in another encoding (GBK, say)"
+    assert main(["validate", str(path)]) == 1
+    assert f"{path}:2:3: byte 0xB8 is not UTF-8 text" in capsys.readouterr().err
