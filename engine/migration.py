@@ -316,12 +316,14 @@ def _facts(mapping: MigrationMap, snapshot: Snapshot, reasons: list[str]) -> dic
 
 
 def _checklists(mapping: MigrationMap, snapshot: Snapshot) -> dict[str, Any]:
+    """The marks of items the new version still has (a checklist left with none is left out, as stored)."""
     new = mapping.new.checklists
-    return {
+    kept = {
         name: {item: mark for item, mark in marks.items() if item in new[name].items}
         for name, marks in snapshot.checklists.items()
         if name in new and name not in mapping.reset
     }
+    return {name: marks for name, marks in kept.items() if marks}
 
 
 def _work(mapping: MigrationMap, snapshot: Snapshot, states: Mapping[str, StateEntry]) -> list[Any]:

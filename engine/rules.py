@@ -360,6 +360,8 @@ class Run:
         marks = self.checklists.setdefault(checklist, {})
         if mark is None:
             marks.pop(item, None)
+            if not marks:  # as the store keeps a checklist with nothing done: not at all
+                del self.checklists[checklist]
         else:
             marks[item] = mark
         self.changed.add(f"checklist:{checklist}")

@@ -130,6 +130,26 @@ def test_a_customer_whose_state_requires_a_fact_the_mapping_drops_or_renames_awa
     assert isinstance(kept, Migrated) and kept.outcome.snapshot.facts["contract_end_date"]
 
 
+def test_a_migrated_customer_is_exactly_what_the_store_reads_back_when_no_done_item_is_left(versions, clock):
+    """The new version renames the only item done: the checklist is left with nothing done, which the store keeps
+    as no entry at all (a kept copy of the customer must be the value its stored text decodes to)."""
+    from crmstatus.engine import Claim, CompleteItem, decide
+    from crmstatus.server.store import codec
+
+    old, now = versions[0], clock.now()
+    renamed = load_definition(B2B_V2.replace("contract_approval", "legal_review"), "b2b.yaml")
+    customer = decide(old, new_customer(old, "c-1", SALES, now).snapshot, Claim(), SALES, now).snapshot
+    customer = decide(old, customer, CompleteItem("signing", "contract_approval"), SALES, now).snapshot
+    moved = migrate(load_mapping(MAPPING + "checklists: {signing: carry}\n", old, renamed), customer, ADMIN, now)
+    assert isinstance(moved, Migrated)
+    after = moved.outcome.snapshot
+    assert (
+        after.checklists
+        == {}
+        == codec._decode_snapshot(renamed, "c-1", codec.encode_snapshot(renamed, after)).checklists
+    )
+
+
 async def test_migrating_moves_states_counts_indexes_and_timers_and_keeps_time_in_state(service, tenant, clock):
     created = clock.now()
     await _create(service, tenant, "m-potential", "b2b", SALES)

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from crmstatus.engine import (
     SYSTEM,
+    Actor,
     Claim,
     ClaimConflict,
     ClaimRefused,
     CompleteItem,
     CustomerLocked,
+    FencedOut,
     Fire,
     FireTimer,
     ManualClock,
+    Override,
     PermissionDenied,
     ReasonKind,
+    Reassign,
+    Release,
+    Renew,
+    ReopenItem,
     TransitionNotAllowed,
     UpdateFacts,
     decide,
@@ -28,6 +35,7 @@ from crmstatus.engine import (
     new_customer,
     timers,
 )
+from crmstatus.engine.errors import InvalidRequest
 from crmstatus.engine.loader import load_file
 from crmstatus.server.store import codec
 from tests.conftest import CONFIGS
@@ -221,12 +229,19 @@ def test_listing_and_firing_agree_for_every_event_and_actor(opening, script):
             continue
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+STATES = [(d.name, s) for d in B2B.dimensions.values() for s in d.states]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 4_102_444_800_000), st.sampled_from([*OPENINGS, KEY_OPPORTUNITY, SIGNED]), st.lists(st.one_of(
     commands,
     st.tuples(st.just("facts"), st.fixed_dictionaries({}, optional=FACT_VALUES), st.just(SYSTEM)),
-    st.tuples(st.just("complete"), st.sampled_from(SIGNING), st.sampled_from(ACTORS)),
+    st.tuples(st.sampled_from(["complete", "reopen"]), st.sampled_from(SIGNING), st.sampled_from(ACTORS)),
+    st.tuples(st.sampled_from(["renew", "release"]), st.just(None), st.sampled_from(ACTORS)),
+    st.tuples(st.just("reassign"), st.sampled_from(["rep-a", "rep-b"]), st.just(actor("boss", "manager"))),
+    st.tuples(st.just("override"), st.sampled_from(STATES), st.just(actor("boss", "manager"))),
 ), min_size=1, max_size=20))  # fmt: skip
+@example(0, OPENINGS[2], [("complete", SIGNING[0], ACTORS[0]), ("reopen", SIGNING[0], ACTORS[0])])
 def test_every_snapshot_and_history_entry_reads_back_as_it_was_written(start_ms, opening, script):
     """The store's codec keeps every customer a command leaves, and every history entry, exactly: at any
     moment from 1970 to 2100 (times are kept in milliseconds, as every command's clock is). The snapshot a
@@ -234,7 +249,7 @@ def test_every_snapshot_and_history_entry_reads_back_as_it_was_written(start_ms,
     clock = ManualClock(codec.moment(start_ms))
     created = new_customer(B2B, "c-1", SYSTEM, clock.now())
     snapshot, history = created.snapshot, created.history
-    for kind, argument, who in [*opening, *script]:
+    for kind, argument, who in [*opening, *script, ("end", None, None)]:
         text = codec.encode_snapshot(B2B, snapshot)
         assert codec._decode_snapshot(B2B, "c-1", text) == snapshot
         codec.known(B2B, text, snapshot)  # as a write keeps it: its next use decodes it again and compares
@@ -242,13 +257,21 @@ def test_every_snapshot_and_history_entry_reads_back_as_it_was_written(start_ms,
         for entry in history:
             document = codec.loads(codec.dumps(codec.history_document(entry)))
             assert codec.decode_history(entry.version, document) == entry
+        if kind == "end":
+            break
         if kind == "wait":
             snapshot, history = _wait(snapshot, clock, argument), ()
             continue
         command = {"claim": lambda _: Claim(), "fire": _fire, "facts": UpdateFacts,
-                   "complete": lambda item: CompleteItem("signing", item)}[kind](argument)  # fmt: skip
+                   "complete": lambda item: CompleteItem("signing", item),
+                   "reopen": lambda item: ReopenItem("signing", item, "wrong file"), "renew": lambda _: Renew(),
+                   "release": lambda _: Release(), "reassign": lambda owner: Reassign(owner, "team change"),
+                   "override": lambda at: Override(*at, "data fix")}[kind](argument)  # fmt: skip
+        if kind in ("renew", "release"):  # on behalf of the claim it holds, if it does
+            who = Actor(who.id, who.roles, snapshot.fence)
         try:
             outcome = decide(B2B, snapshot, command, who, clock.now())
-        except (TransitionNotAllowed, CustomerLocked, ClaimConflict, ClaimRefused, PermissionDenied):
+        except (TransitionNotAllowed, CustomerLocked, ClaimConflict, ClaimRefused, PermissionDenied, FencedOut,
+                InvalidRequest):  # fmt: skip
             continue
         snapshot, history = outcome.snapshot, outcome.history
