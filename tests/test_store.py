@@ -10,6 +10,7 @@ import pytest
 from crmstatus.engine import Actor, TransitionNotAllowed
 from crmstatus.engine.errors import InvalidRequest, PermissionDenied
 from crmstatus.server.application.errors import DefinitionNotFound
+from crmstatus.server.store import codec
 from crmstatus.server.store.codec import ms
 from crmstatus.server.store.errors import CustomerExists, CustomerNotFound, IdempotencyMismatch, VersionConflict
 from crmstatus.server.store.keys import Keys
@@ -213,7 +214,6 @@ async def test_a_customer_stored_as_bytes_that_are_not_text_is_stored_data_error
 async def test_the_next_command_on_this_process_reads_the_snapshot_its_last_write_left(store, tenant, monkeypatch):
     """A command decodes no snapshot this process wrote last (codec.known); a text written anywhere else, here
     one restored over the customer's key, is decoded and read as stored."""
-    from crmstatus.server.store import codec
 
     decoded = []
     monkeypatch.setattr(codec, "VERIFY_DECODED", False)  # which decodes every kept one again
@@ -235,7 +235,6 @@ def test_a_kept_snapshot_that_is_not_what_its_text_decodes_to_fails_the_tests(de
     """The check the tests run at every use of a kept snapshot (conftest: VERIFY_DECODED) finds one that
     differs from its text, even only in a value's type."""
     from crmstatus.engine.commands import new_customer
-    from crmstatus.server.store import codec
 
     b2b = definitions["b2b"]
     snapshot = new_customer(b2b, "c-kept", REP, codec.moment(1_767_600_000_000), {"effective_contacts": 2}).snapshot
@@ -249,7 +248,6 @@ def test_a_kept_snapshot_that_is_not_what_its_text_decodes_to_fails_the_tests(de
 
 def test_the_snapshots_a_process_keeps_are_bounded_in_number_and_size(definitions, monkeypatch):
     from crmstatus.engine.commands import new_customer
-    from crmstatus.server.store import codec
 
     monkeypatch.setattr(codec, "_DECODED", {})
     monkeypatch.setattr(codec, "DECODED_KEPT", 8)
@@ -426,6 +424,7 @@ async def test_erasing_a_customer_leaves_nothing_of_it_but_an_audit_entry_withou
 
     assert await _keys_naming(store, f"*{tenant}*:c:gone*") == []  # snapshot, history, idempotency records
     assert await _keys_naming(store, f"*{tenant}*:id:*") == []  # its phone is no key name any more
+    assert "gone" not in codec._DECODED  # nor does this process keep it
     for part in range(keys.partitions):
         for key in (keys.timers(part), keys.pool(part), keys.pool(part, "senior_sales")):
             assert not [m for m in await store.client.zrange(key, 0, -1) if m.startswith("gone")], key

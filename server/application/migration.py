@@ -86,7 +86,7 @@ class Migrations:
         now = as_stored(self.clock.now())
         async for batch in self._selected(keys, mapping, selection, report):
             for stored in batch:
-                report.count(migrate(mapping, stored.snapshot(mapping.old), caller.actor, now), ms(now))
+                report.count(migrate(mapping, stored.snapshot(mapping.old, keep=False), caller.actor, now), ms(now))
         report.done = True
         return report
 
@@ -118,7 +118,7 @@ class Migrations:
         on the target version already (or was erased)."""
         for attempt in range(CONFLICT_RETRIES):
             now = as_stored(self.clock.now())
-            before = stored.snapshot(mapping.old)
+            before = stored.snapshot(mapping.old, keep=False)
             result = migrate(mapping, before, caller.actor, now)
             if isinstance(result, Unmappable):
                 return result
@@ -187,7 +187,7 @@ _OTHER_TEXT = ("it runs another text of {0} (a shared version has the number of 
 def _in_states(definition: Definition, stored: Stored, states: Sequence[tuple[str, str]]) -> bool:
     if not states:
         return True
-    snapshot = stored.snapshot(definition)
+    snapshot = stored.snapshot(definition, keep=False)
     return any(snapshot.states[dimension].state == state for dimension, state in states)
 
 

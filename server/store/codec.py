@@ -182,10 +182,13 @@ def _document(stored: str) -> dict[str, Any]:
 
 # The snapshot of each customer as this process last wrote or decoded it, with its text: a customer's next
 # command on this replica skips decoding (a FireEvent runs 12% fewer instructions). Decoding is a pure function of
-# the definition, the customer and the text, and a snapshot is an immutable value, so a hit needs only the same
-# text and the same definition object. A text written since, on another replica, is a miss, decoded as usual.
+# the definition, the customer and the text, so a hit needs the same text and the same definition object. A
+# snapshot's mappings are not frozen, but nothing writes to them once it is built (the engine copies what it
+# changes). A text written since, on another replica, is a miss, decoded as usual.
 _DECODED: dict[str, tuple[str, Definition, Snapshot]] = {}
-DECODED_KEPT, KEPT_TEXT = 4096, 4096  # customers, and characters of a customer's text (most have ~1,000): < 40 MB
+# Customers kept, and characters of a kept text: most customers' are 250-700, and an entry takes ~3 KB (13 MB
+# for all); a text at the bound, in 4-byte characters, with the snapshot built of it, some 20 KB.
+DECODED_KEPT, KEPT_TEXT = 4096, 2048
 VERIFY_DECODED = False  # the tests set it: every hit is decoded again and must be the very same value
 
 
@@ -198,14 +201,19 @@ def known(definition: Definition, stored: str, snapshot: Snapshot) -> None:
     _DECODED[snapshot.customer_id] = stored, definition, snapshot
 
 
-def decode_snapshot(definition: Definition, customer_id: str, stored: str) -> Snapshot:
+def forget(customer_id: str) -> None:
+    _DECODED.pop(customer_id, None)
+
+
+def decode_snapshot(definition: Definition, customer_id: str, stored: str, keep: bool = True) -> Snapshot:
     kept = _DECODED.get(customer_id)
     if kept is not None and kept[1] is definition and kept[0] == stored:
         if VERIFY_DECODED:
             _same(kept[2], _decode_snapshot(definition, customer_id, stored))
         return kept[2]
     snapshot = _decode_snapshot(definition, customer_id, stored)
-    known(definition, stored, snapshot)
+    if keep:
+        known(definition, stored, snapshot)
     return snapshot
 
 

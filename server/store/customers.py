@@ -47,8 +47,9 @@ class Stored(NamedTuple):
         """The definition (name, version) the customer is pinned to, and the start of its text's digest."""
         return codec.stored_definition(self.text)
 
-    def snapshot(self, definition: Definition) -> Snapshot:
-        return codec.decode_snapshot(definition, self.customer_id, self.text)
+    def snapshot(self, definition: Definition, keep: bool = True) -> Snapshot:
+        """Decoded; kept for the customer's next command unless `keep` is False (a scan over many customers)."""
+        return codec.decode_snapshot(definition, self.customer_id, self.text, keep)
 
 
 class Idempotency(NamedTuple):
@@ -189,6 +190,7 @@ class Customers:
             if current == "0":
                 raise CustomerNotFound(keys.tenant, customer_id)
             raise VersionConflict(customer_id, snapshot.version, int(current))
+        codec.forget(customer_id)  # nothing of it stays in this process either
         await self.identities.erase(keys, customer_id, snapshot.identities)
         if snapshot.owner is not None:
             async with store_errors(self.scripts.timeout):
@@ -226,20 +228,21 @@ class Customers:
             else:
                 await self.claims.undo(reserved)
             raise
-        if status != "ok" and reserved is not None:
+        if status == "ok":
+            codec.known(write.definition, args.stored, after)  # before any await: a later write may land in it
+            if before is not None:
+                await self.claims.track(keys, before, after)
+        elif reserved is not None:
             # It may have lost to the same rep's own claim (a double submit, or its replay): then the hold stays
             found = await self.read(keys, customer_id)
             owner = codec.stored_owner(found.text) if found else None
             await self.claims.undo(reserved, keep_hold=write.claim is not None and owner == write.claim.owner)
-        elif before is not None and status == "ok":
-            await self.claims.track(keys, before, after)
         if status == "conflict":
             raise VersionConflict(customer_id, before.version if before else 0, int(value))
         if status == "mismatch":
             raise IdempotencyMismatch(write.idempotency.key)
         if status == "replay":  # the script compared the digests: `value` is the first request's result
             return codec.decode_result(write.definition, customer_id, value)
-        codec.known(write.definition, args.stored, after)
         return codec.Result(after, write.outcome.effects, write.outcome.history)
 
     async def _written(self, keys: Keys, customer_id: str, idempotency: Idempotency, result: str) -> bool:
