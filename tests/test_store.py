@@ -140,6 +140,12 @@ async def test_a_duplicate_identity_is_refused_with_the_existing_customer(store,
     await store.create_customer(tenant, "c-3", "b2b", REP, identities={"company_registration": "91310000MA1FL4"})
     with pytest.raises(CustomerExists, match="'c-1'"):
         await store.create_customer(tenant, "c-4", "b2b", REP, identities={"email": "li@star.cn "})
+    for phone in ("１３８００１３８０００", "＋８６ １３８ ００１３ ８０００"):  # typed with a Chinese input method
+        with pytest.raises(CustomerExists, match="'c-1'"):
+            await store.create_customer(tenant, "c-5", "b2b", REP, identities={"phone": phone})
+    for kind, value in (("phone", "١٣٨٠٠١٣٨٠٠٠"), ("email", "li@" + "x" * 250 + ".cn")):
+        with pytest.raises(InvalidRequest, match=f"{kind} .* is not"):
+            await store.create_customer(tenant, "c-5", "b2b", REP, identities={kind: value})
 
 
 class Crash(BaseException):
