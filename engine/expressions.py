@@ -17,6 +17,9 @@ KNOWN_FUNCTIONS = frozenset(
         "getMilliseconds",
     }
 )  # fmt: skip
+# A condition is a line or two. The CEL library's own stack gives out on an expression of some 50,000 characters
+# (a chain of 12,000 additions), taking the process with it; 16,000 of every shape tried compile and run.
+MAX_CHARACTERS = 4000
 _ERROR = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
 _BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 
@@ -46,6 +49,9 @@ class Expression:
 
     @classmethod
     def compile(cls, source: str) -> Expression:
+        if len(source) > MAX_CHARACTERS:
+            raise ExpressionSyntaxError(1, 1, f"the expression has {len(source):,} characters; one may have at most "
+                                        f"{MAX_CHARACTERS:,} (split it: a score can hold a part)")  # fmt: skip
         try:
             program = cel.compile(source)
         except ValueError as error:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import mistakes, overlap
 from .definition import Definition
-from .errors import Diagnostic, InvalidDefinition, Words, did_you_mean
+from .errors import Diagnostic, InvalidDefinition, Words, did_you_mean, quote
 from .expressions import KNOWN_FUNCTIONS, Expression, ExpressionSyntaxError
 from .facts import SAMPLES, FactType, coerce, parse_duration
 from .model import (
@@ -77,6 +77,8 @@ def read_text(path: str | FilePath) -> str:
                       "把文件另存为 UTF-8 编码（多数编辑器：另存为，编码选 UTF-8）")  # fmt: skip
         raise InvalidDefinition([words.at(str(path), data.count(b"\n", 0, error.start) + 1, column)]) from None
 
+
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]{1,30}(?:/[A-Za-z0-9_+-]{1,30}){0,3}")  # IANA: Asia/Shanghai, Etc/GMT+8
 
 SCENARIOS = "scenarios"  # the folder beside the definitions that holds their scenario tests
 
@@ -198,9 +200,11 @@ class _Builder:
     def _timezone(self) -> ZoneInfo:
         name = self.data.get("timezone", "UTC")
         try:
+            if not _ZONE_NAME.fullmatch(name):  # looked up as a path: a long one is not a zone, and costs
+                raise ValueError(name)
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.error(("timezone",), f"unknown time zone {name!r}: use an IANA name such as Asia/Shanghai")
+            self.error(("timezone",), f"unknown time zone {quote(name, 80)}: use an IANA name such as Asia/Shanghai")
             return ZoneInfo("UTC")
 
     def _roles(self) -> None:

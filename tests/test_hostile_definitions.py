@@ -86,9 +86,39 @@ EDUCATION, B2B = (CONFIGS / "education.yaml").read_text("utf-8"), (CONFIGS / "b2
         (B2B.replace("cooldown: P30D", "cooldown: P99999999D", 1), "claims.cooldown", "hundred years"),
         (B2B.replace("due: P7D", "due: P99999999D", 1), ".task.due", "hundred years"),
         (B2B.replace("offset: P182D", "offset: P99999999999D", 1), ".offset", "hundred years"),
+        # a condition long enough to overflow the CEL library's stack (which would take the process down)
+        (
+            EDUCATION.replace("when: remaining_lessons == 0", f"when: remaining_lessons{' + 1' * 15000} == 0", 1),
+            "when",
+            "the expression has 60,022 characters; one may have at most 4,000",
+        ),
+        # a zone name that the lookup would follow as a path 250 folders deep
+        (B2B.replace("timezone: Asia/Shanghai", f"timezone: {'a/' * 250}a", 1), "timezone", "unknown time zone"),
+        # integers Python will not turn into text (over 4,300 digits), however they are written
+        *[
+            (EDUCATION.replace("version: 1", f"version: {number}", 1), "", "a number of")
+            for number in ("9" * 4301, "0x" + "f" * 4000, "0b" + "1" * 20000, ":".join(["59"] * 3000))
+        ],
     ],
 )
 def test_a_value_past_what_the_service_can_hold_is_a_diagnostic_at_its_place(text, path, words):
     with pytest.raises(InvalidDefinition) as error:
         load_definition(text, "edited.yaml")
     assert [d for d in error.value.diagnostics if d.path.endswith(path) and words in str(d)], error.value.diagnostics
+
+
+def test_a_text_with_more_problems_than_a_reply_carries_gets_its_first_ones(served):
+    """Every line a duplicate key: 40,000 diagnostics would not fit in a reply (gRPC's 4 MB)."""
+    with grpc.insecure_channel(f"127.0.0.1:{served[1]}") as channel:
+        metadata = [("x-crm-tenant", "acme"), ("x-crm-actor", "consultant"),
+                    ("authorization", f"Bearer {TOKENS['acme']}")]  # fmt: skip
+        reply = ds_grpc.DefinitionServiceStub(channel).ValidateDefinition(
+            ds.ValidateDefinitionRequest(content="a: 1\n" * 40_000, file_name="many.yaml"), metadata=metadata
+        )
+    assert not reply.valid and len(reply.diagnostics) == 100
+    assert [d.line for d in reply.diagnostics[:2]] == [2, 3] and "duplicate key 'a'" in reply.diagnostics[0].message
+
+
+def test_a_text_past_the_size_bound_is_refused_before_it_is_parsed():
+    with pytest.raises(InvalidDefinition, match="the file has 250,001 characters; a definition may have at most"):
+        load_definition("#" * 250_001, "huge.yaml")

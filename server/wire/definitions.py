@@ -17,7 +17,7 @@ from crmstatus.v1 import definition_service_pb2_grpc as ds_grpc
 
 from . import convert
 from .auth import caller
-from .status import rpc, streaming_rpc
+from .status import MAX_DIAGNOSTICS, rpc, streaming_rpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -35,7 +35,8 @@ class DefinitionService(ds_grpc.DefinitionServiceServicer):
         caller(context)
         found = await self.definitions.validate(request.content, request.file_name or "definition.yaml")
         if isinstance(found, list):
-            return ds.ValidateDefinitionResponse(valid=False, diagnostics=[convert.diagnostic(d) for d in found])
+            shown = [convert.diagnostic(d) for d in found[:MAX_DIAGNOSTICS]]
+            return ds.ValidateDefinitionResponse(valid=False, diagnostics=shown)
         return ds.ValidateDefinitionResponse(valid=True, definition=convert.summary(found))
 
     @rpc

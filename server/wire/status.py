@@ -105,6 +105,7 @@ def trail(key: str, value: str) -> None:
 
 
 CALLS_LOG = logging.getLogger("crmstatus.calls")
+MAX_DIAGNOSTICS = 100  # of one text, in a reply: a file with more shows its first ones (most follow from them)
 MAX_MESSAGE = 1000  # UTF-8 bytes of a status message or detail: far below the metadata limit it travels in
 MAX_TRAILERS = 7000  # bytes a status may take in the trailers: clients refuse more than 8 KiB of metadata
 
@@ -220,7 +221,7 @@ def _detail(error: CrmStatusError) -> Any:
                 error_details_pb2.PreconditionFailure.Violation(
                     type="DEFINITION", subject=_cut(f"{d.file}:{d.line}:{d.column}"), description=_cut(str(d))
                 )
-                for d in error.diagnostics[:100]
+                for d in error.diagnostics[:MAX_DIAGNOSTICS]
             ]
         )
     return None
