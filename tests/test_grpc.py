@@ -409,6 +409,25 @@ def test_reflection_lists_the_services(channel):
     assert {"crmstatus.v1.CustomerStatusService", "crmstatus.v1.DefinitionService", "grpc.health.v1.Health"} <= names
 
 
+def test_page_tokens_no_listing_returned_and_versions_below_one_are_invalid_arguments(customers, cid):
+    customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="b2b"), metadata=who())
+    by_state = cs.ListCustomersRequest(definition="b2b", dimension="lifecycle", state="潜在", page_size=1)
+    token = customers.ListCustomers(by_state, metadata=who(roles="manager")).next_page_token
+    assert token  # it has a next page: the same call with it goes on
+    by_state.page_token = token
+    customers.ListCustomers(by_state, metadata=who(roles="manager"))
+    for request, garbage in ((by_state, "garbage"), (by_state, "12|" + cid), (by_state, "1767600000000|a b"),
+                             (cs.ListCustomersRequest(owner="adv-chen"), "(")):  # fmt: skip
+        request.page_token = garbage
+        code, reason, _ = failure(lambda r=request: customers.ListCustomers(r, metadata=who(roles="manager")))
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), garbage
+    for version in (-1, -(2**63)):
+        fire = cs.FireEventRequest(customer_id=cid, event="start_follow_up",
+                                   options=cs.CommandOptions(expected_version=version))  # fmt: skip
+        code, reason, _ = failure(lambda f=fire: customers.FireEvent(f, metadata=who(roles="sales")))
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), version
+
+
 def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_nothing(customers, definitions_api, cid):
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="education"), metadata=who())
     for moment in ("1900-01-01T00:00:00+14:00", "2999-12-31T23:00:00-12:00"):  # in range only before UTC

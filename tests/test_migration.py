@@ -9,7 +9,7 @@ import pytest
 
 from crmstatus.engine import Actor
 from crmstatus.engine.commands import new_customer
-from crmstatus.engine.errors import InvalidDefinition, PermissionDenied
+from crmstatus.engine.errors import InvalidDefinition, InvalidRequest, PermissionDenied
 from crmstatus.engine.loader import load_definition
 from crmstatus.engine.migration import Migrated, Unmappable, load_mapping, migrate
 from crmstatus.engine.rules import timers
@@ -205,6 +205,9 @@ async def test_a_selection_by_state_or_id_takes_only_those_and_migrating_needs_a
     assert (by_state.selected, lifecycle) == (1, {("lifecycle", "意向", "意向"): 1})
     by_id = await service.app.migrations.plan(caller, MAPPING, Selection(customer_ids=("s-0", "s-2", "nobody")))
     assert by_id.selected == 2
+    for odd in ("a b", ""):  # no customer can have it: a mistake in the list, not a customer erased meanwhile
+        with pytest.raises(InvalidRequest, match="customer id"):
+            await service.app.migrations.plan(caller, MAPPING, Selection(customer_ids=("s-0", odd)))
     with pytest.raises(PermissionDenied):
         await service.app.migrations.plan(Caller(tenant, SALES), MAPPING, Selection())
 

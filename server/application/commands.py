@@ -132,6 +132,7 @@ class Commands:
         """Carry out `command` on the customer for the caller."""
         keys = self.store.keys(caller.tenant)
         check_customer_id(customer_id)
+        _check_expected(options.expected_version)
         idempotency = self._idempotency(options.idempotency_key, lambda: {
             "op": command.name, **_fields(command), "actor": caller.actor.id, "token": caller.actor.fence_token
         })  # fmt: skip
@@ -174,6 +175,7 @@ class Commands:
             raise InvalidRequest(f"an erasure needs a reason (at most {MAX_TEXT} characters): it is kept in the audit")
         keys = self.store.keys(caller.tenant)
         check_customer_id(customer_id)
+        _check_expected(expected_version)
         for attempt in range(CONFLICT_RETRIES):  # a change meanwhile: erase it as it is now, unless pinned
             found, definition = await self._read(keys, customer_id)
             snapshot = _at_version(found.snapshot(definition), expected_version)
@@ -226,6 +228,11 @@ def _retried(conflict: VersionConflict, expected: int | None, attempt: int) -> N
         raise conflict
     if attempt == CONFLICT_RETRIES - 1:
         raise Contended(conflict.customer_id, conflict.actual, CONFLICT_RETRIES) from conflict
+
+
+def _check_expected(expected: int | None) -> None:
+    if expected is not None and expected < 1:
+        raise InvalidRequest(f"expected_version {expected} is no customer version: versions count from 1")
 
 
 def _at_version(snapshot: Snapshot, expected: int | None) -> Snapshot:

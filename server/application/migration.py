@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from crmstatus.engine.clock import Clock
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import InvalidRequest, PermissionDenied, UnknownName
+from crmstatus.engine.ids import check_customer_id
 from crmstatus.engine.migration import Migrated, MigrationMap, Unmappable, load_mapping, mapping_versions, migrate
 from crmstatus.engine.model import ADMIN_ROLE
 from crmstatus.server.store import Store
@@ -200,3 +201,5 @@ def _check_selection(definition: Definition, selection: Selection) -> None:
             raise UnknownName(f"state of {dimension} in {definition.key}", state, found.states)
     if len(selection.customer_ids) > 100_000:
         raise InvalidRequest("a migration names at most 100,000 customers; select by state or take all instead")
+    for customer_id in selection.customer_ids:
+        check_customer_id(customer_id)

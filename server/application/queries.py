@@ -124,6 +124,8 @@ class Queries:
                     below = f"{ms(self.clock.now() - wanted.longer_than):013d}"
                 except (OverflowError, ValueError, OSError):
                     raise InvalidRequest("longer_than reaches beyond the calendar") from None
+        if wanted.page_token:
+            _check_page_token(wanted.page_token, by_state=not (wanted.owner or wanted.queue))
         members = await self.store.queries.index_page(
             per_part, wanted.limit, wanted.page_token or None, below, wanted.newest_first
         )
@@ -182,3 +184,15 @@ class Queries:
             return None
         timer = find_timer(definition, snapshot, timer_key)
         return due_ms(timer.due) if timer else None
+
+
+def _check_page_token(token: str, by_state: bool) -> None:
+    """A listing's page token is the last customer of a page (by state: the millisecond it entered the state,
+    13 digits or more, then its id): another text would start a page anywhere."""
+    entered, bar, customer_id = token.partition("|") if by_state else ("0" * 13, "|", token)
+    try:
+        if not (bar and len(entered) >= 13 and entered.removeprefix("-").isdigit() and entered.isascii()):
+            raise InvalidRequest(token)
+        check_customer_id(customer_id)
+    except InvalidRequest:
+        raise InvalidRequest(f"page token {quote(token)} was not returned by this listing") from None
