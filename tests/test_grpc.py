@@ -409,7 +409,7 @@ def test_reflection_lists_the_services(channel):
     assert {"crmstatus.v1.CustomerStatusService", "crmstatus.v1.DefinitionService", "grpc.health.v1.Health"} <= names
 
 
-def test_page_tokens_no_listing_returned_and_versions_below_one_are_invalid_arguments(customers, cid):
+def test_page_tokens_no_listing_returned_and_versions_or_fence_tokens_below_one_are_invalid_arguments(customers, cid):
     customers.CreateCustomer(cs.CreateCustomerRequest(customer_id=cid, definition="b2b"), metadata=who())
     by_state = cs.ListCustomersRequest(definition="b2b", dimension="lifecycle", state="潜在", page_size=1)
     token = customers.ListCustomers(by_state, metadata=who(roles="manager")).next_page_token
@@ -421,11 +421,11 @@ def test_page_tokens_no_listing_returned_and_versions_below_one_are_invalid_argu
         request.page_token = garbage
         code, reason, _ = failure(lambda r=request: customers.ListCustomers(r, metadata=who(roles="manager")))
         assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), garbage
-    for version in (-1, -(2**63)):
-        fire = cs.FireEventRequest(customer_id=cid, event="start_follow_up",
-                                   options=cs.CommandOptions(expected_version=version))  # fmt: skip
+    for options in (cs.CommandOptions(expected_version=-1), cs.CommandOptions(expected_version=-(2**63)),
+                    cs.CommandOptions(fence_token=-1)):  # fmt: skip
+        fire = cs.FireEventRequest(customer_id=cid, event="start_follow_up", options=options)
         code, reason, _ = failure(lambda f=fire: customers.FireEvent(f, metadata=who(roles="sales")))
-        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), version
+        assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), options
 
 
 def test_odd_values_in_odd_places_are_refused_as_invalid_argument_and_change_nothing(customers, definitions_api, cid):

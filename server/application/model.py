@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from crmstatus.engine.definition import Definition
+from crmstatus.engine.errors import InvalidRequest
 from crmstatus.engine.snapshot import Actor, EffectRecord, HistoryEntry, Snapshot
 
 
@@ -20,6 +21,8 @@ class Caller:
         """The caller writing on behalf of its claim with this fence token (0: no claim)."""
         if not fence_token:
             return self
+        if fence_token < 0:
+            raise InvalidRequest(f"fence token {fence_token} is none a claim gave: tokens count from 1")
         return Caller(self.tenant, replace(self.actor, fence_token=fence_token))
 
 
