@@ -56,6 +56,9 @@ class Expression:
             program = cel.compile(source)
         except ValueError as error:
             raise _syntax_error(str(error)) from None
+        costly = _costly(source)
+        if costly is not None:
+            raise costly
         bound = set(_BOUND.findall(source))
         names = tuple(name for name in program.variables() if name not in bound)
         functions = tuple(f for f in program.functions() if f[0].isalpha())
@@ -64,6 +67,64 @@ class Expression:
     def evaluate(self, bindings: Bindings) -> Any:
         """Run with the given names; the caller makes sure every name in `names` is bound."""
         return self.program.execute({name: bindings[name] for name in self.names})
+
+
+_MACROS = ("map", "filter", "all", "exists", "exists_one")
+
+
+def _costly(source: str) -> ExpressionSyntaxError | None:
+    """A list macro, or a list written out, inside a list macro's arguments: it runs once for every element of
+    the outer list, and a few levels of it keep the process busy for minutes (the CEL library does not let go
+    of the interpreter while it runs, so every other call waits). Strings are skipped."""
+    open_macros: list[bool] = []  # per open bracket: is it a macro's argument list?
+    at = 0
+    while at < len(source):
+        char = source[at]
+        if char in "'\"":
+            at = _string_end(source, at)
+            continue
+        if char in "([{":
+            macro = char == "(" and _called(source, at) in _MACROS
+            if any(open_macros) and (macro or char == "["):
+                line, column = source.count("\n", 0, at) + 1, at - (source.rfind("\n", 0, at) + 1) + 1
+                what = "a list macro" if macro else "a list written out"
+                return ExpressionSyntaxError(line, column, f"{what} inside {', '.join(_MACROS)} runs once for every "
+                                             "element of the outer list: write the steps one after the other, or "
+                                             "compare with == and ||")  # fmt: skip
+            open_macros.append(macro)
+        elif char in ")]}" and open_macros:
+            open_macros.pop()
+        at += 1
+    return None
+
+
+def _called(source: str, bracket: int) -> str:
+    """The name of the method whose argument list opens at `bracket` (`.map(`), or ''."""
+    end = bracket
+    while end and source[end - 1].isspace():
+        end -= 1
+    start = end
+    while start and (source[start - 1].isalnum() or source[start - 1] == "_"):
+        start -= 1
+    dot = start
+    while dot and source[dot - 1].isspace():
+        dot -= 1
+    return source[start:end] if dot and source[dot - 1] == "." else ""
+
+
+def _string_end(source: str, start: int) -> int:
+    """Just past the string literal that opens at `start` (quoted, or triple-quoted; raw when prefixed r)."""
+    quote = source[start] * (3 if source.startswith(source[start] * 3, start) else 1)
+    raw = start > 0 and source[start - 1] in "rR"
+    at = start + len(quote)
+    while at < len(source):
+        if source[at] == "\\" and not raw:
+            at += 2
+        elif source.startswith(quote, at):
+            return at + len(quote)
+        else:
+            at += 1
+    return len(source)
 
 
 def _syntax_error(text: str) -> ExpressionSyntaxError:

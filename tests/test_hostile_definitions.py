@@ -70,6 +70,8 @@ def test_validate_definition_answers_diagnostics_for_any_text(served, text):
 
 
 DEEP = "(" * 100 + "remaining_lessons == 0" + ")" * 100
+SIXTEEN = str(list(range(16)))
+NESTED = f"{SIXTEEN}.map(a, {SIXTEEN}.map(b, {SIXTEEN}.map(c, {SIXTEEN}.map(d, {SIXTEEN}.map(e, 1))))).size() > 0"
 EDUCATION, B2B = (CONFIGS / "education.yaml").read_text("utf-8"), (CONFIGS / "b2b.yaml").read_text("utf-8")
 
 
@@ -91,6 +93,17 @@ EDUCATION, B2B = (CONFIGS / "education.yaml").read_text("utf-8"), (CONFIGS / "b2
             EDUCATION.replace("when: remaining_lessons == 0", f"when: remaining_lessons{' + 1' * 15000} == 0", 1),
             "when",
             "the expression has 60,022 characters; one may have at most 4,000",
+        ),
+        # list macros nested: five levels over 16 numbers kept the interpreter busy for 50 s while type-checked
+        (
+            EDUCATION.replace("when: remaining_lessons == 0", f"when: remaining_lessons == 0 && {NESTED}", 1),
+            "when",
+            "a list written out inside map, filter, all, exists, exists_one runs once for every element",
+        ),
+        (
+            EDUCATION.replace("when: remaining_lessons == 0", "when: '[1, 2].exists(b, b.all(c, c > 0))'", 1),
+            "when",
+            "a list macro inside map",
         ),
         # a zone name that the lookup would follow as a path 250 folders deep
         (B2B.replace("timezone: Asia/Shanghai", f"timezone: {'a/' * 250}a", 1), "timezone", "unknown time zone"),
