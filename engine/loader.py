@@ -41,14 +41,16 @@ _DURATION_LIKE = re.compile(r"^P[0-9WDTHMS]*$")
 ENTERED = "entered"  # in a timer's `after` list: the entry into the state
 
 
-def load_definition(text: str, file: str = "<definition>") -> Definition:
-    """Parse, check and compile one definition; InvalidDefinition lists every problem found."""
-    document = load_yaml(text, file)
+def load_definition(text: str, file: str = "<definition>", stored: bool = False) -> Definition:
+    """Parse, check and compile one definition; InvalidDefinition lists every problem found. A `stored` text
+    (one the registry holds, published under an earlier release's bounds) is held only to the bounds that keep
+    the process safe: a bound tightened since must not make its customers unusable."""
+    document = load_yaml(text, file, stored)
     problems = schema_diagnostics(document)
     if problems:
         raise InvalidDefinition(document.explained(problems))
     try:
-        return _Builder(document).build()
+        return _Builder(document, stored).build()
     except InvalidDefinition as error:
         raise InvalidDefinition(document.explained(list(error.diagnostics))) from None
 
@@ -114,8 +116,9 @@ def _yaml_files(folder: FilePath) -> Iterator[FilePath]:
 class _Builder:
     """Reads the schema-valid data into model objects, collecting a diagnostic for every problem."""
 
-    def __init__(self, document: SourceDocument) -> None:
+    def __init__(self, document: SourceDocument, stored: bool = False) -> None:
         self.document = document
+        self.stored = stored
         self.data: dict[str, Any] = document.data
         self.problems: list[Diagnostic] = []
         self.facts: dict[str, Fact] = {}
@@ -273,7 +276,7 @@ class _Builder:
 
     def _expression(self, path: Path, source: str, allowed: set[str], expect: str) -> Expression | None:
         try:
-            expr = Expression.compile(source)
+            expr = Expression.compile(source, self.stored)
         except ExpressionSyntaxError as error:
             self.problems.append(self.document.expression_diagnostic(path, error.line, error.column, error.message))
             return None

@@ -75,7 +75,9 @@ class SourceDocument:
 # A definition is a page of rules, not a data dump: ten times the largest shipped one (b2b, 26,000). The parser
 # is pure Python: a text at the bound takes it about two seconds, on a thread that shares the interpreter.
 MAX_CHARACTERS = 250_000
+STORED_CHARACTERS = 1_000_000  # the bound before: a text stored under it stays usable
 MAX_DEPTH = 32  # the language nests about six levels; deeper is a mistake (or an attack on the parser)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u2028\u2029]")
 # Line and paragraph separators end a line for the YAML parser but not in an editor: every line reported after
 # one would be off by one.
@@ -87,15 +89,18 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def refuse_hostile(text: str, file: str) -> list[Diagnostic]:
+def refuse_hostile(text: str, file: str, stored: bool = False) -> list[Diagnostic]:
     """What no definition may contain, found before the YAML parser sees it: too much text, invisible
-    control characters, nesting deeper than the language needs, anchors and aliases (`&a` / `*a`)."""
-    if len(text) > MAX_CHARACTERS:
-        words = Words(f"the file has {len(text):,} characters; a definition may have at most {MAX_CHARACTERS:,}",
-                      f"文件有 {len(text):,} 个字符；一个定义最多 {MAX_CHARACTERS:,} 个")  # fmt: skip
+    control characters, nesting deeper than the language needs, anchors and aliases (`&a` / `*a`). A `stored`
+    text (see load_definition) may have up to the bound before, and line separators."""
+    bound = STORED_CHARACTERS if stored else MAX_CHARACTERS
+    if len(text) > bound:
+        words = Words(f"the file has {len(text):,} characters; a definition may have at most {bound:,}",
+                      f"文件有 {len(text):,} 个字符；一个定义最多 {bound:,} 个")  # fmt: skip
         return [words.at(file, 1, 1)]
     found = []
-    for match in itertools.islice(_INVISIBLE.finditer(text), 10):
+    invisible = (_CONTROL if stored else _INVISIBLE).finditer(text)
+    for match in itertools.islice(invisible, 10):
         line, column = _position(text, match.start())
         code = f"U+{ord(match[0]):04X}"
         en, zh = _SEPARATORS.get(match[0], ("control character", "控制字符"))
@@ -156,9 +161,9 @@ def _integer(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor("tag:yaml.org,2002:int", _integer)
 
 
-def load_yaml(text: str, file: str) -> SourceDocument:
+def load_yaml(text: str, file: str, stored: bool = False) -> SourceDocument:
     """Parse one YAML document with the safe loader. Syntax errors and duplicate keys raise InvalidDefinition."""
-    hostile = refuse_hostile(text, file)
+    hostile = refuse_hostile(text, file, stored)
     if hostile:
         raise InvalidDefinition(hostile)
     typing = mistakes.scan(text, file)

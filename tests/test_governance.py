@@ -348,9 +348,9 @@ async def test_versions_are_compiled_off_the_event_loop_and_a_published_one_once
 
     compiled = []
 
-    def watched(text, file):
+    def watched(text, file, stored=False):
         compiled.append(threading.current_thread() is threading.main_thread())  # the event loop's thread
-        return load_definition(text, file)
+        return load_definition(text, file, stored)
 
     monkeypatch.setattr(catalog, "load_definition", watched)
     monkeypatch.setattr(definitions, "load_definition", watched)

@@ -135,3 +135,28 @@ def test_a_text_with_more_problems_than_a_reply_carries_gets_its_first_ones(serv
 def test_a_text_past_the_size_bound_is_refused_before_it_is_parsed():
     with pytest.raises(InvalidDefinition, match="the file has 250,001 characters; a definition may have at most"):
         load_definition("#" * 250_001, "huge.yaml")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text: text.replace("when: remaining_lessons == 0", f"when: remaining_lessons{' + 0' * 1500} == 0", 1),
+        lambda text: text.replace("when: remaining_lessons == 0", f"when: remaining_lessons == 0 && {NESTED}", 1),
+        lambda text: text.replace("name: education", 'name: education\ndescription: "one\u2028two"', 1),
+        lambda text: text + "#" * 300_000 + "\n",
+    ],
+    ids=["long expression", "nested macros", "line separator", "300,000 characters"],
+)
+async def test_a_version_stored_before_a_bound_was_tightened_still_compiles_for_its_customers(edit):
+    """New texts are held to this release's bounds; a text the registry already holds (published under the
+    bounds before) is held only to those that keep the process safe, so its customers stay usable."""
+    from datetime import UTC, datetime
+
+    from crmstatus.server.application.catalog import Catalog
+    from crmstatus.server.application.definitions import Definitions
+    from crmstatus.server.store.codec import VersionText
+
+    text = edit(EDUCATION.replace("version: 1", "version: 7", 1))
+    assert isinstance(await Definitions.validate(text, "education.yaml"), list)  # refused as a new text
+    stored = VersionText("education@7", "acme", "education.yaml", text, "d" * 64, "ana", datetime.now(UTC))
+    assert (await Catalog([]).compile(stored)).key == "education@7"

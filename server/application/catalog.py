@@ -229,7 +229,8 @@ class Catalog:
         if text is None:
             raise DefinitionNotFound(split_id(rid)[1], ())
         try:  # in a thread: a text of up to a megabyte takes seconds, in which other calls are answered
-            definition = self._compiled[rid] = await asyncio.to_thread(load_definition, text.source, text.file)
+            definition = await asyncio.to_thread(load_definition, text.source, text.file, stored=True)
+            self._compiled[rid] = definition
         except InvalidDefinition as error:  # a published text never changes: it is tried once
             self._uncompilable.add(rid)
             log.error("definition %s cannot be used by this release: %s", rid, error)
