@@ -23,7 +23,7 @@ MAX_TEXT, MAX_ITEMS = 4096, 1000
 
 def parse_duration(text: str) -> timedelta:
     """ISO 8601 durations in fixed units: P90D, P2W, PT12H, P1DT2H30M (at most a hundred years)."""
-    match = _DURATION.match(text) if len(text) <= 64 else None
+    match = _DURATION.fullmatch(text) if len(text) <= 64 else None
     if not match:
         raise ValueError(f"{quote(text)} is not a duration like P90D, P2W or PT12H")
     weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())

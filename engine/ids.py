@@ -11,7 +11,7 @@ _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def check_tenant(tenant: str) -> str:
-    if not _TENANT.match(tenant):
+    if not _TENANT.fullmatch(tenant):
         raise InvalidRequest(
             f"tenant {quote(tenant)} must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit"
         )
@@ -19,7 +19,7 @@ def check_tenant(tenant: str) -> str:
 
 
 def check_customer_id(customer_id: str) -> str:
-    if not _CUSTOMER.match(customer_id):
+    if not _CUSTOMER.fullmatch(customer_id):
         raise InvalidRequest(f"customer id {quote(customer_id)} must be 1-128 of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
     # A customer's keys are its id with these suffixes (`…:history`, `…:idem:<key>`): an id holding one would
     # share keys with another customer's history or idempotency records.

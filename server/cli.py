@@ -16,12 +16,11 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from crmstatus.engine import diagram, scenarios
 from crmstatus.engine.definition import Definition
 from crmstatus.engine.errors import Diagnostic, InvalidDefinition, did_you_mean
 from crmstatus.engine.loader import SCENARIOS, load_all, load_file, read_text, scenario_files
+from crmstatus.engine.source import load_yaml
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -524,8 +523,8 @@ def _simulate(file: str, name: str | None) -> int:
 
 def _top_keys(path: Path) -> set[str]:
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml(read_text(path), str(path)).data
+    except (OSError, InvalidDefinition):  # read again where it is used, which reports why
         return set()
     return set(data) if isinstance(data, dict) else set()
 

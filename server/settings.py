@@ -255,7 +255,7 @@ class _Env:
     def tenants(self, name: str) -> frozenset[str]:
         found = frozenset(item.strip() for item in self._get(name).split(",") if item.strip())
         for tenant in found:
-            if not _TENANT.match(tenant):
+            if not _TENANT.fullmatch(tenant):
                 raise SettingsError(f"{name}: expected tenant names separated by commas, {tenant!r} is not one")
         return found
 

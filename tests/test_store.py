@@ -111,6 +111,10 @@ async def test_unknown_customers_and_bad_ids_are_refused(store, tenant):
         await store.get_customer(tenant, "has space")
     with pytest.raises(InvalidRequest, match="tenant"):
         await store.get_customer("Bad Tenant", "c-1")
+    with pytest.raises(InvalidRequest, match="customer id"):  # another key than c-1's: never the same customer
+        await store.create_customer(tenant, "c-1\n", "b2b", REP)
+    with pytest.raises(InvalidRequest, match="tenant"):
+        await store.create_customer(tenant + "\n", "c-1", "b2b", REP)
     with pytest.raises(DefinitionNotFound, match="unknown definition 'b2c' \\(did you mean 'b2b'\\?\\)"):
         await store.create_customer(tenant, "c-1", "b2c", REP)
 
