@@ -94,6 +94,15 @@ def test_simulate_prints_the_timeline_with_effects_and_timers(capsys):
     assert "    effect assign: queue=telemarketing" in out
 
 
+@pytest.mark.parametrize("text", ["version: " + "9" * 5000 + "\n", "a: " + "[" * 2000 + "]" * 2000 + "\n"])
+def test_simulate_answers_a_hostile_file_in_words(tmp_path, capsys, text):
+    """A number Python will not print, or nesting deeper than its recursion limit: one line, no traceback."""
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, "utf-8")
+    assert main(["simulate", str(path)]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_a_malformed_scenario_file_gets_diagnostics_with_lines(tmp_path):
     text = "definition: x.yaml\nscenarios:\n  - name: a\n    steps:\n      - fire: x\n        jump: 3\n"
     with pytest.raises(InvalidDefinition) as error:
