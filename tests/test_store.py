@@ -519,6 +519,30 @@ async def test_a_create_written_but_not_confirmed_by_its_replicas_keeps_its_iden
         await store.create_customer(tenant, "c-2", "b2b", REP, identities={"email": "zhao@example.cn"})
 
 
+async def test_a_durable_write_to_a_redis_without_the_script_yet_says_how_many_replicas_confirmed_it(
+    store, redis_url, catalog, clock, tenant, request
+):  # fmt: skip
+    """After a restart Redis has no script: the first WAIT ran beside the refused EVALSHA, and the second waits for
+    what is left of the call's time. The single test Redis has no replica (NotReplicated, not a timeout); each
+    master of the test cluster has one (written and confirmed)."""
+    from crmstatus.server.settings import Settings
+    from crmstatus.server.store.errors import NotReplicated
+    from tests.conftest import PARTITIONS
+    from tests.service import Service
+
+    durable = Settings(redis_url=redis_url, partitions=PARTITIONS, durable_replicas=1, redis_timeout_seconds=1.0)
+    service = await Service.connect(durable, catalog, clock)
+    try:
+        await service.app.store.client.script_flush()
+        if request.node.callspec.params["redis_url"] == "cluster":
+            assert (await service.create_customer(tenant, "n-1", "b2b", REP)).snapshot.version == 1
+            return
+        with pytest.raises(NotReplicated, match="only 0 of 1 replicas confirmed it"):
+            await service.create_customer(tenant, "n-1", "b2b", REP)
+    finally:
+        await service.close()
+
+
 async def test_a_retry_confirms_a_durable_write_only_once_the_replicas_have_it(store, redis_url, catalog, clock,
                                                                                  tenant, request):  # fmt: skip
     # The single test Redis has no replica: no write to it is ever confirmed, the first one nor its retries. Each

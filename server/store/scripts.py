@@ -141,11 +141,14 @@ class Commit(_Script):
             await self._acknowledged(("EXPIRE", record, ttl_seconds), record)
 
     async def _acknowledged(self, command: tuple[Any, ...], key: str) -> Any:
-        """`command`, then a WAIT for the replicas on the same connection (a pipeline)."""
-        wait_ms = max(1, int(self.timeout * 500))  # half the call's bound: the rest is for the write itself
+        """`command`, then a WAIT for the replicas on the same connection (a pipeline). A Redis without the
+        script yet (NOSCRIPT) has run the first WAIT all the same: the second waits for half what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout_at(deadline):
                 for attempt in (1, 2):
+                    wait_ms = max(1, int((deadline - loop.time()) * 500))  # the rest is for the write itself
                     pipeline = self.client.pipeline(transaction=False)
                     pipeline.execute_command(*command)
                     if isinstance(self.client, RedisCluster):  # WAIT has no key: send it to the writing node
