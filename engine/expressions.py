@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import cel
 
+from .source import line_column
+
 # Functions this CEL runtime provides; anything else fails at run time, so the loader rejects it up front.
 KNOWN_FUNCTIONS = frozenset(
     {
@@ -22,7 +24,8 @@ KNOWN_FUNCTIONS = frozenset(
 # bound for one stored before this one was set.
 MAX_CHARACTERS, STORED_CHARACTERS = 4000, 16_000
 _ERROR = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
-_BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_MACROS = ("map", "filter", "all", "exists", "exists_one")  # the list macros: each binds a name of its own
+_BOUND = re.compile(rf"\.\s*(?:{'|'.join(_MACROS)})\s*\(\s*([A-Za-z_]\w*)\s*,")
 
 
 class Bindings(Protocol):
@@ -73,9 +76,6 @@ class Expression:
         return self.program.execute({name: bindings[name] for name in self.names})
 
 
-_MACROS = ("map", "filter", "all", "exists", "exists_one")
-
-
 def _costly(source: str) -> ExpressionSyntaxError | None:
     """A list macro, or a list written out, inside a list macro's arguments: it runs once for every element of
     the outer list, and a few levels of it keep the process busy for minutes (the CEL library does not let go
@@ -90,7 +90,7 @@ def _costly(source: str) -> ExpressionSyntaxError | None:
         if char in "([{":
             macro = char == "(" and _called(source, at) in _MACROS
             if any(open_macros) and (macro or char == "["):
-                line, column = source.count("\n", 0, at) + 1, at - (source.rfind("\n", 0, at) + 1) + 1
+                line, column = line_column(source, at)
                 what = "a list macro" if macro else "a list written out"
                 return ExpressionSyntaxError(line, column, f"{what} inside {', '.join(_MACROS)} runs once for every "
                                              "element of the outer list: write the steps one after the other, or "

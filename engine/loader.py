@@ -34,7 +34,7 @@ from .model import (
     Transition,
 )
 from .schema import schema_diagnostics
-from .source import Path, SourceDocument, load_yaml
+from .source import Path, SourceDocument, line_column, load_yaml
 
 ANY = "any"  # `from: any`: every state of the dimension except the target and final states
 _DURATION_LIKE = re.compile(r"^P[0-9WDTHMS]*$")
@@ -301,9 +301,7 @@ class _Builder:
 
     def _expression_error(self, path: Path, source: str, word: str, message: str) -> None:
         match = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", source) or re.search(re.escape(word), source)
-        offset = match.start() if match else 0
-        line = source.count("\n", 0, offset) + 1
-        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        line, column = line_column(source, match.start() if match else 0)
         self.problems.append(self.document.expression_diagnostic(path, line, column, message))
 
     def _type_check(self, path: Path, expr: Expression, expect: str) -> None:

@@ -77,14 +77,15 @@ class SourceDocument:
 MAX_CHARACTERS = 250_000
 STORED_CHARACTERS = 1_000_000  # the bound before: a text stored under it stays usable
 MAX_DEPTH = 32  # the language nests about six levels; deeper is a mistake (or an attack on the parser)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u2028\u2029]")
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+_CONTROL, _INVISIBLE = re.compile(f"[{_CONTROLS}]"), re.compile(f"[{_CONTROLS}\u2028\u2029]")
 # Line and paragraph separators end a line for the YAML parser but not in an editor: every line reported after
 # one would be off by one.
 _SEPARATORS = {"\u2028": ("line separator", "行分隔符"), "\u2029": ("paragraph separator", "段落分隔符")}
 
 
-def _position(text: str, index: int) -> tuple[int, int]:
+def line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of `index` in `text`, counted as an editor counts them (by newlines)."""
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
@@ -101,7 +102,7 @@ def refuse_hostile(text: str, file: str, stored: bool = False) -> list[Diagnosti
     found = []
     invisible = (_CONTROL if stored else _INVISIBLE).finditer(text)
     for match in itertools.islice(invisible, 10):
-        line, column = _position(text, match.start())
+        line, column = line_column(text, match.start())
         code = f"U+{ord(match[0]):04X}"
         en, zh = _SEPARATORS.get(match[0], ("control character", "控制字符"))
         words = Words(f"invisible {en} {code} here", f"这里有看不见的{zh} {code}", _DELETE_IT,

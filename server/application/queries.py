@@ -191,8 +191,9 @@ def _check_page_token(token: str, by_state: bool) -> None:
     13 digits or more, then its id): another text would start a page anywhere."""
     entered, bar, customer_id = token.partition("|") if by_state else ("0" * 13, "|", token)
     try:
-        if not (bar and len(entered) >= 13 and entered.removeprefix("-").isdigit() and entered.isascii()):
-            raise InvalidRequest(token)
         check_customer_id(customer_id)
+        returned = bar and len(entered) >= 13 and entered.removeprefix("-").isdigit() and entered.isascii()
     except InvalidRequest:
-        raise InvalidRequest(f"page token {quote(token)} was not returned by this listing") from None
+        returned = False
+    if not returned:
+        raise InvalidRequest(f"page token {quote(token)} was not returned by this listing")
