@@ -52,9 +52,9 @@ class Expression:
     functions: tuple[str, ...]  # named functions it calls, operators left out
 
     @classmethod
-    def compile(cls, source: str, stored: bool = False) -> Expression:
+    def compile(cls, source: str, stored: bool = False, lists: frozenset[str] = frozenset()) -> Expression:
         """`stored`: of a definition the registry holds (loader.load_definition), held to the bounds that keep
-        the process up, not to those tightened since."""
+        the process up, not to those tightened since. `lists`: the names that hold lists (string_list facts)."""
         most = STORED_CHARACTERS if stored else MAX_CHARACTERS
         if len(source) > most:
             raise ExpressionSyntaxError(1, 1, f"the expression has {len(source):,} characters; one may have at most "
@@ -63,7 +63,7 @@ class Expression:
             program = cel.compile(source)
         except ValueError as error:
             raise _syntax_error(str(error)) from None
-        costly = None if stored else _costly(source)
+        costly = None if stored else _costly(source, lists)
         if costly is not None:
             raise costly
         bound = set(_BOUND.findall(source))
@@ -76,30 +76,64 @@ class Expression:
         return self.program.execute({name: bindings[name] for name in self.names})
 
 
-def _costly(source: str) -> ExpressionSyntaxError | None:
-    """A list macro, or a list written out, inside a list macro's arguments: it runs once for every element of
-    the outer list, and a few levels of it keep the process busy for minutes (the CEL library does not let go
-    of the interpreter while it runs, so every other call waits). Strings are skipped."""
-    open_macros: list[bool] = []  # per open bracket: is it a macro's argument list?
-    at = 0
+def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
+    """What runs once for every element of a list inside a list macro's arguments and keeps the process busy
+    for minutes (the CEL library does not let go of the interpreter while it runs, so every other call waits):
+    another list macro or a list written out (a few levels of them over 16 numbers took 50 s), or a list fact
+    used other than as `x in list` or `size(list)` (`tags.map(t, tags)` over 1,000 tags took 67 s). Strings
+    are skipped."""
+    open_macros: list[tuple[str, str]] = []  # per open bracket: the macro whose arguments it holds and the name
+    at = 0  # it binds, or two empty strings
     while at < len(source):
         char = source[at]
         if char in "'\"":
             at = _string_end(source, at)
             continue
+        macro, bound = next((m for m in reversed(open_macros) if m[0]), ("", ""))  # the innermost around here
         if char in "([{":
-            macro = char == "(" and _called(source, at) in _MACROS
-            if any(open_macros) and (macro or char == "["):
-                line, column = line_column(source, at)
-                what = "a list macro" if macro else "a list written out"
-                return ExpressionSyntaxError(line, column, f"{what} inside {', '.join(_MACROS)} runs once for every "
-                                             "element of the outer list: write the steps one after the other, or "
-                                             "compare with == and ||")  # fmt: skip
-            open_macros.append(macro)
+            called = _called(source, at) if char == "(" else ""
+            if macro and (called in _MACROS or char == "["):
+                what = "a list macro" if called in _MACROS else "a list written out"
+                return _costly_error(source, at, f"{what} inside {', '.join(_MACROS)} runs once for every element "
+                                     "of the outer list: write the steps one after the other, or compare with == "
+                                     "and ||")  # fmt: skip
+            binds = _FIRST_NAME.match(source, at + 1)
+            open_macros.append((called, binds[1] if binds else "") if called in _MACROS else ("", ""))
         elif char in ")]}" and open_macros:
             open_macros.pop()
+        elif macro and (name := _NAME.match(source, at)) and not _follows_name_or_dot(source, at):
+            if name[0] in lists and name[0] != bound and not _cheap_use(source, at, name[0]):
+                return _costly_error(source, at, f"the list {name[0]!r} inside {macro} is gone through once for "
+                                     f"every element of the outer list: use it there only as x in {name[0]} or "
+                                     f"size({name[0]})")  # fmt: skip
+            at = name.end()
+            continue
         at += 1
     return None
+
+
+_NAME, _FIRST_NAME = re.compile(r"[A-Za-z_]\w*"), re.compile(r"\s*([A-Za-z_]\w*)")
+
+
+def _costly_error(source: str, at: int, message: str) -> ExpressionSyntaxError:
+    line, column = line_column(source, at)
+    return ExpressionSyntaxError(line, column, message)
+
+
+def _follows_name_or_dot(source: str, at: int) -> bool:
+    """Whether `at` is inside a name or number, or after a dot: not a name of its own."""
+    before = source[:at].rstrip()
+    return (at > 0 and (source[at - 1].isalnum() or source[at - 1] == "_")) or before.endswith(".")
+
+
+def _cheap_use(source: str, at: int, name: str) -> bool:
+    """`x in name`, `size(name)` or `name.size()`: a lookup or a count, not a copy of the list."""
+    before, after = source[:at].rstrip(), source[at + len(name) :].lstrip()
+    return bool(
+        re.search(r"(?<![\w.])in$", before)
+        or (re.search(r"(?<![\w.])size\s*\($", before) and after.startswith(")"))
+        or re.match(r"\.\s*size\s*\(\s*\)", after)
+    )
 
 
 def _called(source: str, bracket: int) -> str:

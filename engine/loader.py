@@ -276,7 +276,8 @@ class _Builder:
 
     def _expression(self, path: Path, source: str, allowed: set[str], expect: str) -> Expression | None:
         try:
-            expr = Expression.compile(source, self.stored)
+            lists = frozenset(name for name, fact in self.facts.items() if fact.type is FactType.STRING_LIST)
+            expr = Expression.compile(source, self.stored, lists)
         except ExpressionSyntaxError as error:
             self.problems.append(self.document.expression_diagnostic(path, error.line, error.column, error.message))
             return None
