@@ -76,14 +76,20 @@ class Expression:
         return self.program.execute({name: bindings[name] for name in self.names})
 
 
+MAX_MACROS = 4  # a map or filter over 1,000 items takes the CEL library some 60 ms: it copies what it has built
+
+
 def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
-    """What runs once for every element of a list inside a list macro's arguments and keeps the process busy
-    for minutes (the CEL library does not let go of the interpreter while it runs, so every other call waits):
-    another list macro or a list written out (a few levels of them over 16 numbers took 50 s), or a list fact
-    used other than as `x in list` or `size(list)` (`tags.map(t, tags)` over 1,000 tags took 67 s). Strings
-    are skipped."""
+    """What keeps the process busy for seconds or minutes on a customer with long lists (the CEL library does
+    not let go of the interpreter while it runs, so every other call waits):
+    - inside a list macro's arguments, which run once for every element: another list macro or a list written
+      out (a few levels of them over 16 numbers took 50 s), or a list fact used other than as `x in list` or
+      `size(list)` (`tags.map(t, tags)` over 1,000 tags took 67 s);
+    - a list fact joined with `+`, which copies it (400 times `tags +` over 1,000 tags took 5 s);
+    - more than MAX_MACROS list macros.
+    Strings are skipped."""
     open_macros: list[tuple[str, str]] = []  # per open bracket: the macro whose arguments it holds and the name
-    at = 0  # it binds, or two empty strings
+    at, macros = 0, 0  # it binds, or two empty strings
     while at < len(source):
         char = source[at]
         if char in "'\"":
@@ -97,18 +103,35 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
                 return _costly_error(source, at, f"{what} inside {', '.join(_MACROS)} runs once for every element "
                                      "of the outer list: write the steps one after the other, or compare with == "
                                      "and ||")  # fmt: skip
+            macros += called in _MACROS
+            if macros > MAX_MACROS:
+                return _costly_error(source, at, f"an expression may go through lists with {', '.join(_MACROS)} "
+                                     f"at most {MAX_MACROS} times: split it (a score can hold a part)")  # fmt: skip
             binds = _FIRST_NAME.match(source, at + 1)
             open_macros.append((called, binds[1] if binds else "") if called in _MACROS else ("", ""))
         elif char in ")]}" and open_macros:
             open_macros.pop()
-        elif macro and (name := _NAME.match(source, at)) and not _follows_name_or_dot(source, at):
-            if name[0] in lists and name[0] != bound and not _cheap_use(source, at, name[0]):
-                return _costly_error(source, at, f"the list {name[0]!r} inside {macro} is gone through once for "
-                                     f"every element of the outer list: use it there only as x in {name[0]} or "
-                                     f"size({name[0]})")  # fmt: skip
+        elif (name := _NAME.match(source, at)) and not _follows_name_or_dot(source, at):
+            if name[0] in lists and name[0] != bound:
+                problem = _list_problem(source, at, name[0], macro)
+                if problem:
+                    return _costly_error(source, at, problem)
             at = name.end()
             continue
         at += 1
+    return None
+
+
+def _list_problem(source: str, at: int, name: str, macro: str) -> str | None:
+    before, after = source[:at].rstrip(), source[at + len(name) :].lstrip()
+    if before.endswith("+") or after.startswith("+"):
+        return (f"joining the list {name!r} with + copies it, and long lists keep the service busy: count with "
+                f"size({name}) + size(…), or look up with x in {name} || x in …")  # fmt: skip
+    cheap = (re.search(r"(?<![\w.])in$", before) or (re.search(r"(?<![\w.])size\s*\($", before) and after[:1] == ")")
+             or re.match(r"\.\s*size\s*\(\s*\)", after))  # fmt: skip
+    if macro and not cheap:
+        return (f"the list {name!r} inside {macro} is gone through once for every element of the outer list: use "
+                f"it there only as x in {name} or size({name})")  # fmt: skip
     return None
 
 
@@ -124,16 +147,6 @@ def _follows_name_or_dot(source: str, at: int) -> bool:
     """Whether `at` is inside a name or number, or after a dot: not a name of its own."""
     before = source[:at].rstrip()
     return (at > 0 and (source[at - 1].isalnum() or source[at - 1] == "_")) or before.endswith(".")
-
-
-def _cheap_use(source: str, at: int, name: str) -> bool:
-    """`x in name`, `size(name)` or `name.size()`: a lookup or a count, not a copy of the list."""
-    before, after = source[:at].rstrip(), source[at + len(name) :].lstrip()
-    return bool(
-        re.search(r"(?<![\w.])in$", before)
-        or (re.search(r"(?<![\w.])size\s*\($", before) and after.startswith(")"))
-        or re.match(r"\.\s*size\s*\(\s*\)", after)
-    )
 
 
 def _called(source: str, bracket: int) -> str:
