@@ -64,8 +64,9 @@ def load_file(path: str | FilePath) -> Definition:
 
 
 def read_text(path: str | FilePath) -> str:
-    """A definition or scenario file's text: InvalidDefinition at the first byte that is not UTF-8 (a file
-    saved in GBK, say), by its line and column; OSError when the file cannot be read."""
+    """A definition's, scenario's, mapping's or import file's text: InvalidDefinition at the first byte that is
+    not UTF-8 (a file saved in GBK, say, as Excel saves a CSV file on a Chinese system), by its line and column;
+    OSError when the file cannot be read."""
     data = FilePath(path).read_bytes()
     try:
         return data.decode("utf-8")

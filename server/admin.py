@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tqdm import tqdm
 
+from crmstatus.engine.errors import InvalidDefinition
+from crmstatus.engine.loader import read_text
 from crmstatus.v1 import customer_status_service_pb2 as cs
 from crmstatus.v1 import customer_status_service_pb2_grpc as cs_grpc
 from crmstatus.v1 import definition_service_pb2 as ds
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         except grpc.RpcError as error:
             refused(args.address, error)
             return 1
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, InvalidDefinition) as error:
             print(f"crmstatus {args.command}: {error}", file=sys.stderr)
             return 1
 
@@ -76,9 +79,9 @@ def _migrate(api: ds_grpc.DefinitionServiceStub, args: argparse.Namespace, metad
         if not state:
             raise ValueError(f"--state {given!r}: write DIMENSION=STATE, e.g. lifecycle=潜在")
         states.append(ds.StateRef(dimension=dimension, state=state))
-    ids = [line.strip() for line in Path(args.ids).read_text("utf-8").splitlines() if line.strip()] if args.ids else []
+    ids = [line.strip() for line in read_text(args.ids).splitlines() if line.strip()] if args.ids else []
     selection = ds.MigrationSelection(customer_ids=ids, states=states)
-    mapping = Path(args.mapping).read_text("utf-8")
+    mapping = read_text(args.mapping)
     if args.plan:
         plan = api.PlanMigration(ds.PlanMigrationRequest(mapping=mapping, file_name=args.mapping, selection=selection),
                                  metadata=metadata, timeout=3600).report  # fmt: skip
@@ -133,7 +136,7 @@ def _import(api: cs_grpc.CustomerStatusServiceStub, args: argparse.Namespace, me
 def _rows(path: Path, definition: str, version: int) -> Iterator[tuple[int, cs.ImportedCustomer]]:
     """(line number, row) of a CSV or JSON Lines file; a row that cannot be read stops the import before any
     call, naming its line."""
-    with path.open(encoding="utf-8-sig", newline="") as file:
+    with io.StringIO(read_text(path).removeprefix("\ufeff"), newline="") as file:  # a byte order mark, as Excel writes
         records: Iterator[tuple[int, Any]]
         convert: Callable[[Any, str, int], cs.ImportedCustomer]
         if path.suffix.lower() == ".csv":

@@ -159,6 +159,14 @@ def test_the_command_line_imports_csv_and_json_lines_and_names_the_lines_refused
     typo.write_text("customer_id,State:lifecycle\nc-4,潜在\n", "utf-8")
     done = subprocess.run([*command, str(typo)], cwd=ROOT, env=clean_env(), capture_output=True, text=True)
     assert done.returncode == 1 and "typo.csv:1: column 'State:lifecycle' is not customer_id" in done.stderr
+    excel = tmp_path / "excel.csv"  # as Excel saves a CSV file on a Chinese system
+    excel.write_bytes("customer_id,state:lifecycle\nc-5,潜在\n".encode("gbk"))  # 潜 happens to be UTF-8 too
+    done = subprocess.run([*command, str(excel)], cwd=ROOT, env=clean_env(), capture_output=True, text=True)
+    assert done.returncode == 1 and "excel.csv:2:6: byte 0xD4 is not UTF-8 text" in done.stderr, done.stderr
+    with_mark = tmp_path / "marked.csv"  # Excel's "CSV UTF-8" begins with a byte order mark
+    with_mark.write_bytes(b"\xef\xbb\xbf" + "customer_id,state:lifecycle\nc-6,潜在\n".encode())
+    done = subprocess.run([*command, str(with_mark)], cwd=ROOT, env=clean_env(), capture_output=True, text=True)
+    assert done.stdout.strip() == "marked.csv: 1 created, 0 there already, 0 refused", done.stderr
 
 
 async def test_an_imported_state_comes_with_the_facts_it_requires(store, tenant):

@@ -390,6 +390,10 @@ def test_the_command_line_plans_applies_and_reviews(own_redis, tmp_path):
     broken.write_text(MAPPING.replace("关键", "要点"), "utf-8")
     refused = crmstatus("migrate", f"127.0.0.1:{port}", str(broken), "--plan")
     assert refused.returncode == 1 and "broken.yaml:6:" in refused.stderr and "'要点' is not a state" in refused.stderr
+    saved_in_gbk = tmp_path / "gbk.yaml"
+    saved_in_gbk.write_bytes(MAPPING.encode("gbk"))
+    refused = crmstatus("migrate", f"127.0.0.1:{port}", str(saved_in_gbk), "--plan")
+    assert refused.returncode == 1 and "is not UTF-8 text" in refused.stderr and "gbk.yaml:" in refused.stderr
     review = crmstatus("review", f"127.0.0.1:{port}", "b2b", "2")
     assert review.returncode == 0, review.stderr
     assert review.stdout.startswith("b2b@2: how its customers used it") and "lifecycle.流失" in review.stdout
