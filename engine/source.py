@@ -96,8 +96,8 @@ def refuse_hostile(text: str, file: str, stored: bool = False) -> list[Diagnosti
     text (see load_definition) may have up to the bound before, and line separators."""
     bound = STORED_CHARACTERS if stored else MAX_CHARACTERS
     if len(text) > bound:
-        words = Words(f"the file has {len(text):,} characters; a definition may have at most {bound:,}",
-                      f"文件有 {len(text):,} 个字符；一个定义最多 {bound:,} 个")  # fmt: skip
+        words = Words(f"the file has {len(text):,} characters; a definition, scenario or mapping may have at most "
+                      f"{bound:,}", f"文件有 {len(text):,} 个字符；定义、场景或映射文件最多 {bound:,} 个")  # fmt: skip
         return [words.at(file, 1, 1)]
     found = []
     invisible = (_CONTROL if stored else _INVISIBLE).finditer(text)
@@ -128,8 +128,8 @@ def _structure(text: str, file: str) -> list[Diagnostic]:
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    words = Words(f"nested more than {MAX_DEPTH} levels deep: a definition never needs that",
-                                  f"嵌套超过 {MAX_DEPTH} 层：定义从来不需要这么深",
+                    words = Words(f"nested more than {MAX_DEPTH} levels deep: no definition, scenario or mapping "
+                                  "needs that", f"嵌套超过 {MAX_DEPTH} 层：定义、场景和映射文件都用不到这么深",
                                   "write it flatter (a definition nests about six levels) or close the brackets",
                                   "写得扁平一些（定义一般只有六层左右），或者把括号闭合")  # fmt: skip
                     return [words.at(file, line, column)]
@@ -181,7 +181,8 @@ def load_yaml(text: str, file: str, stored: bool = False) -> SourceDocument:
                       f"这个数字有 {length:,} 个字符：任何数量、版本号或金额都用不了超过 {MAX_INTEGER} 个",
                       "write the number you mean, or quote it if it is text",
                       "写成你想要的数字；如果它是文字，就加上引号")  # fmt: skip
-        raise InvalidDefinition([words.at(file, mark.line + 1, mark.column + 1)]) from None
+        path = format_path(_path_to(node, error.node, ()) or ())
+        raise InvalidDefinition([words.at(file, mark.line + 1, mark.column + 1, path)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         before = [d for d in typing if mark is None or d.line <= mark.line + 1]
@@ -231,6 +232,20 @@ def _duplicate_keys(node: yaml.Node, path: Path, file: str) -> list[Diagnostic]:
         for index, item in enumerate(node.value):
             found += _duplicate_keys(item, (*path, index), file)
     return found
+
+
+def _path_to(node: yaml.Node, target: yaml.Node, path: Path) -> Path | None:
+    """Where `target` sits below `node` (a key stands for its place), by the keys as written."""
+    if node is target:
+        return path
+    children = enumerate(node.value) if isinstance(node, yaml.SequenceNode) else ()
+    if isinstance(node, yaml.MappingNode):
+        children = ((_scalar_key(k), c) for k, v in node.value for c in (k, v))  # type: ignore[assignment]
+    for key, child in children:
+        found = _path_to(child, target, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def _index(document: SourceDocument, node: yaml.Node, path: Path) -> None:

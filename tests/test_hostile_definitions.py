@@ -128,7 +128,7 @@ WITH_TAGS = EDUCATION.replace("facts:\n", "facts:\n  tags: {type: string_list}\n
         (B2B.replace("timezone: Asia/Shanghai", f"timezone: {'a/' * 250}a", 1), "timezone", "unknown time zone"),
         # integers Python will not turn into text (over 4,300 digits), however they are written
         *[
-            (EDUCATION.replace("version: 1", f"version: {number}", 1), "", "a number of")
+            (EDUCATION.replace("version: 1", f"version: {number}", 1), "version", "a number of")
             for number in ("9" * 4301, "0x" + "f" * 4000, "0b" + "1" * 20000, ":".join(["59"] * 3000))
         ],
     ],
@@ -164,7 +164,7 @@ def test_a_text_with_more_problems_than_a_reply_carries_gets_its_first_ones(serv
 
 
 def test_a_text_past_the_size_bound_is_refused_before_it_is_parsed():
-    with pytest.raises(InvalidDefinition, match="the file has 250,001 characters; a definition may have at most"):
+    with pytest.raises(InvalidDefinition, match="the file has 250,001 characters; a definition, scenario or mapping may have at most 250,000"):
         load_definition("#" * 250_001, "huge.yaml")
 
 
