@@ -297,6 +297,27 @@ def test_unauthenticated_without_a_valid_token(customers, cid):
         assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
 
 
+def test_in_development_mode_a_call_naming_no_caller_hears_that_before_what_its_request_lacks(redis_url):
+    """Some handlers read the request before they name the caller; with tokens the interceptor answers first."""
+    settings = Settings(redis_url=redis_url, listen="127.0.0.1:0", dev_mode=True, config_dir=str(CONFIGS),
+                        partitions=PARTITIONS, timer_worker=False)  # fmt: skip
+    server = Served(settings)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            api = cs_grpc.CustomerStatusServiceStub(channel)
+            bad = [
+                lambda m: api.ListCustomers(cs.ListCustomersRequest(definition="b2b", page_token="nope"), metadata=m),
+                lambda m: api.GetFlowReport(cs.GetFlowReportRequest(definition="b2b", start_date="May"), metadata=m),
+                lambda m: api.FireEvent(cs.FireEventRequest(customer_id="c-1", event="e",
+                                                            options=cs.CommandOptions(view=7)), metadata=m),
+            ]  # fmt: skip
+            for call in bad:
+                assert failure(lambda c=call: c(()))[0] == grpc.StatusCode.UNAUTHENTICATED
+                assert failure(lambda c=call: c(who()))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        server.stop()
+
+
 def test_no_caller_may_act_as_the_system(customers, cid):
     for metadata in (who(actor="system"), who(roles="sales,system")):
         code, reason, _ = failure(

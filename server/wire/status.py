@@ -57,6 +57,7 @@ from crmstatus.server.store.errors import (
     VersionConflict,
 )
 
+from .auth import caller
 from .handlers import Undecodable
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,7 @@ def rpc(method: Handler) -> Handler:
             context.set_trailing_metadata(((REQUEST_ID, request_id), *_TRAILING.get()))
             return reply
         except Exception as error:
+            error = _caller_first(error, context)
             code, reason = call.failed(error)
             await _fail(error, context, method.__name__, request_id)
         except BaseException:
@@ -287,6 +289,7 @@ def streaming_rpc(method: Handler) -> Handler:
             async for reply in method(self, request, context):
                 yield reply
         except Exception as error:
+            error = _caller_first(error, context)
             code, reason = call.failed(error)
             await _fail(error, context, method.__name__, request_id)
         except BaseException:
@@ -350,6 +353,20 @@ class Observer:
                 "actor": values.get("x-crm-actor", ""), "method": self.method, "code": code, "reason": reason,
                 "latency_ms": round(seconds * 1000, 3), "customer_id": getattr(request, "customer_id", ""),
             })  # fmt: skip
+
+
+def _caller_first(error: Exception, context: grpc.aio.ServicerContext[Any, Any]) -> Exception:
+    """A call that names no caller hears that first, also when its request is refused: with tokens the
+    interceptor says so before any handler runs, and in development mode some handlers read the request
+    before they name the caller (every handler names one)."""
+    if isinstance(error, InvalidRequest):
+        try:
+            caller(context)
+        except Unauthenticated as unnamed:
+            return unnamed
+        except CrmStatusError:
+            pass
+    return error
 
 
 def _decoded(request: Any) -> None:
