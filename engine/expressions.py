@@ -66,7 +66,7 @@ class Expression:
         costly = None if stored else _costly(source, lists)
         if costly is not None:
             raise costly
-        bound = set(_BOUND.findall(source))
+        bound = set(_BOUND.findall(_code(source)))
         names = tuple(name for name in program.variables() if name not in bound)
         functions = tuple(f for f in program.functions() if f[0].isalpha())
         return cls(source, program, names, functions)
@@ -76,91 +76,120 @@ class Expression:
         return self.program.execute({name: bindings[name] for name in self.names})
 
 
-MAX_MACROS = 4  # a map or filter over 1,000 items takes the CEL library some 60 ms: it copies what it has built
+# What one condition may ask of the CEL library, which holds the interpreter while it runs (every other call
+# waits) and copies what it builds: over a customer's longest facts (1,000 texts of 4,096 characters), one map
+# or filter takes some 220 ms, one `in` inside a macro 60 ms, one regular expression up to 100 ms to compile.
+MAX_MACROS, MAX_LOOKUPS_IN_MACROS, MAX_MATCHES, MAX_PLUS = 2, 2, 4, 100
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\S")
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    at: int
 
 
 def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
-    """What keeps the process busy for seconds or minutes on a customer with long lists (the CEL library does
-    not let go of the interpreter while it runs, so every other call waits):
-    - inside a list macro's arguments, which run once for every element: another list macro or a list written
-      out (a few levels of them over 16 numbers took 50 s), or a list fact used other than as `x in list` or
-      `size(list)` (`tags.map(t, tags)` over 1,000 tags took 67 s);
-    - a list fact joined with `+`, which copies it (400 times `tags +` over 1,000 tags took 5 s);
-    - more than MAX_MACROS list macros.
-    Strings are skipped."""
-    open_macros: list[tuple[str, str]] = []  # per open bracket: the macro whose arguments it holds and the name
-    at, macros = 0, 0  # it binds, or two empty strings
+    """What keeps the process busy for seconds or more, or makes it run out of memory, on a customer with long
+    facts (`lists`: the names of list facts), or while the loader tries the expression on sample values:
+    - inside a list macro's arguments, which run once for every element of its list: another macro or a list
+      written out (five levels over 16 numbers: 50 s), `+` (strings doubling per level: out of memory),
+      `matches` (compiled again each time: 65 s), or a list fact other than as `x in list` or `size(list)`
+      (`tags.map(t, tags)`: 67 s), and more than MAX_LOOKUPS_IN_MACROS such lookups (280 of them: 15 s);
+    - a list fact joined with `+`, which copies it (400 times: 5 s);
+    - more than MAX_MACROS macros, MAX_MATCHES `matches` or MAX_PLUS `+`.
+    Comments and the insides of strings are left out first, so neither hides anything."""
+    tokens = [_Token(m[0], m.start()) for m in _TOKEN.finditer(_code(source))]
+    open_macros: list[tuple[str, str]] = []  # per open bracket: the macro it holds the arguments of, and the
+    counts = {"macros": 0, "lookups": 0, "matches": 0, "+": 0}  # name that binds; or two empty strings
+
+    def refuse(token: _Token, message: str) -> ExpressionSyntaxError:
+        line, column = line_column(source, token.at)
+        return ExpressionSyntaxError(line, column, message)
+
+    for n, token in enumerate(tokens):
+        text, before, after = token.text, _text(tokens, n - 1), _text(tokens, n + 1)
+        macro, bound = next((m for m in reversed(open_macros) if m[0]), ("", ""))  # the innermost around here
+        function = before if text == "(" and before[:1].isalpha() else ""  # a call: `size(` or `.map(`
+        method = function if _text(tokens, n - 2) == "." else ""
+        inside = _INSIDE_MACRO.get(text if text in "[+" else "macro" if method in _MACROS else function)
+        if macro and inside:
+            return refuse(token, f"{inside[0]} inside {', '.join(_MACROS)}: {inside[1]}")
+        if text in "([{":
+            counts["macros"] += method in _MACROS
+            counts["matches"] += function == "matches"
+            open_macros.append((method, after) if method in _MACROS else ("", ""))
+        elif text in ")]}" and open_macros:
+            open_macros.pop()
+        elif text == "+":
+            counts["+"] += 1
+        elif text in lists and text != bound and before != ".":
+            if before == "+" or after == "+":
+                return refuse(
+                    token,
+                    f"joining the list {text!r} with + copies it, and long lists keep the service "
+                    f"busy: count with size({text}) + size(…), or look up with x in {text} || x in …",
+                )
+            if macro:
+                counts["lookups"] += 1
+                cheap = (
+                    before == "in"
+                    or (before == "(" and _text(tokens, n - 2) == "size" and after == ")")
+                    or _texts(tokens, n + 1, 4) == [".", "size", "(", ")"]
+                )
+                if not cheap:
+                    return refuse(token, f"the list {text!r} inside {macro} is gone through once for every element "
+                                  f"of the outer list: use it there only as x in {text} or size({text})")  # fmt: skip
+                if counts["lookups"] > MAX_LOOKUPS_IN_MACROS:
+                    return refuse(token, f"list facts may be looked up inside {', '.join(_MACROS)} at most "
+                                  f"{MAX_LOOKUPS_IN_MACROS} times: each goes through its list once for every "
+                                  "element")  # fmt: skip
+        for what, most, words in _MOST:
+            if counts[what] > most:
+                return refuse(token, f"an expression may use {words} at most {most} times: split it (a score can "
+                              "hold a part)")  # fmt: skip
+    return None
+
+
+_INSIDE_MACRO = {  # what may not stand in a list macro's arguments, and why
+    "macro": ("a list macro", "it runs once for every element of the outer list; write the steps one after the "
+              "other, or compare with == and ||"),
+    "[": ("a list written out", "it is built again for every element; compare with == and ||"),
+    "+": ("+", "it builds a new text or list for every element, and doubles them at every level"),
+    "matches": ("matches", "its pattern is compiled again for every element"),
+}  # fmt: skip
+
+
+_MOST = (("macros", MAX_MACROS, ", ".join(_MACROS)), ("matches", MAX_MATCHES, "matches"), ("+", MAX_PLUS, "+"))
+
+
+def _text(tokens: list[_Token], n: int) -> str:
+    return tokens[n].text if 0 <= n < len(tokens) else ""
+
+
+def _texts(tokens: list[_Token], n: int, count: int) -> list[str]:
+    return [_text(tokens, k) for k in range(n, n + count)]
+
+
+def _code(source: str) -> str:
+    """The expression with its comments and the insides of its strings blanked out, the same length: what is
+    left is code, at the same places."""
+    out, at = [], 0
     while at < len(source):
         char = source[at]
         if char in "'\"":
-            at = _string_end(source, at)
-            continue
-        macro, bound = next((m for m in reversed(open_macros) if m[0]), ("", ""))  # the innermost around here
-        if char in "([{":
-            called = _called(source, at) if char == "(" else ""
-            if macro and (called in _MACROS or char == "["):
-                what = "a list macro" if called in _MACROS else "a list written out"
-                return _costly_error(source, at, f"{what} inside {', '.join(_MACROS)} runs once for every element "
-                                     "of the outer list: write the steps one after the other, or compare with == "
-                                     "and ||")  # fmt: skip
-            macros += called in _MACROS
-            if macros > MAX_MACROS:
-                return _costly_error(source, at, f"an expression may go through lists with {', '.join(_MACROS)} "
-                                     f"at most {MAX_MACROS} times: split it (a score can hold a part)")  # fmt: skip
-            binds = _FIRST_NAME.match(source, at + 1)
-            open_macros.append((called, binds[1] if binds else "") if called in _MACROS else ("", ""))
-        elif char in ")]}" and open_macros:
-            open_macros.pop()
-        elif (name := _NAME.match(source, at)) and not _follows_name_or_dot(source, at):
-            if name[0] in lists and name[0] != bound:
-                problem = _list_problem(source, at, name[0], macro)
-                if problem:
-                    return _costly_error(source, at, problem)
-            at = name.end()
-            continue
-        at += 1
-    return None
-
-
-def _list_problem(source: str, at: int, name: str, macro: str) -> str | None:
-    before, after = source[:at].rstrip(), source[at + len(name) :].lstrip()
-    if before.endswith("+") or after.startswith("+"):
-        return (f"joining the list {name!r} with + copies it, and long lists keep the service busy: count with "
-                f"size({name}) + size(…), or look up with x in {name} || x in …")  # fmt: skip
-    cheap = (re.search(r"(?<![\w.])in$", before) or (re.search(r"(?<![\w.])size\s*\($", before) and after[:1] == ")")
-             or re.match(r"\.\s*size\s*\(\s*\)", after))  # fmt: skip
-    if macro and not cheap:
-        return (f"the list {name!r} inside {macro} is gone through once for every element of the outer list: use "
-                f"it there only as x in {name} or size({name})")  # fmt: skip
-    return None
-
-
-_NAME, _FIRST_NAME = re.compile(r"[A-Za-z_]\w*"), re.compile(r"\s*([A-Za-z_]\w*)")
-
-
-def _costly_error(source: str, at: int, message: str) -> ExpressionSyntaxError:
-    line, column = line_column(source, at)
-    return ExpressionSyntaxError(line, column, message)
-
-
-def _follows_name_or_dot(source: str, at: int) -> bool:
-    """Whether `at` is inside a name or number, or after a dot: not a name of its own."""
-    before = source[:at].rstrip()
-    return (at > 0 and (source[at - 1].isalnum() or source[at - 1] == "_")) or before.endswith(".")
-
-
-def _called(source: str, bracket: int) -> str:
-    """The name of the method whose argument list opens at `bracket` (`.map(`), or ''."""
-    end = bracket
-    while end and source[end - 1].isspace():
-        end -= 1
-    start = end
-    while start and (source[start - 1].isalnum() or source[start - 1] == "_"):
-        start -= 1
-    dot = start
-    while dot and source[dot - 1].isspace():
-        dot -= 1
-    return source[start:end] if dot and source[dot - 1] == "." else ""
+            end = _string_end(source, at)
+            out.append(char + re.sub(r"[^\n]", " ", source[at + 1 : end - 1]) + source[end - 1 : end])
+            at = end
+        elif source.startswith("//", at):
+            end = source.find("\n", at)
+            end = len(source) if end < 0 else end
+            out.append(" " * (end - at))
+            at = end
+        else:
+            out.append(char)
+            at += 1
+    return "".join(out)
 
 
 def _string_end(source: str, start: int) -> int:
