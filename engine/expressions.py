@@ -24,7 +24,8 @@ KNOWN_FUNCTIONS = frozenset(
 # bound for one stored before this one was set.
 MAX_CHARACTERS, STORED_CHARACTERS = 4000, 16_000
 _ERROR = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
-_MACROS = ("map", "filter", "all", "exists", "exists_one")  # the list macros: each binds a name of its own
+# The list macros, each binding a name of its own (the runtime also takes existsOne for exists_one).
+_MACROS = ("map", "filter", "all", "exists", "exists_one", "existsOne")
 _BOUND = re.compile(rf"\.\s*(?:{'|'.join(_MACROS)})\s*\(\s*([A-Za-z_]\w*)\s*,")
 
 
@@ -79,7 +80,7 @@ class Expression:
 # What one condition may ask of the CEL library, which holds the interpreter while it runs (every other call
 # waits) and copies what it builds: over a customer's longest facts (1,000 texts of 4,096 characters), one map
 # or filter takes some 220 ms, one `in` inside a macro 60 ms, one regular expression up to 100 ms to compile.
-MAX_MACROS, MAX_LOOKUPS_IN_MACROS, MAX_MATCHES, MAX_PLUS = 2, 2, 4, 100
+MAX_MACROS, MAX_LOOKUPS_IN_MACROS, MAX_MATCHES, MAX_PLUS = 2, 2, 2, 100
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\S")
 
 
@@ -96,7 +97,10 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
       written out (five levels over 16 numbers: 50 s), `+` (strings doubling per level: out of memory),
       `matches` (compiled again each time: 65 s), or a list fact other than as `x in list` or `size(list)`
       (`tags.map(t, tags)`: 67 s), and more than MAX_LOOKUPS_IN_MACROS such lookups (280 of them: 15 s);
-    - a list fact joined with `+`, which copies it (400 times: 5 s);
+    - a list fact other than looked up, counted, indexed, compared or gone through by a macro: joined with `+`
+      (100 times, through brackets: 19 s), it is copied;
+    - `matches` with a pattern other than written out: a customer's text grown with `+` took 5 s and 3 GB
+      to compile before the regular expression library refused it;
     - more than MAX_MACROS macros, MAX_MATCHES `matches` or MAX_PLUS `+`.
     Comments and the insides of strings are left out first, so neither hides anything."""
     tokens = [_Token(m[0], m.start()) for m in _TOKEN.finditer(_code(source))]
@@ -124,26 +128,29 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
         elif text == "+":
             counts["+"] += 1
         elif text in lists and text != bound and before != ".":
-            if before == "+" or after == "+":
-                return refuse(
-                    token,
-                    f"joining the list {text!r} with + copies it, and long lists keep the service "
-                    f"busy: count with size({text}) + size(…), or look up with x in {text} || x in …",
-                )
+            use = _list_use(tokens, n)
             if macro:
                 counts["lookups"] += 1
-                cheap = (
-                    before == "in"
-                    or (before == "(" and _text(tokens, n - 2) == "size" and after == ")")
-                    or _texts(tokens, n + 1, 4) == [".", "size", "(", ")"]
-                )
-                if not cheap:
+                if use not in ("in", "size"):
                     return refuse(token, f"the list {text!r} inside {macro} is gone through once for every element "
                                   f"of the outer list: use it there only as x in {text} or size({text})")  # fmt: skip
                 if counts["lookups"] > MAX_LOOKUPS_IN_MACROS:
                     return refuse(token, f"list facts may be looked up inside {', '.join(_MACROS)} at most "
                                   f"{MAX_LOOKUPS_IN_MACROS} times: each goes through its list once for every "
                                   "element")  # fmt: skip
+            elif use is None:
+                return refuse(
+                    token,
+                    f"a list fact is looked up (x in {text}), counted (size({text})), indexed "
+                    f"({text}[0]), compared ({text} == …) or gone through ({text}.exists(t, …)): other "
+                    "uses, such as joining with +, copy it, and long lists keep the service busy",
+                )
+        if function == "matches" and not _pattern_written_out(tokens, n + 1, method):
+            return refuse(
+                token,
+                "matches takes its pattern written out, as text.matches('^1[3-9]') (a pattern "
+                "from a customer's facts would be compiled on every command, and could be anything)",
+            )
         for what, most, words in _MOST:
             if counts[what] > most:
                 return refuse(token, f"an expression may use {words} at most {most} times: split it (a score can "
@@ -169,6 +176,36 @@ def _text(tokens: list[_Token], n: int) -> str:
 
 def _texts(tokens: list[_Token], n: int, count: int) -> list[str]:
     return [_text(tokens, k) for k in range(n, n + count)]
+
+
+def _list_use(tokens: list[_Token], n: int) -> str | None:
+    """How the list fact at `n` is used, when it is a use that costs at most one pass over it: a lookup
+    (`x in tags`), a count (`size(tags)`, `tags.size()`), an index (`tags[0]`), a comparison (`tags == …`,
+    `… != tags`), the list of a macro (`tags.exists(`); None for any other use (`+`, brackets, `dyn`)."""
+    before, after = _text(tokens, n - 1), _text(tokens, n + 1)
+    if before == "in":
+        return "in"
+    if (before == "(" and _text(tokens, n - 2) == "size" and _text(tokens, n - 3) != "." and after == ")") or (
+        _texts(tokens, n + 1, 4) == [".", "size", "(", ")"]
+    ):
+        return "size"
+    if after == "[" or (after == "." and _text(tokens, n + 2) in _MACROS and _text(tokens, n + 3) == "("):
+        return after
+    if (after in "=!" and _text(tokens, n + 2) == "=") or (before == "=" and _text(tokens, n - 2) in "=!"):
+        return "=="
+    return None
+
+
+def _pattern_written_out(tokens: list[_Token], n: int, method: str) -> bool:
+    """Whether the call whose argument list starts after `n` is `.matches(` with one string literal (its
+    contents blanked: only quotes, after an optional r) and nothing else."""
+    if not method:
+        return False
+    k = n + (_text(tokens, n) in ("r", "R"))
+    quotes = 0
+    while _text(tokens, k + quotes) in ("'", '"'):
+        quotes += 1
+    return quotes >= 2 and _text(tokens, k + quotes) == ")"
 
 
 def _code(source: str) -> str:
