@@ -320,6 +320,19 @@ class _Builder:
                 if text.startswith(("No such overload", "Unsupported operation")):
                     self.error(path, f"type error in {expr.source!r}: {_type_hint(text)}")
                     return
+                missing = _UNDEFINED.match(text)  # all names are bound: a form the runtime lacks, or a hidden fact
+                if missing and not self.stored:  # a stored version keeps compiling: its customers stay usable
+                    name = missing[1]
+                    if name in bindings:  # a macro binds a fact's name, so the fact is not passed in
+                        self.error(
+                            path,
+                            f"{name!r} in {expr.source!r} names both a fact and the element a macro "
+                            "goes through: call the element something else, as t in tags.exists(t, …)",
+                        )
+                    else:
+                        self.error(path, f"{name}(…) cannot be called this way in {expr.source!r}: "
+                                   f"{_missing_form(name)}")  # fmt: skip
+                    return
                 continue
             if expect == "bool" and not isinstance(result, bool):
                 self.error(path, f"a condition must be true or false; {expr.source!r} gives {_cel_type(result)}")
@@ -682,6 +695,22 @@ def _overlap(first: str, second: str, state: str, line: int, witness: str) -> Wo
         "make the conditions exclude each other, or add `priority: 1` to the one that goes first (higher goes first)",
         "让两个条件互斥，或者给先触发的那个加上 `priority: 1`（数字大的先触发）",
     )
+
+
+_UNDEFINED = re.compile(r"Undefined variable or function: '(\w+)'")
+
+
+def _missing_form(function: str) -> str:
+    """What to write instead of a call the CEL runtime has no form for."""
+    if function.startswith("get"):
+        return "the get… functions take no time zone here and read the time in UTC (now.getHours() is 1 at 09:00 in "\
+            "Shanghai)"  # fmt: skip
+    forms = {
+        "timestamp": "timestamp() takes text here, as timestamp('2026-01-01T00:00:00Z')",
+        "int": "int() takes a number or text here, not a time",
+        "matches": "write it as text.matches('pattern')",
+    }
+    return forms.get(function, "check its arguments")
 
 
 def _type_hint(text: str) -> str:

@@ -45,6 +45,9 @@ def test_schema_under_configs_is_the_one_the_loader_uses():
         ("undeclared_fact", 17, 15, "unknown fact 'effective_contact' (did you mean 'effective_contacts'?)"),
         ("duplicate_initial", 10, 18, "states.意向.initial: a second initial state: '潜在' is already initial"),
         ("cel_type_error", 9, 11, "type error in 'effective_contacts * 10.5'"),
+        # accepted by the compiler, undefined at run time: every customer's check would fail
+        ("cel_missing_form", 14, 62, "getHours(…) cannot be called this way in 'now.getHours(\"Asia/Shanghai\") >= 9': "
+         "the get… functions take no time zone here and read the time in UTC"),
         ("timer_on_wrong_fact", 13, 22, "fact 'contract_end' is string: a timer needs a date or timestamp fact"),
         ("duplicate_key", 10, 7, "duplicate key '潜在' (first defined on line 8)"),
     ],
@@ -137,7 +140,7 @@ def test_validate_command_exits_0_when_all_are_valid(capsys):
 def test_validate_command_exits_1_and_prints_every_diagnostic(capsys):
     assert main(["validate", str(CONFIGS / "b2b.yaml"), str(BROKEN)]) == 1
     captured = capsys.readouterr()
-    assert "1 valid, 12 with problems" in captured.out
+    assert "1 valid, 13 with problems" in captured.out
     assert f"{BROKEN / 'dead_end.yaml'}:9:7:" in captured.err
     assert captured.err.count("many_problems.yaml") == 5
 
