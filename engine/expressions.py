@@ -81,7 +81,7 @@ class Expression:
 # waits) and copies what it builds: over a customer's longest facts (1,000 texts of 4,096 characters), one map
 # or filter takes some 220 ms, one `in` inside a macro 60 ms, one regular expression up to 100 ms to compile.
 MAX_MACROS, MAX_LOOKUPS_IN_MACROS, MAX_MATCHES, MAX_PLUS = 2, 2, 2, 100
-_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\S")
+_TOKEN = re.compile(r"[A-Za-z_]\w*|0[xX]\w+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\w*|\S")  # names, numbers (1e+3), signs
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
     - inside a list macro's arguments, which run once for every element of its list: another macro or a list
       written out (five levels over 16 numbers: 50 s), `+` (strings doubling per level: out of memory),
       `matches` (compiled again each time: 65 s), or a list fact other than as `x in list` or `size(list)`
-      (`tags.map(t, tags)`: 67 s), and more than MAX_LOOKUPS_IN_MACROS such lookups (280 of them: 15 s);
+      (`tags.map(t, tags)`: 67 s), and more than MAX_LOOKUPS_IN_MACROS lookups (280 of them: 15 s);
     - a list fact other than looked up, counted, indexed, compared or gone through by a macro: joined with `+`
       (100 times, through brackets: 19 s), it is copied;
     - `matches` with a pattern other than written out: a customer's text grown with `+` took 5 s and 3 GB
@@ -116,7 +116,9 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
         macro, bound = next((m for m in reversed(open_macros) if m[0]), ("", ""))  # the innermost around here
         function = before if text == "(" and before[:1].isalpha() else ""  # a call: `size(` or `.map(`
         method = function if _text(tokens, n - 2) == "." else ""
-        inside = _INSIDE_MACRO.get(text if text in "[+" else "macro" if method in _MACROS else function)
+        written_out = text == "[" and (before in ("", "in") or not (before[-1:].isalnum() or before in ")]_"))
+        inside = _INSIDE_MACRO.get("[" if written_out else "+" if text == "+" else "macro" if method in _MACROS
+                                   else function)  # fmt: skip
         if macro and inside:
             return refuse(token, f"{inside[0]} inside {', '.join(_MACROS)}: {inside[1]}")
         if text in "([{":
@@ -130,7 +132,7 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
         elif text in lists and text != bound and before != ".":
             use = _list_use(tokens, n)
             if macro:
-                counts["lookups"] += 1
+                counts["lookups"] += use == "in"
                 if use not in ("in", "size"):
                     return refuse(token, f"the list {text!r} inside {macro} is gone through once for every element "
                                   f"of the outer list: use it there only as x in {text} or size({text})")  # fmt: skip
@@ -152,9 +154,9 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
                 "from a customer's facts would be compiled on every command, and could be anything)",
             )
         for what, most, words in _MOST:
-            if counts[what] > most:
-                return refuse(token, f"an expression may use {words} at most {most} times: split it (a score can "
-                              "hold a part)")  # fmt: skip
+            if counts[what] > most:  # at the name of the call that went past it
+                return refuse(tokens[n - 1] if function else token, f"an expression may use {words} at most {most} "
+                              "times: split it (a score can hold a part)")  # fmt: skip
     return None
 
 

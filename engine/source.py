@@ -181,7 +181,8 @@ def load_yaml(text: str, file: str, stored: bool = False) -> SourceDocument:
                       f"这个数字有 {length:,} 个字符：任何数量、版本号或金额都用不了超过 {MAX_INTEGER} 个",
                       "write the number you mean, or quote it if it is text",
                       "写成你想要的数字；如果它是文字，就加上引号")  # fmt: skip
-        path = format_path((node and _path_to(node, error.node, ())) or ())
+        found = (node and _path_to(node, error.node, ())) or ()  # a key that long stands for itself, cut short
+        path = format_path(tuple(f"{k[:12]}…" if isinstance(k, str) and len(k) > MAX_INTEGER else k for k in found))
         raise InvalidDefinition([words.at(file, mark.line + 1, mark.column + 1, path)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

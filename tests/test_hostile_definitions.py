@@ -213,13 +213,20 @@ def test_a_value_past_what_the_service_can_hold_is_a_diagnostic_at_its_place(tex
 
 @pytest.mark.parametrize(
     "guard", ["tags.all(t, t in tags)", "tags.exists(t, size(tags) > 2 && t == 'vip')", "tags.all(t, tags.size() > 0)",
-              "tags.exists(t, t == 'tags')"],
+              "tags.exists(t, t == 'tags')", "tags.exists(t, double(size(t)) < 1e+3)",
+              "tags.exists(t, states['learner'] == t)", "tags.all(t, size(tags) > 1 && size(tags) < 9 && t in tags)"],
 )  # fmt: skip
 def test_a_list_fact_looked_up_or_counted_inside_a_macro_is_allowed(guard):
     """Membership and size cost one lookup per element (1,000 × 1,000 tags: 6 ms)."""
     text = WITH_TAGS.replace("when: remaining_lessons == 0", f'when: "remaining_lessons == 0 && {guard}"', 1)
     definition = load_definition(text, "e.yaml")
     assert definition.facts["tags"]
+
+
+def test_a_number_too_long_to_be_one_is_named_by_its_field_and_a_key_that_long_cut_short():
+    with pytest.raises(InvalidDefinition) as error:
+        load_definition(EDUCATION.replace("facts:\n", f"facts:\n  ? {'9' * 20_000}\n  : 1\n", 1), "e.yaml")
+    assert [d.path for d in error.value.diagnostics] == ["facts.999999999999…"]
 
 
 def test_a_macro_that_names_its_element_as_a_fact_is_refused_where_it_stands():

@@ -356,9 +356,9 @@ class Observer:
 
 
 def _caller_first(error: Exception, context: grpc.aio.ServicerContext[Any, Any]) -> Exception:
-    """A call that names no caller hears that first, also when its request is refused: with tokens the
-    interceptor says so before any handler runs, and in development mode some handlers read the request
-    before they name the caller (every handler names one)."""
+    """A call that names no caller hears that first, also when its request is refused. Every handler names the
+    caller, some after reading the request; with tokens the interceptor has mostly answered already (a JWT
+    names the caller itself), so this matters in development mode, or for a token without x-crm-actor."""
     if isinstance(error, InvalidRequest):
         try:
             caller(context)
