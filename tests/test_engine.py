@@ -185,6 +185,21 @@ def test_fact_values_of_the_wrong_type_are_refused(gated, clock, fact, value, me
         customer.update(**{fact: value})
 
 
+def test_a_customers_facts_hold_at_most_a_hundred_thousand_characters_of_text(gated, clock):
+    """Every command reads and writes them whole, and guards go through their lists while others wait: a list
+    of 1,000 texts of 4,096 characters each (4 MB) passed each fact's own bounds."""
+    customer = Customer(gated, clock)
+    page = "x" * 4096
+    customer.update(tags=[page] * 24)  # 98,304 characters
+    with pytest.raises(InvalidFactValue, match="fact 'tags': the customer's facts would hold 102,400 characters"):
+        customer.update(tags=[page] * 25)
+    assert len(customer.snapshot.facts["tags"]) == 24
+    customer.snapshot = customer.snapshot._replace(facts={"tags": (page,) * 1000})  # stored before this bound
+    customer.update(tags=[page] * 999)  # one over the bound may shrink, and change what does not grow it
+    customer.update(contacts=3)
+    assert customer.snapshot.facts["contacts"] == 3
+
+
 def test_fact_values_are_normalised_and_unset_with_none(gated, clock):
     customer = Customer(gated, clock)
     outcome = customer.update(seen_at="2026-01-01T18:00:00+08:00", tags=["vip"], cooling_off="P2W", contacts=2.0)
