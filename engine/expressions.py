@@ -64,10 +64,11 @@ class Expression:
             program = cel.compile(source)
         except ValueError as error:
             raise _syntax_error(str(error)) from None
-        costly = None if stored else _costly(source, lists)
+        code = _code(source)
+        costly = None if stored else _costly(source, code, lists)
         if costly is not None:
             raise costly
-        bound = set(_BOUND.findall(_code(source)))
+        bound = set(_BOUND.findall(code))
         names = tuple(name for name in program.variables() if name not in bound)
         functions = tuple(f for f in program.functions() if f[0].isalpha())
         return cls(source, program, names, functions)
@@ -90,7 +91,7 @@ class _Token:
     at: int
 
 
-def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
+def _costly(source: str, code: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
     """What keeps the process busy for seconds or more, or makes it run out of memory, on a customer with long
     facts (`lists`: the names of list facts), or while the loader tries the expression on sample values:
     - inside a list macro's arguments, which run once for every element of its list: another macro or a list
@@ -102,8 +103,8 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
     - `matches` with a pattern other than written out: a customer's text grown with `+` took 5 s and 3 GB
       to compile before the regular expression library refused it;
     - more than MAX_MACROS macros, MAX_MATCHES `matches` or MAX_PLUS `+`.
-    Comments and the insides of strings are left out first, so neither hides anything."""
-    tokens = [_Token(m[0], m.start()) for m in _TOKEN.finditer(_code(source))]
+    It reads `code` (_code: comments and the insides of strings blanked), so neither hides anything."""
+    tokens = [_Token(m[0], m.start()) for m in _TOKEN.finditer(code)]
     open_macros: list[tuple[str, str]] = []  # per open bracket: the macro it holds the arguments of, and the
     counts = {"macros": 0, "lookups": 0, "matches": 0, "+": 0}  # name that binds; or two empty strings
 
@@ -147,7 +148,7 @@ def _costly(source: str, lists: frozenset[str]) -> ExpressionSyntaxError | None:
                     f"({text}[0]), compared ({text} == …) or gone through ({text}.exists(t, …)): other "
                     "uses, such as joining with +, copy it, and long lists keep the service busy",
                 )
-        if function == "matches" and not _pattern_written_out(tokens, n + 1, method):
+        if function == "matches" and not (method and _pattern_written_out(tokens, n + 1)):
             return refuse(
                 token,
                 "matches takes its pattern written out, as text.matches('^1[3-9]') (a pattern "
@@ -198,11 +199,9 @@ def _list_use(tokens: list[_Token], n: int) -> str | None:
     return None
 
 
-def _pattern_written_out(tokens: list[_Token], n: int, method: str) -> bool:
-    """Whether the call whose argument list starts after `n` is `.matches(` with one string literal (its
-    contents blanked: only quotes, after an optional r) and nothing else."""
-    if not method:
-        return False
+def _pattern_written_out(tokens: list[_Token], n: int) -> bool:
+    """Whether the argument list that starts after `n` holds one string literal (its contents blanked: only
+    quotes, after an optional r) and nothing else."""
     k = n + (_text(tokens, n) in ("r", "R"))
     quotes = 0
     while _text(tokens, k + quotes) in ("'", '"'):

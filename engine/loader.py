@@ -123,6 +123,7 @@ class _Builder:
         self.data: dict[str, Any] = document.data
         self.problems: list[Diagnostic] = []
         self.facts: dict[str, Fact] = {}
+        self.lists: frozenset[str] = frozenset()  # the list facts' names, which expressions are checked against
         self.scores: dict[str, Score] = {}
         self.roles: dict[str, Role] = {}
         self.queues: dict[str, Queue] = {}
@@ -256,6 +257,7 @@ class _Builder:
             for n, role in enumerate(writers):
                 self._role_ref(("facts", name, "writers", n), role)
             self.facts[name] = Fact(name, kind, default, Label.of(raw.get("label"), name), frozenset(writers))
+        self.lists = frozenset(name for name, fact in self.facts.items() if fact.type is FactType.STRING_LIST)
 
     def _scores(self, zone: ZoneInfo) -> None:
         for name, raw in (self.data.get("scores") or {}).items():
@@ -277,8 +279,7 @@ class _Builder:
 
     def _expression(self, path: Path, source: str, allowed: set[str], expect: str) -> Expression | None:
         try:
-            lists = frozenset(name for name, fact in self.facts.items() if fact.type is FactType.STRING_LIST)
-            expr = Expression.compile(source, self.stored, lists)
+            expr = Expression.compile(source, self.stored, self.lists)
         except ExpressionSyntaxError as error:
             self.problems.append(self.document.expression_diagnostic(path, error.line, error.column, error.message))
             return None
@@ -703,8 +704,10 @@ _UNDEFINED = re.compile(r"Undefined variable or function: '(\w+)'")
 def _missing_form(function: str) -> str:
     """What to write instead of a call the CEL runtime has no form for."""
     if function.startswith("get"):
-        return "the get… functions take no time zone here and read the time in UTC (now.getHours() is 1 at 09:00 in "\
-            "Shanghai)"  # fmt: skip
+        return (
+            "the get… functions take no time zone here and read the time in UTC (now.getHours() is 1 at 09:00 in "
+            "Shanghai)"
+        )
     forms = {
         "timestamp": "timestamp() takes text here, as timestamp('2026-01-01T00:00:00Z')",
         "int": "int() takes a number or text here, not a time",

@@ -31,7 +31,7 @@ from .errors import (
     TransitionNotAllowed,
     UnknownName,
 )
-from .facts import MAX_CUSTOMER_TEXT, MAX_TEXT, coerce, text_size, to_cel, to_json
+from .facts import MAX_CUSTOMER_TEXT, MAX_TEXT, coerce, text_size, to_cel, to_json, value_text_size
 from .model import Effect, EffectKind, Transition
 from .snapshot import (
     SYSTEM,
@@ -395,7 +395,7 @@ class Run:
                 self.facts[name] = value
                 changed[name] = to_json(fact.type, value)
         if changed and (size := text_size(self.facts)) > MAX_CUSTOMER_TEXT and size > text_size(self.snapshot.facts):
-            largest = max(changed, key=lambda name: text_size({name: self.facts.get(name, "")}))
+            largest = max(changed, key=lambda name: value_text_size(self.facts.get(name, "")))
             raise InvalidFactValue(largest, f"the customer's facts would hold {size:,} characters of text; they may "
                                    f"hold at most {MAX_CUSTOMER_TEXT:,} (keep documents elsewhere, with a link "
                                    "here)")  # fmt: skip
